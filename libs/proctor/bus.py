@@ -1,0 +1,130 @@
+"""Bus wiring: the immutable JetStream stream of events, connecting, and publishing events.
+
+The stream `PROCTOR_EVENTS` captures `proctor.evt.>` on file storage and denies message delete
+and purge, so the broker itself refuses to rewrite history. Each event is published with its
+event id as `Nats-Msg-Id`, so a retry within the duplicate window is stored once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import nats
+from nats.aio.client import Client as NATS
+from nats.errors import Error as NatsError
+from nats.js import JetStreamContext
+from nats.js import api as js_api
+from nats.js.errors import BadRequestError, NotFoundError
+
+from proctor.errors import BusError
+from proctor.events import codec
+from proctor.events.v1 import events_pb2 as pb
+from proctor.settings import Settings
+from proctor.telemetry import inject_headers
+
+log = logging.getLogger(__name__)
+
+EVENT_SUBJECTS = f"{codec.SUBJECT_PREFIX}.>"
+
+
+def stream_config(settings: Settings) -> js_api.StreamConfig:
+    """The configuration of the event stream: file storage, no limits, no delete, no purge."""
+    return js_api.StreamConfig(
+        name=settings.stream_name,
+        description="Proctor command-lifecycle events (immutable)",
+        subjects=[EVENT_SUBJECTS],
+        retention=js_api.RetentionPolicy.LIMITS,
+        storage=js_api.StorageType.FILE,
+        num_replicas=settings.stream_replicas,
+        duplicate_window=settings.stream_duplicate_window,
+        deny_delete=True,
+        deny_purge=True,
+        allow_rollup_hdrs=False,
+    )
+
+
+async def connect(settings: Settings, name: str) -> NATS:
+    """Connect to NATS, retrying for a while so services can start before the broker."""
+    servers = [s.strip() for s in settings.nats_url.split(",") if s.strip()]
+    try:
+        return await nats.connect(
+            servers=servers,
+            name=f"proctor-{name}",
+            connect_timeout=2,
+            max_reconnect_attempts=-1,
+            reconnect_time_wait=0.5,
+            allow_reconnect=True,
+        )
+    except (TimeoutError, NatsError, OSError) as exc:
+        raise BusError(f"cannot connect to NATS at {settings.nats_url}: {exc}") from exc
+
+
+async def ensure_stream(js: JetStreamContext, settings: Settings) -> js_api.StreamInfo:
+    """Create the event stream, or bring an existing one to the configured settings."""
+    config = stream_config(settings)
+    try:
+        return await js.add_stream(config)
+    except BadRequestError:
+        # It exists with other settings (e.g. replicas changed); update what may be updated.
+        try:
+            return await js.update_stream(config)
+        except NatsError as exc:
+            raise BusError(f"cannot update stream {settings.stream_name}: {exc}") from exc
+    except NatsError as exc:
+        raise BusError(f"cannot create stream {settings.stream_name}: {exc}") from exc
+
+
+async def stream_info(js: JetStreamContext, settings: Settings) -> js_api.StreamInfo | None:
+    """The event stream's info, or None if it does not exist yet."""
+    try:
+        return await js.stream_info(settings.stream_name)
+    except NotFoundError:
+        return None
+
+
+class EventPublisher:
+    """Publishes events on their subjects and waits for the stream to store them."""
+
+    def __init__(self, js: JetStreamContext, settings: Settings) -> None:
+        self._js = js
+        self._stream = settings.stream_name
+
+    async def publish(self, event: pb.Event, timeout: float = 5.0) -> int:
+        """Store one event on the stream; returns its stream sequence."""
+        try:
+            ack = await self._js.publish(
+                codec.subject_for(event),
+                codec.encode(event),
+                timeout=timeout,
+                stream=self._stream,
+                headers=self._headers(event),
+            )
+        except (TimeoutError, NatsError) as exc:
+            raise BusError(f"event {event.event_id} was not stored: {exc}") from exc
+        return ack.seq
+
+    async def publish_many(self, events: list[pb.Event], timeout: float = 10.0) -> list[int]:
+        """Store several events with pipelined acknowledgements; returns their sequences."""
+        try:
+            futures = [
+                await self._js.publish_async(
+                    codec.subject_for(e),
+                    codec.encode(e),
+                    wait_stall=timeout,
+                    stream=self._stream,
+                    headers=self._headers(e),
+                )
+                for e in events
+            ]
+            acks = await asyncio.wait_for(asyncio.gather(*futures), timeout)
+        except (TimeoutError, NatsError) as exc:
+            raise BusError(f"{len(events)} events were not all stored: {exc}") from exc
+        return [a.seq for a in acks]
+
+    @staticmethod
+    def _headers(event: pb.Event) -> dict[str, str]:
+        headers = inject_headers({js_api.Header.MSG_ID: event.event_id})
+        if event.trace.traceparent and "traceparent" not in headers:
+            headers["traceparent"] = event.trace.traceparent
+        return headers

