@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from proctor.events import new_event
 from proctor.events.v1 import events_pb2 as pb
@@ -33,7 +34,7 @@ def lifecycle(
     clock = start or datetime.now(UTC)
     events: list[pb.Event] = []
 
-    def add(command_id: str = "", source: str = "ingress-proxy", **payload: object) -> None:
+    def add(command_id: str = "", source: str = "ingress-proxy", **payload: Any) -> None:
         nonlocal clock
         clock += timedelta(milliseconds=5)
         events.append(

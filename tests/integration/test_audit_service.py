@@ -283,3 +283,29 @@ async def test_events_tail_filters_by_type_and_session(settings: Settings, js: A
     assert len(lines) == len(second)
     assert {line["session_id"] for line in lines} == {session}
     assert [line["event_id"] for line in lines] == [e.event_id for e in second]
+
+
+async def test_new_database_catches_up_from_the_stream(
+    settings: Settings, js: Any, tmp_path: Path, postgres: Any
+) -> None:
+    """A new (or restored) audit database behind the durable consumer is filled again from the
+    stream instead of waiting forever for sequences the consumer already acknowledged."""
+    first_url = settings.database_url
+    assert first_url
+    events = lifecycle() + lifecycle()
+    service = audit(settings, tmp_path)
+    try:
+        await bus.EventPublisher(js, settings).publish_many(events)
+        await wait_stored(first_url, len(events))
+        await asyncio.sleep(0.5)  # acknowledgements reach the broker
+    finally:
+        service.stop()
+    fresh = settings.model_copy(update={"database_url": await postgres.new_database()})
+    assert fresh.database_url
+    replacement = audit(fresh, tmp_path, "audit-fresh")
+    try:
+        await wait_stored(fresh.database_url, len(events), timeout=30)
+    finally:
+        replacement.stop()
+    assert "delivering again from seq 1" in replacement.output()
+    assert cli(fresh, "audit", "verify").returncode == 0

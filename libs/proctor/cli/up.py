@@ -156,6 +156,8 @@ class Stack:
             "run_dir": str(self.run_dir),
             "nats_url": nats_url,
             "nats": nats_note,
+            "nats_pid": self.nats.pid if self.nats else None,
+            "postgres_pid": self.postgres.pid if self.postgres else None,
             "database_url": db_url,
             "database": db_note,
             "services": {

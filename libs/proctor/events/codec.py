@@ -31,7 +31,7 @@ CURRENT_SCHEMA_VERSIONS: dict[str, int] = {name: 1 for name in EVENT_TYPES} | {
     "command_executed": 2,
 }
 
-_SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}\Z")
 _CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
 
 

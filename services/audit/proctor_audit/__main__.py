@@ -11,8 +11,7 @@ import sys
 from proctor import auditstore, bus
 from proctor.errors import ProctorError
 from proctor.settings import Settings, load_settings
-
-from proctor_audit.consumer import AuditConsumer
+from proctor_audit.consumer import AuditConsumer, align_consumer
 from proctor_audit.store import AuditStore, migrate
 
 log = logging.getLogger("proctor.audit")
@@ -28,6 +27,7 @@ async def serve(settings: Settings) -> None:
         info = await bus.ensure_stream(js, settings)
         await migrate(pool)
         store = AuditStore(pool, first_seq=info.state.first_seq or 1)
+        await align_consumer(js, store, settings)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):

@@ -5,6 +5,7 @@ batches to the store and acknowledges only what the store committed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from datetime import UTC, datetime
@@ -15,12 +16,13 @@ from nats.errors import Error as NatsError
 from nats.errors import TimeoutError as NatsTimeout
 from nats.js import JetStreamContext
 from nats.js import api as js_api
+from nats.js.errors import BadRequestError, NotFoundError
 from opentelemetry import metrics
+
 from proctor.bus import EVENT_SUBJECTS
 from proctor.errors import StoreError
 from proctor.settings import Settings
 from proctor.telemetry import extract_context, setup_tracing
-
 from proctor_audit.store import AuditStore, StreamMessage
 
 log = logging.getLogger("proctor.audit")
@@ -42,6 +44,36 @@ def consumer_config(settings: Settings) -> js_api.ConsumerConfig:
         max_ack_pending=settings.audit_batch_size * 8,
         filter_subject=EVENT_SUBJECTS,
     )
+
+
+async def align_consumer(js: JetStreamContext, store: AuditStore, settings: Settings) -> None:
+    """Start the durable consumer where the store ends.
+
+    Acknowledgements follow commits, so the consumer's ack floor is never past the store's head
+    unless the database is new or restored from a backup. Then the consumer is recreated to
+    deliver again from the store's head, so the store catches up instead of waiting forever.
+    """
+    head = await store.head_seq()
+    try:
+        info = await js.consumer_info(settings.stream_name, settings.audit_durable)
+    except NotFoundError:
+        info = None
+    floor = info.ack_floor.stream_seq if info and info.ack_floor else 0
+    if info is not None and floor > head:
+        log.warning(
+            "the audit store ends at seq %d but consumer %r acknowledged up to %d "
+            "(a new or restored database); delivering again from seq %d",
+            head, settings.audit_durable, floor, head + 1,
+        )  # fmt: skip
+        await js.delete_consumer(settings.stream_name, settings.audit_durable)
+        info = None
+    if info is None:
+        config = consumer_config(settings)
+        if head:
+            config.deliver_policy = js_api.DeliverPolicy.BY_START_SEQUENCE
+            config.opt_start_seq = head + 1
+        with contextlib.suppress(BadRequestError):  # a replica created it first
+            await js.add_consumer(settings.stream_name, config)
 
 
 def _stream_message(msg: Msg) -> StreamMessage:

@@ -162,7 +162,13 @@ def evolve_command(row: CommandRow | None, seq: int, event: pb.Event) -> Command
         "timeline": (*row.timeline, entry),
     }
     status = _STATUS_BY_TYPE.get(kind)
-    if status:
+    decision = kind in ("approval_granted", "approval_denied", "approval_expired")
+    # A decision moves the command only while it waits on that approval: a late or second
+    # decision, or an expiry after the command ran, changes nothing but the timeline.
+    applies = not decision or (
+        row.status == "pending_approval" and row.approval_id in ("", approval_id_of(event))
+    )
+    if status and applies:
         changes["status"] = status
     if kind == "command_received":
         changes |= {"text": event.command_received.text, "received_at": at, "status": "received"}
@@ -177,11 +183,11 @@ def evolve_command(row: CommandRow | None, seq: int, event: pb.Event) -> Command
         }
         if row.status == "received":
             changes["status"] = "classified"
-    elif kind.startswith("approval_"):
+    elif kind == "approval_requested":
         changes["approval_id"] = approval_id_of(event)
-        if kind in ("approval_granted", "approval_denied"):
-            decision = getattr(event, kind)
-            changes |= {"approver": decision.approver, "note": decision.note}
+    elif kind in ("approval_granted", "approval_denied") and applies:
+        decided = getattr(event, kind)
+        changes |= {"approver": decided.approver, "note": decided.note}
     elif kind == "command_executed":
         e2 = event.command_executed
         changes |= {

@@ -15,12 +15,12 @@ from typing import Any
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
+
 from proctor.auditstore import EVENT_COLUMNS
 from proctor.errors import UndecodableEvent
 from proctor.events import codec
 from proctor.events.v1 import events_pb2 as pb
 from proctor.hashchain import GENESIS, ChainRow, canonical_json, row_hash
-
 from proctor_audit.projections import (
     ApprovalRow,
     CommandRow,
@@ -105,6 +105,11 @@ class AuditStore:
     def __init__(self, pool: asyncpg.Pool, first_seq: int = 1) -> None:
         self.pool = pool
         self.first_seq = max(first_seq, 1)
+
+    async def head_seq(self) -> int:
+        """The last stream sequence stored, or 0 if the store is empty."""
+        seq = await self.pool.fetchval("SELECT max(seq) FROM audit.events")
+        return int(seq or 0)
 
     async def append(self, batch: Sequence[StreamMessage]) -> AppendResult:
         """Store the messages that continue the chain; report the rest."""

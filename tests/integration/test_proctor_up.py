@@ -1,0 +1,123 @@
+"""`proctor up` on a machine with nothing running: embedded NATS and Postgres, the services,
+a synthetic lifecycle published and seen in `proctor replay`, and a clean stop."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import IO
+
+import pytest
+
+from proctor import bus
+from proctor.settings import Settings
+from proctor.testing import lifecycle, wait_until
+
+pytestmark = pytest.mark.integration
+
+
+def clean_env(run_dir: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PROCTOR_")}
+    env["PROCTOR_RUN_DIR"] = str(run_dir)
+    return env
+
+
+def proctor(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "proctor.cli.main", *args],
+        env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+
+
+def reader(stream: IO[str], lines: queue.Queue[str]) -> None:
+    for line in stream:
+        lines.put(line)
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+async def test_proctor_up_runs_the_stack_and_replays_a_session(tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    env = clean_env(run_dir)
+    up = subprocess.Popen(
+        [sys.executable, "-m", "proctor.cli.main", "up"], env=env, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=reader, args=(up.stdout, lines), daemon=True).start()
+    output: list[str] = []
+    try:
+        while "ready\n" not in output:
+            try:
+                output.append(lines.get(timeout=90))
+            except queue.Empty:
+                pytest.fail("proctor up did not become ready:\n" + "".join(output))
+        banner = "".join(output)
+        assert "Proctor is up." in banner and "audit" in banner
+
+        stack = json.loads((run_dir / "stack.json").read_text())
+        assert stack["pid"] == up.pid
+        settings = Settings(nats_url=stack["nats_url"], database_url=stack["database_url"])
+
+        second = proctor("up", env=env)
+        assert second.returncode == 1
+        assert "already running" in second.stderr
+
+        events = lifecycle()
+        session = events[0].session_id
+        nc = await bus.connect(settings, "test")
+        try:
+            await bus.EventPublisher(nc.jetstream(), settings).publish_many(events)
+        finally:
+            await nc.close()
+
+        replay: subprocess.CompletedProcess[str] | None = None
+
+        async def replayed() -> bool:
+            nonlocal replay
+            replay = await asyncio.to_thread(proctor, "replay", session, env=env)
+            return replay.returncode == 0 and "session closed" in replay.stdout
+
+        assert await wait_until(replayed, timeout=30, interval=0.3), replay
+        assert replay is not None
+        for text in ("alice@example.com via claude-code", "DROP TABLE customers",
+                     'denied by bob@example.com, note: "wrong namespace"'):  # fmt: skip
+            assert text in replay.stdout
+        as_json = proctor("replay", session, "--json", env=env)
+        data = json.loads(as_json.stdout)
+        assert len(data["events"]) == len(events)
+        assert [c["status"] for c in data["commands"]] == [
+            "executed", "denied", "executed", "blocked",
+        ]  # fmt: skip
+        assert proctor("audit", "verify", env=env).returncode == 0
+    finally:
+        up.send_signal(signal.SIGINT)
+        try:
+            up.wait(60)
+        except subprocess.TimeoutExpired:
+            up.kill()
+            raise
+    while not lines.empty():
+        output.append(lines.get())
+    assert up.returncode == 0, "".join(output)
+    assert "Proctor stopped." in "".join(output)
+    assert not (run_dir / "stack.json").exists()
+    for svc in stack["services"].values():
+        assert not alive(svc["pid"])
+    assert stack["nats_pid"] and not alive(stack["nats_pid"])
+    assert stack["postgres_pid"] and not alive(stack["postgres_pid"])
+    postmaster = run_dir / "postgres" / "pgdata" / "postmaster.pid"
+    assert not postmaster.exists(), "embedded Postgres still running"
