@@ -50,9 +50,7 @@ async def baseline_copy(url: str, events: list[bytes]) -> float:
         await conn.close()
 
 
-async def ingest(settings: Settings, work: Path, n_sessions: int) -> tuple[int, float]:
-    """Publish a backlog, then time the audit service storing all of it."""
-    assert settings.database_url
+async def publish_backlog(settings: Settings, n_sessions: int) -> int:
     events = [e for _ in range(n_sessions) for e in lifecycle()]
     nc = await bus.connect(settings, "bench")
     js = nc.jetstream()
@@ -61,19 +59,29 @@ async def ingest(settings: Settings, work: Path, n_sessions: int) -> tuple[int, 
     for i in range(0, len(events), 1000):
         await publisher.publish_many(events[i : i + 1000])
     await nc.close()
-    service = ServiceRunner("proctor_audit", settings, work / "audit-ingest.log").start()
+    return len(events)
+
+
+async def ingest(settings: Settings, work: Path, total: int, replicas: int) -> float:
+    """Time `replicas` audit processes storing a backlog of `total` events; events/s."""
+    assert settings.database_url
+    services = [
+        ServiceRunner("proctor_audit", settings, work / f"audit-{replicas}-{i}.log").start()
+        for i in range(replicas)
+    ]
     try:
         query = "SELECT count(*) FROM audit.events"
         while await count(settings.database_url, query) == 0:
             await asyncio.sleep(0.01)
         start = time.perf_counter()
         first = await count(settings.database_url, query)
-        while (stored := await count(settings.database_url, query)) < len(events):
+        while (stored := await count(settings.database_url, query)) < total:
             await asyncio.sleep(0.02)
         elapsed = time.perf_counter() - start
     finally:
-        service.stop()
-    return len(events), (stored - first) / elapsed
+        for service in services:
+            service.stop()
+    return (stored - first) / elapsed
 
 
 async def lag(settings: Settings, work: Path, rate: int, seconds: float) -> list[float]:
@@ -144,12 +152,19 @@ async def main() -> int:
         nats = EmbeddedNats(work / "nats").start()
         pg = EmbeddedPostgres(work / "pg").start()
         try:
-            for db in ("ingest", "lag", "plain"):
+            for db in ("ingest1", "ingest2", "lag", "plain"):
                 pg.create_database(db)
             base = Settings(nats_url=nats.url, audit_batch_size=500)
-            n, eps = await ingest(
-                base.model_copy(update={"database_url": pg.url("ingest")}), work, args.sessions
-            )
+            n = await publish_backlog(base, args.sessions)
+            rates = {}
+            for replicas in (1, 2):
+                each = base.model_copy(
+                    update={
+                        "database_url": pg.url(f"ingest{replicas}"),
+                        "audit_durable": f"audit-bench-{replicas}",
+                    }
+                )
+                rates[replicas] = await ingest(each, work, n, replicas)
             payloads = [codec.encode(e) for _ in range(args.sessions) for e in lifecycle()]
             plain = await baseline_copy(pg.url("plain"), payloads)
             # A fresh broker, so the lag run starts with an empty stream.
@@ -165,11 +180,12 @@ async def main() -> int:
     print(
         f"audit benchmark, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, Python {sys.version.split()[0]}"
     )
-    print(
-        f"  ingest (hash chain + 3 projections, 1 replica): {eps:10,.0f} events/s  ({n:,} events)"
-    )
-    print(f"  baseline: bare COPY of the same payloads:       {plain:10,.0f} events/s")
-    print(f"  ratio ingest / bare COPY:                       {eps / plain:10.2f}")
+    for replicas, eps in rates.items():
+        print(
+            f"  ingest, hash chain + 3 projections, {replicas} replica(s): {eps:8,.0f} events/s"
+            f"  ({n:,} events; {eps / plain:.3f} x bare COPY)"
+        )
+    print(f"  baseline: bare COPY of the same payloads:            {plain:8,.0f} events/s")
     if lags:
         print(f"  projection lag at {args.rate:,} events/s for {args.seconds:.0f}s "
               f"({len(lags):,} events): p50 {statistics.median(lags):.1f} ms, "

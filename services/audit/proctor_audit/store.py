@@ -64,10 +64,27 @@ async def migrate(pool: asyncpg.Pool) -> None:
         await conn.execute(ddl)
 
 
+@dataclass(frozen=True, slots=True)
+class PreparedMessage:
+    """A message decoded into its store row, before it takes its place in the chain."""
+
+    seq: int
+    row: ChainRow
+    event: pb.Event | None  # None when undecodable
+
+
+def prepare(msg: StreamMessage) -> PreparedMessage:
+    """Decode a message outside the append lock, so replicas decode in parallel."""
+    row, event = chain_row(msg)
+    return PreparedMessage(msg.seq, row, event)
+
+
 def chain_row(msg: StreamMessage) -> tuple[ChainRow, pb.Event | None]:
     """The store row of a message, and the decoded event unless it is undecodable."""
     try:
-        event = codec.decode(msg.data)
+        event = codec.parse(msg.data)
+        written_version = event.schema_version
+        codec.upcast(event)
     except UndecodableEvent as exc:
         return (
             ChainRow(
@@ -77,7 +94,6 @@ def chain_row(msg: StreamMessage) -> tuple[ChainRow, pb.Event | None]:
             ),
             None,
         )  # fmt: skip
-    written_version = pb.Event.FromString(msg.data).schema_version
     return (
         ChainRow(
             seq=msg.seq,
@@ -111,7 +127,7 @@ class AuditStore:
         seq = await self.pool.fetchval("SELECT max(seq) FROM audit.events")
         return int(seq or 0)
 
-    async def append(self, batch: Sequence[StreamMessage]) -> AppendResult:
+    async def append(self, batch: Sequence[PreparedMessage]) -> AppendResult:
         """Store the messages that continue the chain; report the rest."""
         async with self.pool.acquire() as conn, conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock($1)", APPEND_LOCK)
@@ -131,16 +147,15 @@ class AuditStore:
                 if msg.seq > next_seq:
                     waiting.append(msg.seq)
                     continue
-                row, event = chain_row(msg)
-                digest = row_hash(prev_hash, row)
-                rows.append((*dataclasses.astuple(row), prev_hash, digest))
+                digest = row_hash(prev_hash, msg.row)
+                rows.append((*_fields(msg.row), prev_hash, digest))
                 prev_hash = digest
                 next_seq += 1
-                if event is None:
+                if msg.event is None:
                     undecodable.append(msg.seq)
                 else:
                     stored.append(msg.seq)
-                    events.append((msg.seq, event))
+                    events.append((msg.seq, msg.event))
             if rows:
                 await conn.copy_records_to_table(
                     "events", schema_name="audit", records=rows, columns=EVENT_COLUMNS
@@ -174,9 +189,14 @@ class AuditStore:
         return folded
 
 
+def _fields(row: Any) -> tuple[Any, ...]:
+    # dataclasses.astuple deep-copies every value; the rows are immutable, so a shallow read does.
+    return tuple(getattr(row, f.name) for f in dataclasses.fields(row))
+
+
 def _row_values(row: Any) -> list[Any]:
     values = []
-    for value in dataclasses.astuple(row):
+    for value in _fields(row):
         values.append(list(value) if isinstance(value, tuple) else value)
     return values
 
