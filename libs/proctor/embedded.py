@@ -76,6 +76,8 @@ class EmbeddedNats:
 
     def start(self, timeout: float = 15.0) -> EmbeddedNats:
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        pidfile = self.data_dir / "nats-server.pid"
+        _stop_leftover(pidfile)
         args = [
             nats_server_binary(),
             "-a", "127.0.0.1",
@@ -84,6 +86,7 @@ class EmbeddedNats:
             "-js",
             "-sd", str(self.data_dir / "jetstream"),
             "-l", str(self.log),
+            "-P", str(pidfile),
         ]  # fmt: skip
         self._proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, start_new_session=True)
         _wait_for(self._healthy, timeout, f"nats-server on port {self.port}", self.log)
@@ -118,6 +121,22 @@ class EmbeddedNats:
         if self._proc is not None and self._proc.poll() is None:
             self._proc.kill()
             self._proc.wait()
+
+
+def _stop_leftover(pidfile: Path) -> None:
+    """Stop a server left running on our data by a stack that was killed."""
+    try:
+        pid = int(pidfile.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return
+    if not _running(pid):
+        return
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and _running(pid):
+        time.sleep(0.05)
+    if _running(pid):
+        os.kill(pid, signal.SIGKILL)
 
 
 def _pg_bin(name: str) -> str:
@@ -198,6 +217,8 @@ class EmbeddedPostgres:
             os.chown(self.data_dir, entry.pw_uid, entry.pw_gid)
             if self.pgdata.exists():
                 os.chown(self.pgdata, entry.pw_uid, entry.pw_gid)
+        if self.pid is not None and _running(self.pid):
+            self.stop("fast")  # left running by a stack that was killed
         if not (self.pgdata / "PG_VERSION").exists():
             self._run([_pg_bin("initdb"), "-D", str(self.pgdata), "-U", "postgres",
                        "--auth=trust", "--encoding=UTF8", "--no-sync"])  # fmt: skip

@@ -50,9 +50,8 @@ def alive(pid: int) -> bool:
     return "State:\tZ" not in Path(f"/proc/{pid}/status").read_text()
 
 
-async def test_proctor_up_runs_the_stack_and_replays_a_session(tmp_path: Path) -> None:
-    run_dir = tmp_path / "run"
-    env = clean_env(run_dir)
+def start_up(env: dict[str, str]) -> tuple[subprocess.Popen[str], queue.Queue[str], list[str]]:
+    """Run `proctor up` and wait for its ready line."""
     up = subprocess.Popen(
         [sys.executable, "-m", "proctor.cli.main", "up"], env=env, text=True,
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -60,12 +59,29 @@ async def test_proctor_up_runs_the_stack_and_replays_a_session(tmp_path: Path) -
     lines: queue.Queue[str] = queue.Queue()
     threading.Thread(target=reader, args=(up.stdout, lines), daemon=True).start()
     output: list[str] = []
+    while "ready\n" not in output:
+        try:
+            output.append(lines.get(timeout=90))
+        except queue.Empty:
+            up.kill()
+            pytest.fail("proctor up did not become ready:\n" + "".join(output))
+    return up, lines, output
+
+
+def stop_up(up: subprocess.Popen[str]) -> None:
+    up.send_signal(signal.SIGINT)
     try:
-        while "ready\n" not in output:
-            try:
-                output.append(lines.get(timeout=90))
-            except queue.Empty:
-                pytest.fail("proctor up did not become ready:\n" + "".join(output))
+        up.wait(60)
+    except subprocess.TimeoutExpired:
+        up.kill()
+        raise
+
+
+async def test_proctor_up_runs_the_stack_and_replays_a_session(tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    env = clean_env(run_dir)
+    up, lines, output = start_up(env)
+    try:
         banner = "".join(output)
         assert "Proctor is up." in banner and "audit" in banner
 
@@ -105,12 +121,7 @@ async def test_proctor_up_runs_the_stack_and_replays_a_session(tmp_path: Path) -
         ]  # fmt: skip
         assert proctor("audit", "verify", env=env).returncode == 0
     finally:
-        up.send_signal(signal.SIGINT)
-        try:
-            up.wait(60)
-        except subprocess.TimeoutExpired:
-            up.kill()
-            raise
+        stop_up(up)
     while not lines.empty():
         output.append(lines.get())
     assert up.returncode == 0, "".join(output)
@@ -122,3 +133,30 @@ async def test_proctor_up_runs_the_stack_and_replays_a_session(tmp_path: Path) -
     assert stack["postgres_pid"] and not alive(stack["postgres_pid"])
     postmaster = run_dir / "postgres" / "pgdata" / "postmaster.pid"
     assert not postmaster.exists(), "embedded Postgres still running"
+
+
+async def test_proctor_up_recovers_after_being_killed(tmp_path: Path) -> None:
+    """A SIGKILLed `proctor up` leaves no service running, and the next one starts cleanly on
+    the same data (stopping the servers the killed one left behind)."""
+    run_dir = tmp_path / "run"
+    env = clean_env(run_dir)
+    up, _, _ = start_up(env)
+    stack = json.loads((run_dir / "stack.json").read_text())
+    up.kill()
+    up.wait()
+    audit_pid = stack["services"]["audit"]["pid"]
+    for _ in range(100):
+        if not alive(audit_pid):
+            break
+        await asyncio.sleep(0.1)
+    assert not alive(audit_pid), "the audit service outlived proctor up"
+
+    again, _, output = start_up(env)
+    try:
+        assert "Proctor is up." in "".join(output)
+        assert not alive(stack["nats_pid"]), "the old nats-server is still running"
+        verify = proctor("audit", "verify", env=env)
+        assert verify.returncode == 0, verify.stderr
+    finally:
+        stop_up(again)
+    assert again.returncode == 0

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import fcntl
 import json
 import os
@@ -32,6 +33,13 @@ EMBEDDED_PG_PORT = 5433
 AUDIT_DATABASE = "proctor"
 
 
+def _die_with_parent() -> None:
+    """In the child: receive SIGTERM if `proctor up` itself dies, so no service is orphaned."""
+    if sys.platform == "linux":
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
 @dataclass
 class ServiceProcess:
     """One replica of a service under supervision."""
@@ -49,7 +57,7 @@ class ServiceProcess:
         self.log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
             self.argv, env=env, stdout=self.log, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, start_new_session=True,
+            stdin=subprocess.DEVNULL, start_new_session=True, preexec_fn=_die_with_parent,
         )  # fmt: skip
 
     def stop(self, timeout: float = 10.0) -> None:
