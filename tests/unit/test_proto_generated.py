@@ -1,4 +1,5 @@
-"""The committed generated code is what the committed .proto generates with the pinned tools."""
+"""The committed generated code is what the committed .proto files generate with the pinned
+tools, and every .proto has its generated code committed."""
 
 from __future__ import annotations
 
@@ -9,39 +10,36 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-PROTO = "proto/proctor/events/v1/events.proto"
-COMMITTED = ROOT / "libs" / "proctor" / "events" / "v1"
+PROTOS = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "proto").rglob("*.proto"))
+GENERATED = [
+    str(Path(p).relative_to("proto").with_name(Path(p).stem + suffix))
+    for p in PROTOS
+    for suffix in ("_pb2.py", "_pb2.pyi")
+]
 
 
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("proto")
     result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "grpc_tools.protoc",
-            "-I",
-            "proto",
-            f"--python_out={out}",
-            f"--pyi_out={out}",
-            PROTO,
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+        [sys.executable, "-m", "grpc_tools.protoc", "-I", "proto",
+         f"--python_out={out}", f"--pyi_out={out}", *PROTOS],
+        cwd=ROOT, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
     assert result.returncode == 0, f"protoc failed:\n{result.stderr}"
-    return out / "proctor" / "events" / "v1"
+    return out
 
 
-@pytest.mark.parametrize("name", ["events_pb2.py", "events_pb2.pyi"])
+def test_every_contract_is_found() -> None:
+    assert "proto/proctor/events/v1/events.proto" in PROTOS
+    assert "proto/proctor/classifier/v1/classifier.proto" in PROTOS
+
+
+@pytest.mark.parametrize("name", GENERATED)
 def test_generated_code_is_up_to_date(generated: Path, name: str) -> None:
-    fresh = (generated / name).read_bytes()
-    committed = (COMMITTED / name).read_bytes()
-    assert fresh == committed, (
-        f"libs/proctor/events/v1/{name} is stale: it differs from what {PROTO} generates. "
+    committed = ROOT / "libs" / name
+    assert committed.exists(), f"libs/{name} is missing: run `make proto` and commit it."
+    assert (generated / name).read_bytes() == committed.read_bytes(), (
+        f"libs/{name} is stale: it differs from what its .proto generates. "
         "Run `make proto` and commit the result."
     )
