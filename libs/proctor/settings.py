@@ -78,6 +78,20 @@ class Settings(BaseSettings):
         30.0, gt=0, description="Seconds before an unacknowledged event is redelivered"
     )
     audit_replicas: int = Field(1, ge=1, le=16, description="Audit replicas `proctor up` starts")
+    gateway_config: Path | None = Field(
+        None, description="YAML file of identities (hashed tokens) and resources (targets)"
+    )
+    pg_listen: str = Field("127.0.0.1:6543", description="host:port of the Postgres listener")
+    tls_cert: Path | None = Field(None, description="PEM certificate for TLS to clients")
+    tls_key: Path | None = Field(None, description="PEM private key for TLS to clients")
+    classify_timeout: float = Field(2.0, gt=0, description="Seconds to wait for a verdict")
+    approval_timeout: float = Field(
+        300.0, gt=0, description="Seconds a statement under review waits for a decision"
+    )
+    verdict_cache_size: int = Field(10000, ge=0, description="Verdicts the proxy caches")
+    policy_file: Path | None = Field(
+        None, description="The classifier's policy YAML (docs/policy.md); none: built-in defaults"
+    )
     log_level: str = Field("INFO", description="Python logging level")
     run_dir: Path = Field(Path(".proctor"), description="Where `proctor up` keeps data and logs")
 

@@ -151,22 +151,31 @@ def service_env(settings: Settings) -> dict[str, str]:
     }
     if settings.database_url:
         env["PROCTOR_DATABASE_URL"] = settings.database_url
+    if settings.policy_file:
+        env["PROCTOR_POLICY_FILE"] = str(settings.policy_file)
     return env
 
 
 class ServiceRunner:
     """A service run as its own process, as in production, with its output in a log file."""
 
-    def __init__(self, module: str, settings: Settings, log_path: Path) -> None:
+    def __init__(
+        self,
+        module: str,
+        settings: Settings,
+        log_path: Path,
+        extra_env: dict[str, str] | None = None,
+    ) -> None:
         self.module = module
         self.settings = settings
         self.log_path = log_path
+        self.extra_env = extra_env or {}
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> ServiceRunner:
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", self.module], env=service_env(self.settings),
+            [sys.executable, "-m", self.module], env=service_env(self.settings) | self.extra_env,
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
         )  # fmt: skip
         log.close()

@@ -14,9 +14,11 @@ import threading
 from pathlib import Path
 from typing import IO
 
+import asyncpg
 import pytest
 
 from proctor import bus
+from proctor.embedded import free_port
 from proctor.settings import Settings
 from proctor.testing import lifecycle, wait_until
 
@@ -26,6 +28,7 @@ pytestmark = pytest.mark.integration
 def clean_env(run_dir: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PROCTOR_")}
     env["PROCTOR_RUN_DIR"] = str(run_dir)
+    env["PROCTOR_PG_LISTEN"] = f"127.0.0.1:{free_port()}"  # not 6543: a real stack may run
     return env
 
 
@@ -84,6 +87,17 @@ async def test_proctor_up_runs_the_stack_and_replays_a_session(tmp_path: Path) -
     try:
         banner = "".join(output)
         assert "Proctor is up." in banner and "audit" in banner
+        agent_lines = [line for line in output if line.startswith("agent: postgresql://")]
+        assert len(agent_lines) == 1, banner
+        agent_url = agent_lines[0].removeprefix("agent: ").strip()
+        demo = await asyncpg.connect(agent_url, ssl=False)
+        try:
+            assert await demo.fetchval("SELECT count(*) FROM customers") == 200
+            with pytest.raises(asyncpg.InsufficientPrivilegeError, match=r"ddl\.drop"):
+                await demo.execute("DROP TABLE customers")
+            assert await demo.fetchval("SELECT count(*) FROM customers") == 200
+        finally:
+            await demo.close()
 
         stack = json.loads((run_dir / "stack.json").read_text())
         assert stack["pid"] == up.pid

@@ -38,6 +38,18 @@ def _parser() -> argparse.ArgumentParser:
     verify = audit_sub.add_parser("verify", help="walk the hash chain; non-zero exit if broken")
     verify.set_defaults(run=_verify)
 
+    policy = sub.add_parser("policy", help="the classification policy")
+    policy_sub = policy.add_subparsers(dest="policy_command", required=True, metavar="SUBCOMMAND")
+    explain = policy_sub.add_parser(
+        "explain", help="the verdict on one statement, with the rule and policy line that decided"
+    )
+    explain.add_argument("sql", help="the statement, as the agent would send it")
+    explain.add_argument("--resource", required=True, help="the resource it would run on")
+    explain.add_argument("--as", dest="user", required=True, help="the identity running it")
+    explain.add_argument("--policy", help="policy file (default: PROCTOR_POLICY_FILE)")
+    explain.add_argument("--json", action="store_true", help="request and verdict as JSON")
+    explain.set_defaults(run=_explain)
+
     events = sub.add_parser("events", help="the event stream")
     events_sub = events.add_subparsers(dest="events_command", required=True, metavar="SUBCOMMAND")
     tail = events_sub.add_parser("tail", help="follow events as JSON lines, as a SIEM would")
@@ -61,6 +73,12 @@ def _down(args: argparse.Namespace) -> int:
     from proctor.cli.up import run_down
 
     return run_down(args.run_dir)
+
+
+def _explain(args: argparse.Namespace) -> int:
+    from proctor.cli.policy import explain
+
+    return explain(args.sql, args.resource, args.user, args.policy, as_json=args.json)
 
 
 def _run(coro: Callable[[], Coroutine[Any, Any, int]]) -> int:

@@ -14,6 +14,7 @@ import fcntl
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -24,6 +25,15 @@ from pathlib import Path
 from typing import IO, Any
 
 from proctor import bus
+from proctor.classifier.v1 import classifier_pb2 as cpb
+from proctor.demo import (
+    AGENT,
+    APPROVER,
+    DEMO_DATABASE,
+    DEMO_SQL,
+    demo_identities,
+    write_gateway_config,
+)
 from proctor.embedded import EmbeddedNats, EmbeddedPostgres
 from proctor.errors import StackError
 from proctor.settings import STACK_FILE, Settings, load_settings
@@ -74,7 +84,11 @@ class ServiceProcess:
 
 def services(settings: Settings, log_dir: Path) -> list[ServiceProcess]:
     """Every service that exists, with its replicas."""
-    specs = [("audit", ["-m", "proctor_audit"], settings.audit_replicas)]
+    specs = [
+        ("audit", ["-m", "proctor_audit"], settings.audit_replicas),
+        ("classifier", ["-m", "proctor_classifier"], 1),
+        ("ingress-proxy", ["-m", "proctor_ingress"], 1),
+    ]
     return [
         ServiceProcess(
             name if replicas == 1 else f"{name}-{i + 1}",
@@ -100,6 +114,31 @@ async def _prepare_bus(settings: Settings) -> None:
         await bus.ensure_stream(nc.jetstream(), settings)
     finally:
         await nc.close()
+
+
+async def _wait_for_classifier(settings: Settings, timeout: float = 30.0) -> bool:
+    nc = await bus.connect(settings, "up")
+    try:
+        deadline = time.monotonic() + timeout
+        probe = cpb.ClassifyRequest(text="SELECT 1", kind=cpb.COMMAND_KIND_SQL)
+        while time.monotonic() < deadline:
+            with contextlib.suppress(Exception):
+                await nc.request("proctor.rpc.classify", probe.SerializeToString(), timeout=1)
+                return True
+            await asyncio.sleep(0.2)
+        return False
+    finally:
+        await nc.close()
+
+
+def _wait_for_port(address: str, timeout: float = 30.0) -> bool:
+    host, _, port = address.rpartition(":")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError), socket.create_connection((host, int(port)), 1):
+            return True
+        time.sleep(0.1)
+    return False
 
 
 async def _wait_for_consumer(settings: Settings, timeout: float = 30.0) -> bool:
@@ -148,6 +187,9 @@ class Stack:
             "PROCTOR_DATABASE_URL": db_url,
             "PROCTOR_RUN_DIR": str(self.run_dir),
         }
+        self.demo: dict[str, str] = {}
+        if "PROCTOR_GATEWAY_CONFIG" not in os.environ:
+            env["PROCTOR_GATEWAY_CONFIG"] = str(self._prepare_demo(db_url))
         self.settings = self.settings.model_copy(
             update={"nats_url": nats_url, "database_url": db_url}
         )
@@ -158,6 +200,13 @@ class Stack:
             child.start(env)
         if not asyncio.run(_wait_for_consumer(self.settings)):
             raise StackError(f"the audit service did not start; see {self.run_dir / 'logs'}")
+        if not asyncio.run(_wait_for_classifier(self.settings)):
+            raise StackError(f"the classifier did not start; see {self.run_dir / 'logs'}")
+        if not _wait_for_port(self.settings.pg_listen):
+            raise StackError(
+                f"the ingress-proxy is not listening on {self.settings.pg_listen}; "
+                f"see {self.run_dir / 'logs'}"
+            )
         return {
             "pid": os.getpid(),
             "started_at": datetime.now(UTC).isoformat(),
@@ -168,11 +217,32 @@ class Stack:
             "postgres_pid": self.postgres.pid if self.postgres else None,
             "database_url": db_url,
             "database": db_note,
+            "pg_listen": self.settings.pg_listen,
+            "demo": self.demo,
             "services": {
                 c.name: {"pid": c.proc.pid if c.proc else None, "log": str(c.log_path)}
                 for c in self.children
             },
         }
+
+    def _prepare_demo(self, audit_db_url: str) -> Path:
+        """The demo target database, identities and gateway configuration."""
+        tokens = demo_identities(self.run_dir)
+        if self.postgres is not None:
+            self.postgres.create_database(DEMO_DATABASE)
+            self.postgres.psql(DEMO_SQL, DEMO_DATABASE)
+            target = self.postgres.url(DEMO_DATABASE)
+        else:
+            base, _, _ = audit_db_url.partition("?")[0].rpartition("/")
+            target = f"{base}/{DEMO_DATABASE}"
+        path = write_gateway_config(self.run_dir, tokens, target)
+        host, _, port = self.settings.pg_listen.rpartition(":")
+        self.demo = {
+            "agent": f"postgresql://{AGENT}:{tokens[AGENT]}@{host}:{port}/{DEMO_DATABASE}",
+            "approver": APPROVER,
+            "approver_token": tokens[APPROVER],
+        }
+        return path
 
     def supervise(self) -> None:
         """Restart children that die, with back-off, until asked to stop."""
@@ -208,6 +278,14 @@ def _print_banner(info: dict[str, Any]) -> None:
     print(f"  audit db:  {info['database_url']}  ({info['database']})")
     for name, svc in info["services"].items():
         print(f"  {name + ':':<10} pid {svc['pid']}, log {svc['log']}")
+    print(f"  {'postgres:':<10} {info['pg_listen']} (agents connect here)")
+    if info.get("demo"):
+        demo = info["demo"]
+        print()
+        print("  demo target `demo`: customers and orders with names, emails, cards and SSNs")
+        print(f"agent: {demo['agent']}")
+        print(f"  approver: {demo['approver']} (token {demo['approver_token']})")
+        print(f"  try:  psql '{demo['agent']}' -c 'SELECT * FROM customers LIMIT 5'")
     print()
     print("  follow the event stream (SIEM):  proctor events tail")
     print("  replay a session:                proctor replay SESSION_ID")

@@ -1,0 +1,102 @@
+"""The demo a newcomer gets from `proctor up`: a target database with sample customer data
+(names, emails, card numbers, SSNs in text, json and array columns), an agent identity and an
+approver identity with generated tokens, and the gateway configuration that ties them together.
+
+Every value is made up: card numbers are payment processors' published test numbers, SSNs are in
+ranges never issued, addresses use example domains.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from proctor.gateway import hash_token, new_token
+
+DEMO_DATABASE = "demo"
+AGENT = "alice"
+APPROVER = "bob"
+
+DEMO_SQL = """
+CREATE TABLE IF NOT EXISTS customers (
+    id          integer PRIMARY KEY,
+    name        text NOT NULL,
+    email       text NOT NULL,
+    phone       text,
+    card_number text,
+    ssn         text,
+    profile     jsonb,
+    tags        text[],
+    notes       text,
+    created_at  timestamptz NOT NULL DEFAULT '2026-01-01T00:00:00Z'
+);
+CREATE TABLE IF NOT EXISTS orders (
+    id          integer PRIMARY KEY,
+    customer_id integer NOT NULL REFERENCES customers (id),
+    amount      numeric(10, 2) NOT NULL,
+    status      text NOT NULL
+);
+INSERT INTO customers (id, name, email, phone, card_number, ssn, profile, tags, notes)
+SELECT g,
+       (ARRAY['Ada Lovelace','Alan Turing','Grace Hopper','Edsger Dijkstra','Barbara Liskov',
+              'Donald Knuth','Frances Allen','Ken Thompson','Radia Perlman','John Backus'])
+           [1 + g % 10] || ' ' || g,
+       'customer' || g || '@example.com',
+       '+1-202-555-' || lpad((100 + g % 900)::text, 4, '0'),
+       (ARRAY['4242424242424242','5555555555554444','378282246310005','6011111111111117'])
+           [1 + g % 4],
+       '9' || lpad((g % 100)::text, 2, '0') || '-' || lpad((10 + g % 89)::text, 2, '0')
+           || '-' || lpad((1000 + g)::text, 4, '0'),
+       jsonb_build_object('email', 'customer' || g || '@example.com',
+                          'ssn', '9' || lpad((g % 100)::text, 2, '0') || '-55-' ||
+                                 lpad((1000 + g)::text, 4, '0'),
+                          'tier', (ARRAY['free','pro','enterprise'])[1 + g % 3]),
+       ARRAY['vip', 'customer' || g || '@example.com'],
+       CASE WHEN g % 5 = 0 THEN 'Paid with card 4242424242424242, call +1-202-555-0147'
+            ELSE 'no notes' END
+FROM generate_series(1, 200) AS g
+ON CONFLICT (id) DO NOTHING;
+INSERT INTO orders (id, customer_id, amount, status)
+SELECT g, 1 + g % 200, (g * 7 % 500) + 0.99, (ARRAY['paid','refunded','pending'])[1 + g % 3]
+FROM generate_series(1, 1000) AS g
+ON CONFLICT (id) DO NOTHING;
+"""
+
+
+def demo_identities(run_dir: Path) -> dict[str, str]:
+    """The demo identities' tokens: made once, kept (mode 0600) so restarts print the same."""
+    path = run_dir / "demo-credentials.json"
+    try:
+        tokens: dict[str, str] = json.loads(path.read_text())
+        if AGENT in tokens and APPROVER in tokens:
+            return tokens
+    except (OSError, ValueError):
+        pass
+    tokens = {AGENT: new_token(), APPROVER: new_token()}
+    path.write_text(json.dumps(tokens, indent=2))
+    os.chmod(path, 0o600)
+    return tokens
+
+
+def write_gateway_config(run_dir: Path, tokens: dict[str, str], target_url: str) -> Path:
+    """The gateway configuration of the demo: tokens stored hashed, the target's URL."""
+    config: dict[str, Any] = {
+        "identities": {
+            AGENT: {"groups": ["engineering"], "token_sha256": hash_token(tokens[AGENT])},
+            APPROVER: {
+                "groups": ["sre", "approvers"],
+                "token_sha256": hash_token(tokens[APPROVER]),
+            },
+        },
+        "resources": {DEMO_DATABASE: {"kind": "postgres", "url": target_url}},
+    }
+    path = run_dir / "gateway.yaml"
+    path.write_text(
+        "# Written by `proctor up` for the demo. Tokens are stored as SHA-256 only.\n"
+        + yaml.safe_dump(config, sort_keys=False)
+    )
+    return path

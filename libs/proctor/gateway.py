@@ -1,0 +1,110 @@
+"""The gateway's configuration: who may connect (identities with hashed access tokens and
+groups) and what they reach (resources with the target credentials only the gateway holds).
+
+```yaml
+identities:
+  alice@example.com:
+    groups: [engineering]
+    token_sha256: 3b7e...   # sha256 hex of the access token; the token is never stored
+resources:
+  demo:
+    kind: postgres
+    url: postgresql://app:secret@db.internal:5432/demo
+```
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from proctor.errors import ConfigError
+
+
+@dataclass(frozen=True, slots=True)
+class IdentityConfig:
+    name: str
+    groups: tuple[str, ...]
+    token_sha256: str
+
+    def accepts(self, token: str) -> bool:
+        return hmac.compare_digest(hash_token(token), self.token_sha256)
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceConfig:
+    name: str
+    kind: str
+    url: str
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayConfig:
+    identities: dict[str, IdentityConfig]
+    resources: dict[str, ResourceConfig]
+
+    def authenticate(self, name: str, token: str) -> IdentityConfig | None:
+        identity = self.identities.get(name)
+        # Hash even for unknown names, so timing does not tell which names exist.
+        ok = (
+            identity.accepts(token) if identity else IdentityConfig("", (), "0" * 64).accepts(token)
+        )
+        return identity if identity and ok else None
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_token(prefix: str = "prx") -> str:
+    """A fresh access token (high entropy, so a plain SHA-256 is a sufficient stored form)."""
+    return f"{prefix}_{secrets.token_urlsafe(24)}"
+
+
+def _mapping(value: Any, where: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where} must be a mapping")
+    return value
+
+
+def parse_gateway_config(data: Any, source: str = "gateway config") -> GatewayConfig:
+    root = _mapping(data, source)
+    identities: dict[str, IdentityConfig] = {}
+    for name, spec in _mapping(root.get("identities"), f"{source}: identities").items():
+        spec = _mapping(spec, f"{source}: identity {name}")
+        digest = str(spec.get("token_sha256", ""))
+        if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+            raise ConfigError(f"{source}: identity {name}: token_sha256 must be 64 hex digits")
+        groups = spec.get("groups") or []
+        if not isinstance(groups, list) or not all(isinstance(g, str) for g in groups):
+            raise ConfigError(f"{source}: identity {name}: groups must be a list of names")
+        identities[str(name)] = IdentityConfig(str(name), tuple(groups), digest)
+    resources: dict[str, ResourceConfig] = {}
+    for name, spec in _mapping(root.get("resources"), f"{source}: resources").items():
+        spec = _mapping(spec, f"{source}: resource {name}")
+        kind = str(spec.get("kind", "postgres"))
+        url = spec.get("url")
+        if kind != "postgres":
+            raise ConfigError(f"{source}: resource {name}: kind {kind!r} is not supported yet")
+        if not isinstance(url, str) or not url.startswith(("postgresql://", "postgres://")):
+            raise ConfigError(f"{source}: resource {name}: url must be a postgresql:// URL")
+        resources[str(name)] = ResourceConfig(str(name), kind, url)
+    return GatewayConfig(identities, resources)
+
+
+def load_gateway_config(path: Path) -> GatewayConfig:
+    try:
+        data = yaml.safe_load(path.read_text())
+    except OSError as exc:
+        raise ConfigError(f"cannot read gateway config {path}: {exc}") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: invalid YAML: {exc}") from exc
+    return parse_gateway_config(data, str(path))

@@ -1,0 +1,212 @@
+"""PostgreSQL wire protocol (v3): framing, and the few messages a proxy reads or writes.
+
+Only what the gateway needs to see is decoded; everything else is forwarded as bytes. Message
+boundaries are found with one header read per message (type byte, int32 length).
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+PROTOCOL_3_0 = 196608
+SSL_REQUEST = 80877103
+GSSENC_REQUEST = 80877104
+CANCEL_REQUEST = 80877102
+MAX_MESSAGE = 1 << 30  # Postgres's own limit for a message
+MAX_STARTUP = 10_000
+
+_I32 = struct.Struct("!i")
+_HEADER = struct.Struct("!ci")
+
+
+class ProtocolError(Exception):
+    """The peer sent bytes that are not valid protocol."""
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One typed message: its type byte, its body, and the whole frame as received."""
+
+    type: bytes
+    body: bytes
+
+    @property
+    def frame(self) -> bytes:
+        return self.type + _I32.pack(len(self.body) + 4) + self.body
+
+
+def frame(kind: bytes, body: bytes = b"") -> bytes:
+    return kind + _I32.pack(len(body) + 4) + body
+
+
+class MessageBuffer:
+    """Accumulates bytes and yields complete typed messages; keeps the incomplete tail."""
+
+    __slots__ = ("_buf",)
+
+    def __init__(self) -> None:
+        self._buf = bytearray()
+
+    def feed(self, data: bytes) -> None:
+        self._buf += data
+
+    def __len__(self) -> int:
+        return len(self._buf)
+
+    def messages(self) -> Iterator[Message]:
+        buf = self._buf
+        pos = 0
+        end = len(buf)
+        try:
+            while end - pos >= 5:
+                kind, length = _HEADER.unpack_from(buf, pos)
+                if length < 4 or length > MAX_MESSAGE:
+                    raise ProtocolError(f"invalid message length {length} for type {kind!r}")
+                if end - pos < length + 1:
+                    break
+                start = pos
+                pos += 1 + length  # consumed even if the caller stops after this one
+                yield Message(kind, bytes(buf[start + 5 : pos]))
+        finally:
+            del buf[:pos]
+
+    def take_raw(self) -> bytes:
+        data = bytes(self._buf)
+        self._buf.clear()
+        return data
+
+
+def cstring(body: bytes, pos: int) -> tuple[str, int]:
+    """A NUL-terminated string at `pos`, and the position after it."""
+    end = body.find(b"\0", pos)
+    if end < 0:
+        raise ProtocolError("a string in the message is not NUL-terminated")
+    return body[pos:end].decode("utf-8", "replace"), end + 1
+
+
+def parse_startup(body: bytes) -> dict[str, str]:
+    """The parameters of a StartupMessage body (after the protocol version)."""
+    params: dict[str, str] = {}
+    pos = 4
+    while pos < len(body) and body[pos] != 0:
+        key, pos = cstring(body, pos)
+        value, pos = cstring(body, pos)
+        params[key] = value
+    return params
+
+
+def startup_message(params: dict[str, str]) -> bytes:
+    body = (
+        _I32.pack(PROTOCOL_3_0)
+        + b"".join(k.encode() + b"\0" + v.encode() + b"\0" for k, v in params.items())
+        + b"\0"
+    )
+    return _I32.pack(len(body) + 4) + body
+
+
+def query_text(body: bytes) -> str:
+    """The SQL of a Query message."""
+    return body[:-1].decode("utf-8", "replace") if body.endswith(b"\0") else body.decode()
+
+
+@dataclass(frozen=True, slots=True)
+class Parse:
+    statement: str
+    query: str
+    param_types: bytes  # the raw int16 count + oids, kept to re-encode
+
+
+def parse_parse(body: bytes) -> Parse:
+    name, pos = cstring(body, 0)
+    query, pos = cstring(body, pos)
+    return Parse(name, query, body[pos:])
+
+
+def build_parse(statement: str, query: str, param_types: bytes = b"\0\0") -> bytes:
+    return frame(b"P", statement.encode() + b"\0" + query.encode() + b"\0" + param_types)
+
+
+def parse_bind(body: bytes) -> tuple[str, str, int]:
+    """(portal, statement, number of parameter values) of a Bind message."""
+    portal, pos = cstring(body, 0)
+    statement, pos = cstring(body, pos)
+    try:
+        (n_formats,) = struct.unpack_from("!h", body, pos)
+        pos += 2 + 2 * n_formats
+        (n_params,) = struct.unpack_from("!h", body, pos)
+    except struct.error as exc:
+        raise ProtocolError(f"truncated Bind message: {exc}") from exc
+    return portal, statement, n_params
+
+
+def parse_execute(body: bytes) -> tuple[str, int]:
+    portal, pos = cstring(body, 0)
+    try:
+        (max_rows,) = _I32.unpack_from(body, pos)
+    except struct.error as exc:
+        raise ProtocolError(f"truncated Execute message: {exc}") from exc
+    return portal, max_rows
+
+
+def parse_close(body: bytes) -> tuple[str, str]:
+    """(b'S' or b'P' as str, name) of a Close message."""
+    if not body:
+        raise ProtocolError("empty Close message")
+    kind = chr(body[0])
+    name, _ = cstring(body, 1)
+    return kind, name
+
+
+def error_fields(body: bytes) -> dict[str, str]:
+    """The fields of an ErrorResponse or NoticeResponse, by field code."""
+    fields: dict[str, str] = {}
+    pos = 0
+    while pos < len(body) and body[pos] != 0:
+        code = chr(body[pos])
+        value, pos = cstring(body, pos + 1)
+        fields[code] = value
+    return fields
+
+
+def error_response(
+    message: str,
+    *,
+    code: str = "42501",
+    severity: str = "ERROR",
+    detail: str | None = None,
+    hint: str | None = None,
+) -> bytes:
+    parts = [("S", severity), ("V", severity), ("C", code), ("M", message)]
+    if detail:
+        parts.append(("D", detail))
+    if hint:
+        parts.append(("H", hint))
+    body = b"".join(k.encode() + v.encode("utf-8") + b"\0" for k, v in parts) + b"\0"
+    return frame(b"E", body)
+
+
+def command_tag_rows(body: bytes) -> int:
+    """Rows affected or returned, from a CommandComplete tag ("SELECT 5", "INSERT 0 1")."""
+    tag = body.rstrip(b"\0").split(b" ")
+    try:
+        return int(tag[-1]) if len(tag) > 1 else 0
+    except ValueError:
+        return 0
+
+
+def ready_for_query(status: bytes = b"I") -> bytes:
+    return frame(b"Z", status)
+
+
+def auth_request(code: int, data: bytes = b"") -> bytes:
+    return frame(b"R", _I32.pack(code) + data)
+
+
+def backend_key_data(pid: int, key: int) -> bytes:
+    return frame(b"K", struct.pack("!ii", pid, key))
+
+
+def cancel_request(pid: int, key: int) -> bytes:
+    return struct.pack("!iiii", 16, CANCEL_REQUEST, pid, key)

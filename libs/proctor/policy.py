@@ -1,0 +1,241 @@
+"""The policy model: which action each catalog rule gets, for whom and where (docs/policy.md).
+
+A policy is YAML. It is validated as a whole at load time against the rule catalog, and every
+problem is reported as `policy.yaml:LINE: what is wrong`, so a bad edit is rejected before it
+can decide anything. Entries under `rules:` are ordered and the last one that applies wins, so a
+file reads from general to specific.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+from pathlib import Path
+from typing import NamedTuple
+
+import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from proctor.errors import ConfigError
+from proctor.rulecatalog import CLASS_DEFAULTS, FIXED_CLASSES, RULES, Action, RuleClass
+
+BUILTIN_VERSION = "builtin"
+_STR = "tag:yaml.org,2002:str"
+_INT = "tag:yaml.org,2002:int"
+
+
+class PolicyError(ConfigError):
+    """A policy file is invalid; `line` is 1-based (0 when the file could not be read at all)."""
+
+    def __init__(self, name: str, line: int, problem: str) -> None:
+        where = f"{name}:{line}" if line else name
+        super().__init__(f"{where}: {problem}")
+        self.name = name
+        self.line = line
+        self.problem = problem
+
+
+class Decision(NamedTuple):
+    """An action and what set it: `policy.yaml:LINE`, or `default` for the catalog's default."""
+
+    action: Action
+    decided_by: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Setting:
+    action: Action
+    line: int
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyEntry:
+    """One item of `rules:`. None means the key was absent: any resource, any groups."""
+
+    line: int
+    resources: tuple[str, ...] | None
+    groups: frozenset[str] | None
+    actions: dict[str, _Setting]
+
+    def applies(self, groups: frozenset[str], resource: str) -> bool:
+        if self.groups is not None and not self.groups & groups:
+            return False
+        return self.resources is None or any(fnmatchcase(resource, p) for p in self.resources)
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """A loaded, valid policy. `name` is the file name that `decided_by` cites."""
+
+    name: str
+    version: str
+    defaults: dict[RuleClass, _Setting]
+    entries: tuple[PolicyEntry, ...]
+
+    @classmethod
+    def builtin(cls) -> Policy:
+        """The catalog's defaults alone: reads allow, writes review, destructive block."""
+        return cls(name="builtin", version=BUILTIN_VERSION, defaults={}, entries=())
+
+    def decide(
+        self,
+        rule_id: str,
+        rule_class: RuleClass | str,
+        identity_groups: Iterable[str],
+        resource: str,
+    ) -> Decision:
+        """The action for one matched rule, for a human in `identity_groups`, on `resource`."""
+        rule_class = RuleClass(rule_class)
+        if rule_class in FIXED_CLASSES:
+            return Decision(FIXED_CLASSES[rule_class], "default")
+        groups = frozenset(identity_groups)
+        for entry in reversed(self.entries):
+            setting = entry.actions.get(rule_id) or entry.actions.get(rule_class.value)
+            if setting is not None and entry.applies(groups, resource):
+                return Decision(setting.action, f"{self.name}:{setting.line}")
+        default = self.defaults.get(rule_class)
+        if default is not None:
+            return Decision(default.action, f"{self.name}:{default.line}")
+        known = RULES.get(rule_id)
+        return Decision(known.default if known else CLASS_DEFAULTS[rule_class], "default")
+
+
+def policy_version(text: str) -> str:
+    """A short hash of the file content: equal files give equal versions on every replica."""
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def load_policy(path: Path) -> Policy:
+    """Read and validate a policy file; PolicyError says which line is wrong and why."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PolicyError(str(path), 0, f"cannot read the policy file: {exc}") from exc
+    return parse_policy(text, path.name)
+
+
+def parse_policy(text: str, name: str = "policy.yaml") -> Policy:
+    """Validate policy YAML; `name` is what errors and `decided_by` call the file."""
+    return _Parser(name).policy(text)
+
+
+class _Parser:
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def fail(self, node: Node | None, problem: str) -> PolicyError:
+        return PolicyError(self.name, node.start_mark.line + 1 if node else 1, problem)
+
+    def policy(self, text: str) -> Policy:
+        try:
+            root = yaml.compose(text, Loader=yaml.SafeLoader)
+        except yaml.MarkedYAMLError as exc:
+            mark = exc.problem_mark or exc.context_mark
+            line = mark.line + 1 if mark else 1
+            raise PolicyError(self.name, line, f"not valid YAML: {exc.problem}") from exc
+        except yaml.YAMLError as exc:
+            raise PolicyError(self.name, 1, f"not valid YAML: {exc}") from exc
+        if root is None:
+            raise PolicyError(self.name, 1, "the policy is empty; it needs at least `version: 1`")
+        top = self.mapping(root, "the policy", {"version", "defaults", "rules"})
+        if "version" not in top:
+            raise self.fail(root, "`version: 1` is missing (the policy format version)")
+        version = top["version"][1]
+        if not (isinstance(version, ScalarNode) and version.tag == _INT and version.value == "1"):
+            raise self.fail(version, "`version` must be 1, the only policy format there is")
+        defaults = self.defaults(top["defaults"][1]) if "defaults" in top else {}
+        entries = self.entries(top["rules"][1]) if "rules" in top else ()
+        return Policy(self.name, policy_version(text), defaults, entries)
+
+    def mapping(self, node: Node, what: str, keys: set[str]) -> dict[str, tuple[Node, Node]]:
+        """A mapping's items by key, rejecting unknown and duplicated keys."""
+        if not isinstance(node, MappingNode):
+            raise self.fail(node, f"{what} must be a mapping of key: value")
+        items: dict[str, tuple[Node, Node]] = {}
+        for key, value in node.value:
+            name = self.string(key, f"a key of {what}")
+            if name in items:
+                first = items[name][0].start_mark.line + 1
+                raise self.fail(key, f"{name!r} is given twice in {what} (first on line {first})")
+            if keys and name not in keys:
+                raise self.fail(key, f"unknown key {name!r} in {what}{_suggest(name, keys)}")
+            items[name] = (key, value)
+        return items
+
+    def string(self, node: Node, what: str) -> str:
+        if not (isinstance(node, ScalarNode) and node.tag == _STR and node.value):
+            raise self.fail(node, f"{what} must be a non-empty string")
+        return str(node.value)
+
+    def strings(self, node: Node, what: str) -> tuple[str, ...]:
+        """A string or a non-empty list of strings."""
+        if isinstance(node, ScalarNode):
+            return (self.string(node, what),)
+        if not isinstance(node, SequenceNode) or not node.value:
+            raise self.fail(node, f"{what} must be a string or a non-empty list of strings "
+                                  "(leave the key out to match any)")  # fmt: skip
+        return tuple(self.string(item, f"each of {what}") for item in node.value)
+
+    def action(self, node: Node, key: str) -> Action:
+        choices = ", ".join(a.value for a in Action)
+        value = str(node.value) if isinstance(node, ScalarNode) and node.tag == _STR else None
+        if value not in {a.value for a in Action}:
+            shown = repr(value) if value is not None else "this"
+            raise self.fail(node, f"{key}: {shown} is not an action; use one of {choices}")
+        action = Action(value)
+        rule_class = RULES[key].rule_class if key in RULES else RuleClass(key)
+        fixed = FIXED_CLASSES.get(rule_class)
+        if fixed is not None and action != fixed:
+            raise self.fail(node, f"{key} cannot be {action.value}: the gateway never runs text "
+                                  "it cannot parse (it fails closed)")  # fmt: skip
+        return action
+
+    def defaults(self, node: Node) -> dict[RuleClass, _Setting]:
+        classes = {c.value for c in RuleClass}
+        out: dict[RuleClass, _Setting] = {}
+        for key, (key_node, value) in self.mapping(node, "defaults", set()).items():
+            if key not in classes:
+                extra = " (rule ids go under rules[].actions)" if key in RULES else ""
+                raise self.fail(key_node, f"defaults takes rule classes; {key!r} is not one"
+                                          f"{extra}{_suggest(key, classes)}")  # fmt: skip
+            out[RuleClass(key)] = _Setting(self.action(value, key), key_node.start_mark.line + 1)
+        return out
+
+    def entries(self, node: Node) -> tuple[PolicyEntry, ...]:
+        if not isinstance(node, SequenceNode):
+            raise self.fail(
+                node, "rules must be a list of entries, each `- match: ... actions: ...`"
+            )
+        return tuple(self.entry(item) for item in node.value)
+
+    def entry(self, node: Node) -> PolicyEntry:
+        items = self.mapping(node, "a rules entry", {"match", "actions"})
+        if "actions" not in items:
+            raise self.fail(node, "this rules entry has no `actions:`, so it would change nothing")
+        resources: tuple[str, ...] | None = None
+        groups: frozenset[str] | None = None
+        if "match" in items:
+            match = self.mapping(items["match"][1], "match", {"resource", "groups"})
+            if "resource" in match:
+                resources = self.strings(match["resource"][1], "match.resource")
+            if "groups" in match:
+                groups = frozenset(self.strings(match["groups"][1], "match.groups"))
+        names = set(RULES) | {c.value for c in RuleClass}
+        actions: dict[str, _Setting] = {}
+        for key, (key_node, value) in self.mapping(items["actions"][1], "actions", set()).items():
+            if key not in names:
+                raise self.fail(key_node, f"unknown rule id or class {key!r}"
+                                          f"{_suggest(key, names)}; the catalog is in "
+                                          "docs/policy.md")  # fmt: skip
+            actions[key] = _Setting(self.action(value, key), key_node.start_mark.line + 1)
+        if not actions:
+            raise self.fail(items["actions"][1], "actions is empty, so this entry changes nothing")
+        return PolicyEntry(node.start_mark.line + 1, resources, groups, actions)
+
+
+def _suggest(word: str, choices: Iterable[str]) -> str:
+    close = difflib.get_close_matches(word, sorted(choices), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""

@@ -1,0 +1,208 @@
+"""The classifier's rule catalog as plain data: ids, classes, default actions, reasons, hints.
+
+The classifier service matches statements to these rules; the policy validator checks rule ids
+and classes against them. Both import this table, so neither imports the other. Ids are stable:
+audit records and policies name them, so a rule is never renamed, only added or deprecated.
+
+A reason template may use `{subject}`, filled in by the matcher with what the statement touches
+(`TABLE public.orders`, `pg_terminate_backend()`), so the agent reads what exactly was judged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Action(StrEnum):
+    """What happens to a command; the order of SEVERITY is the order of precedence."""
+
+    ALLOW = "allow"
+    REVIEW = "review"
+    BLOCK = "block"
+
+    @property
+    def severity(self) -> int:
+        return _SEVERITY[self]
+
+
+_SEVERITY = {Action.ALLOW: 0, Action.REVIEW: 1, Action.BLOCK: 2}
+
+
+class RuleClass(StrEnum):
+    """Groups of rules a policy can set at once (`write: allow`)."""
+
+    READ = "read"
+    WRITE = "write"
+    DESTRUCTIVE = "destructive"
+    PRIVILEGED = "privileged"
+    SESSION = "session"
+    TRANSACTION = "transaction"
+    UNPARSEABLE = "unparseable"
+
+
+#: The action of each class when neither the policy nor the rule says otherwise.
+CLASS_DEFAULTS: dict[RuleClass, Action] = {
+    RuleClass.READ: Action.ALLOW,
+    RuleClass.WRITE: Action.REVIEW,
+    RuleClass.DESTRUCTIVE: Action.BLOCK,
+    RuleClass.PRIVILEGED: Action.BLOCK,
+    RuleClass.SESSION: Action.ALLOW,
+    RuleClass.TRANSACTION: Action.ALLOW,
+    RuleClass.UNPARSEABLE: Action.BLOCK,
+}
+
+#: Classes a policy may not relax: text the gateway cannot parse never runs (fail closed).
+FIXED_CLASSES: dict[RuleClass, Action] = {RuleClass.UNPARSEABLE: Action.BLOCK}
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One catalog entry. `summary` says what it covers (for docs and `explain`)."""
+
+    id: str
+    rule_class: RuleClass
+    summary: str
+    reason: str
+    hint: str
+
+    @property
+    def default(self) -> Action:
+        return CLASS_DEFAULTS[self.rule_class]
+
+    def reason_for(self, subject: str) -> str:
+        return self.reason.format(subject=subject)
+
+
+_ASK_DBA = "Ask a human operator to do this outside the gateway."
+_WRITE_HINT = (
+    "Before a write, run a SELECT with the same WHERE clause, so you and any approver see "
+    "which rows change."
+)
+_DESTROY_HINT = (
+    "Destructive statements are blocked unless the policy says otherwise. If this is really "
+    "needed, ask a human to run it as a reviewed migration."
+)
+_CODE_HINT = (
+    "Code that runs inside the server is deployed by a reviewed migration; send plain SQL "
+    "statements instead, so each one can be judged."
+)
+
+R, W, D, P = RuleClass.READ, RuleClass.WRITE, RuleClass.DESTRUCTIVE, RuleClass.PRIVILEGED
+S, T, U = RuleClass.SESSION, RuleClass.TRANSACTION, RuleClass.UNPARSEABLE
+
+_RULES = [
+    # --- reads -------------------------------------------------------------------------------
+    Rule("read.select", R, "SELECT, VALUES, TABLE and set operations without side effects",
+         "{subject} only reads data", "No action needed."),
+    Rule("read.select_locking", R, "SELECT ... FOR UPDATE / FOR SHARE (reads and locks rows)",
+         "{subject} reads rows and locks them until the transaction ends",
+         "Keep the transaction short, or drop the locking clause if you only need to read."),
+    Rule("read.explain", R, "EXPLAIN without ANALYZE (shows a plan, runs nothing)",
+         "EXPLAIN shows the plan of {subject} without running it", "No action needed."),
+    Rule("read.copy_to_client", R, "COPY ... TO STDOUT (data goes to the client)",
+         "COPY {subject} TO STDOUT sends data to your connection and changes nothing",
+         "No action needed."),
+    # --- writes --------------------------------------------------------------------------------
+    Rule("write.insert", W, "INSERT (including ON CONFLICT)", "INSERT into {subject} adds rows",
+         _WRITE_HINT),
+    Rule("write.update", W, "UPDATE with a WHERE clause",
+         "UPDATE of {subject} changes the rows its WHERE clause selects", _WRITE_HINT),
+    Rule("write.delete", W, "DELETE with a WHERE clause",
+         "DELETE from {subject} removes the rows its WHERE clause selects", _WRITE_HINT),
+    Rule("write.merge", W, "MERGE", "MERGE into {subject} inserts, updates or deletes rows",
+         _WRITE_HINT),
+    Rule("write.copy_from_client", W, "COPY ... FROM STDIN (bulk load through the connection)",
+         "COPY {subject} FROM STDIN loads rows into a table", _WRITE_HINT),
+    Rule("write.call", W, "CALL of a procedure", "CALL {subject} runs a procedure that may "
+         "change data", "Calls wait for a human's approval; say what the procedure does."),
+    Rule("write.execute", W, "EXECUTE of a prepared statement the classifier cannot see",
+         "EXECUTE {subject} runs a prepared statement whose text is not part of this command",
+         "Send the statement's SQL text, or PREPARE it on this connection so it is judged there."),
+    Rule("write.lock", W, "LOCK TABLE",
+         "LOCK TABLE {subject} blocks other sessions until the transaction ends", _WRITE_HINT),
+    Rule("write.maintenance", W, "VACUUM, ANALYZE, CLUSTER, REINDEX, CHECKPOINT, REFRESH "
+         "MATERIALIZED VIEW", "{subject} runs maintenance that can hold locks and load the server",
+         "Maintenance waits for approval; run it in a quiet period and say why."),
+    Rule("write.two_phase", W, "PREPARE TRANSACTION, COMMIT PREPARED, ROLLBACK PREPARED",
+         "{subject} manages a two-phase transaction, which holds locks until it is resolved",
+         "Use plain BEGIN ... COMMIT unless a human asked for two-phase commit."),
+    Rule("write.other", W, "any statement the catalog has no specific rule for",
+         "{subject} has no specific rule in the catalog, so a human must look at it",
+         "If this should be routine, ask an operator to add a policy entry for it."),
+    Rule("ddl.create", W, "CREATE TABLE / INDEX / VIEW / SCHEMA / ..., SELECT INTO, "
+         "CREATE TABLE AS", "CREATE {subject} changes the schema", _WRITE_HINT),
+    Rule("ddl.alter", W, "ALTER of schema objects that removes nothing (ADD, RENAME, SET, ...), "
+         "COMMENT ON", "{subject} changes the schema", _WRITE_HINT),
+    # --- destructive ---------------------------------------------------------------------------
+    Rule("ddl.drop", D, "DROP of any object (table, schema, database, role, index, ...), "
+         "DROP OWNED", "DROP {subject} destroys it and everything it holds", _DESTROY_HINT),
+    Rule("ddl.alter_drop", D, "ALTER ... DROP COLUMN / DROP CONSTRAINT",
+         "{subject} removes a column or constraint, and the data or guarantee it held",
+         _DESTROY_HINT),
+    Rule("dml.truncate", D, "TRUNCATE", "TRUNCATE {subject} removes every row",
+         "To remove some rows, DELETE with a WHERE clause that selects them (needs approval)."),
+    Rule("dml.delete_all", D, "DELETE without WHERE, or with a WHERE that is always true",
+         "DELETE from {subject} has no WHERE clause that limits it, so it removes every row",
+         "Add a WHERE clause that selects only the rows to remove; check it with SELECT count(*)."),
+    Rule("dml.update_all", D, "UPDATE without WHERE, or with a WHERE that is always true",
+         "UPDATE of {subject} has no WHERE clause that limits it, so it changes every row",
+         "Add a WHERE clause that selects only the rows to change; check it with SELECT count(*)."),
+    # --- privileged ----------------------------------------------------------------------------
+    Rule("admin.alter_system", P, "ALTER SYSTEM, ALTER DATABASE (settings, connection limits)",
+         "{subject} changes configuration for the whole server or database", _ASK_DBA),
+    Rule("admin.grant", P, "GRANT, REVOKE, ALTER DEFAULT PRIVILEGES, ownership, row-level "
+         "security policies",
+         "{subject} changes who may do what", _ASK_DBA),
+    Rule("admin.role", P, "CREATE / ALTER / DROP ROLE, USER or GROUP",
+         "{subject} creates, changes or removes a database role", _ASK_DBA),
+    Rule("admin.copy_program", P, "COPY ... TO/FROM PROGRAM",
+         "COPY ... PROGRAM runs {subject} as a shell command on the database server",
+         "Move data through your own connection with COPY ... TO STDOUT or FROM STDIN."),
+    Rule("admin.copy_file", P, "COPY ... TO/FROM a file on the server",
+         "COPY ... {subject} reads or writes a file on the database server",
+         "Move data through your own connection with COPY ... TO STDOUT or FROM STDIN."),
+    Rule("admin.dangerous_function", P, "calls of functions that act on the server, other "
+         "sessions, files or other databases", "the statement calls {subject}", _ASK_DBA),
+    Rule("admin.set_sensitive", P, "SET or set_config() of security-sensitive settings",
+         "{subject} changes a security-sensitive setting",
+         "The gateway runs every command as its own identity; it does not switch roles or "
+         "change security settings for agents."),
+    Rule("admin.extension", P, "CREATE / ALTER EXTENSION, LOAD, CREATE LANGUAGE",
+         "{subject} adds code to the database server", _ASK_DBA),
+    Rule("admin.remote", P, "foreign data wrappers, servers, user mappings, IMPORT FOREIGN "
+         "SCHEMA, publications, subscriptions", "{subject} connects the database to other "
+         "servers or exposes its data to them", _ASK_DBA),
+    Rule("code.do", P, "DO blocks (anonymous procedural code)",
+         "DO runs a block of procedural code ({subject}) that the gateway cannot fully check",
+         "Send the block's statements as plain SQL, so each one can be judged."),
+    Rule("code.function", P, "CREATE / ALTER FUNCTION or PROCEDURE",
+         "{subject} defines code that runs later inside the server", _CODE_HINT),
+    Rule("code.trigger", P, "CREATE TRIGGER, EVENT TRIGGER or RULE",
+         "{subject} installs code that runs on other sessions' statements", _CODE_HINT),
+    # --- session and transaction ---------------------------------------------------------------
+    Rule("session.set", S, "SET / RESET of ordinary settings (search_path, timezone, ...)",
+         "{subject} changes a setting of this session only", "No action needed."),
+    Rule("session.show", S, "SHOW", "SHOW {subject} reads a setting", "No action needed."),
+    Rule("session.other", S, "cursors, DEALLOCATE, DISCARD, LISTEN / UNLISTEN, SET CONSTRAINTS",
+         "{subject} manages this session's state", "No action needed."),
+    Rule("transaction.control", T, "BEGIN, START, COMMIT, ROLLBACK, SAVEPOINT, RELEASE",
+         "{subject} controls the transaction", "No action needed."),
+    Rule("empty", S, "text without any statement (blank or only comments)",
+         "the text holds no statement", "No action needed."),
+    # --- unparseable ---------------------------------------------------------------------------
+    Rule("parse.error", U, "text that is not valid PostgreSQL SQL (fails closed)",
+         "the gateway cannot parse the text as PostgreSQL SQL ({subject}), and what it cannot "
+         "parse never runs",
+         "Fix the syntax and send it again; one statement at a time makes errors easier to find."),
+]  # fmt: skip
+
+del R, W, D, P, S, T, U
+
+#: Every rule by id, in catalog order.
+RULES: dict[str, Rule] = {rule.id: rule for rule in _RULES}
+
+
+def rule(rule_id: str) -> Rule:
+    """The catalog entry for `rule_id` (KeyError names the unknown id)."""
+    return RULES[rule_id]

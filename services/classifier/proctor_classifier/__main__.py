@@ -1,0 +1,91 @@
+"""`proctor-classifier`: serve classify requests over NATS, or explain one verdict.
+
+proctor-classifier                      serve (PROCTOR_NATS_URL, PROCTOR_POLICY_FILE)
+proctor-classifier explain --resource demo --as alice@example.com --groups sre "DROP TABLE x"
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from pathlib import Path
+
+from proctor.classifier.v1 import classifier_pb2 as cpb
+from proctor.errors import ProctorError
+from proctor.events.v1 import events_pb2 as pb
+from proctor.policy import Policy, load_policy
+from proctor.settings import Settings, load_settings
+from proctor_classifier.core import classify
+from proctor_classifier.explain import render_json, render_text
+from proctor_classifier.service import ClassifierService, PolicySource
+
+log = logging.getLogger("proctor.classifier")
+
+
+async def serve(settings: Settings) -> None:
+    source = PolicySource(settings.policy_file)
+    service = ClassifierService(settings, source)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await service.run(stop)
+
+
+def explain(args: argparse.Namespace, settings: Settings) -> int:
+    path: Path | None = args.policy or settings.policy_file
+    policy = load_policy(path) if path else Policy.builtin()
+    request = cpb.ClassifyRequest(
+        text=args.sql,
+        identity=pb.Identity(human=args.user, groups=_groups(args.groups)),
+        resource=pb.Resource(name=args.resource),
+        kind=cpb.COMMAND_KIND_SQL,
+    )
+    response = classify(request, policy)
+    print(render_json(request, response) if args.json else render_text(request, response, policy))
+    return 0
+
+
+def _groups(value: str) -> list[str]:
+    return [g.strip() for g in value.split(",") if g.strip()]
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(
+        prog="proctor-classifier", description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )  # fmt: skip
+    commands = top.add_subparsers(dest="command")
+    commands.add_parser("serve", help="answer classify requests over NATS (the default)")
+    one = commands.add_parser("explain", help="print the verdict on one SQL text and why")
+    one.add_argument("sql", help="the SQL text, as the agent would send it")
+    one.add_argument("--resource", required=True, help="the resource it would run on")
+    one.add_argument("--as", dest="user", required=True, help="the human the agent acts for")
+    one.add_argument("--groups", default="", help="that human's groups, comma-separated")
+    one.add_argument("--policy", type=Path, help="policy file (default: PROCTOR_POLICY_FILE)")
+    one.add_argument("--json", action="store_true", help="print request and verdict as JSON")
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        settings = load_settings()
+        logging.basicConfig(
+            level=settings.log_level.upper(),
+            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        )
+        if args.command == "explain":
+            return explain(args, settings)
+        asyncio.run(serve(settings))
+    except ProctorError as exc:
+        print(f"proctor-classifier: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

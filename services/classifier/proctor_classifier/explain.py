@@ -1,0 +1,54 @@
+"""`explain`: the verdict on one command as a person reads it, with every rule and its deciding
+policy line (what `proctor policy explain` shows)."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+
+from google.protobuf import json_format
+
+from proctor.classifier.v1 import classifier_pb2 as cpb
+from proctor.events.v1 import events_pb2 as pb
+from proctor.policy import Policy
+
+_WORDS = {pb.ACTION_ALLOW: "allow", pb.ACTION_REVIEW: "review", pb.ACTION_BLOCK: "block"}
+
+
+def action_word(action: pb.Action) -> str:
+    return _WORDS.get(action, "unspecified")
+
+
+def render_text(
+    request: cpb.ClassifyRequest, response: cpb.ClassifyResponse, policy: Policy
+) -> str:
+    who = request.identity
+    groups = ", ".join(who.groups) or "none"
+    source = "built-in defaults" if policy.name == "builtin" else policy.name
+    lines = [
+        f"verdict: {action_word(response.action).upper()}",
+        f"  as {who.human or '?'} (groups: {groups}) on resource {request.resource.name or '?'}",
+        f"  policy {response.policy_version} ({source})",
+    ]
+    if response.error:
+        lines.append(f"  error: {response.error}")
+    for match in response.matches:
+        lines += [
+            "",
+            f"  {action_word(match.action):<7} {match.rule_id:<26} decided by {match.decided_by}",
+            *_wrapped(match.reason, "          "),
+            *_wrapped(f"hint: {match.hint}", "          "),
+        ]
+    return "\n".join(lines)
+
+
+def render_json(request: cpb.ClassifyRequest, response: cpb.ClassifyResponse) -> str:
+    out = {
+        "request": json_format.MessageToDict(request, preserving_proto_field_name=True),
+        "response": json_format.MessageToDict(response, preserving_proto_field_name=True),
+    }
+    return json.dumps(out, indent=2)
+
+
+def _wrapped(text: str, indent: str) -> list[str]:
+    return textwrap.wrap(text, 100, initial_indent=indent, subsequent_indent=indent + "  ")

@@ -1,0 +1,646 @@
+"""One agent connection: startup, authentication as a Proctor identity, the upstream
+connection, and the two message pumps between them."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import secrets
+import struct
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from google.protobuf.timestamp_pb2 import Timestamp
+from nats.aio.client import Client as NATS
+from nats.aio.subscription import Subscription
+from nats.js import JetStreamContext
+
+from proctor import pgwire
+from proctor.classifier.v1 import classifier_pb2 as cpb
+from proctor.events import codec
+from proctor.events.v1 import events_pb2 as pb
+from proctor.gateway import GatewayConfig, IdentityConfig
+from proctor.pgwire import Message, MessageBuffer
+from proctor.settings import Settings
+from proctor_ingress import refusals
+from proctor_ingress.emitter import SessionEvents
+from proctor_ingress.statements import SqlStatements
+from proctor_ingress.tracking import Command, CommandTracker, Completed
+from proctor_ingress.upstream import Target, Upstream, UpstreamError, open_upstream, send_cancel
+from proctor_ingress.verdicts import ClassifierUnavailable, Verdicts
+
+log = logging.getLogger("proctor.ingress")
+
+# Startup parameters passed to the target; others (notably `options`, which can set any
+# server setting) stay with the gateway.
+FORWARDED_PARAMS = (
+    "application_name",
+    "client_encoding",
+    "DateStyle",
+    "TimeZone",
+    "IntervalStyle",
+    "extra_float_digits",
+    "search_path",
+)
+REFUSED_MARKER = "PROCTOR_REFUSED_"
+PROTOCOL_VIOLATION = "08P01"
+ADMIN_SHUTDOWN = "57P01"
+STARTUP_TIMEOUT = 60.0  # Postgres's authentication_timeout default
+HELD_READ_LIMIT = 1 << 20  # bytes of client input kept while a statement awaits approval
+
+
+@dataclass
+class Gateway:
+    """What every session shares."""
+
+    settings: Settings
+    config: GatewayConfig
+    nc: NATS
+    js: JetStreamContext
+    verdicts: Verdicts
+    ssl: object | None = None  # ssl.SSLContext when TLS is configured
+    # Live sessions by the BackendKeyData their clients were given, for CancelRequests.
+    cancel_keys: dict[tuple[int, int], ClientSession] = field(default_factory=dict)
+    sessions: int = 0
+
+
+class SessionEnded(Exception):
+    """The client went away or broke the protocol; nothing more to say to it."""
+
+
+class ClientSession:
+    def __init__(
+        self, gw: Gateway, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        self.gw = gw
+        self.reader = reader
+        self.writer = writer
+        self.peer = "{}:{}".format(*(writer.get_extra_info("peername") or ("?", "?"))[:2])
+        self.session_id = uuid.uuid4().hex
+        self.tracker = CommandTracker()
+        self.statements = SqlStatements()
+        self.replacements: dict[str, bytes] = {}
+        self.decisions: dict[str, asyncio.Future[tuple[str, str, str]]] = {}
+        self.skip_until_sync = False
+        self.unread = bytearray()  # client input read while a statement awaited approval
+        self.ending: str | None = None  # why the gateway ends the session, when it does
+        self.commands = 0
+        self.upstream: Upstream | None = None
+        self.events: SessionEvents | None = None
+        self.identity = pb.Identity()
+        self.resource = pb.Resource(kind=pb.RESOURCE_KIND_POSTGRES)
+        self.key = (secrets.randbits(31), secrets.randbits(31))
+
+    # ---- startup -------------------------------------------------------------------------
+
+    async def _read_startup(self) -> tuple[int, bytes]:
+        header = await self.reader.readexactly(4)
+        (length,) = struct.unpack("!i", header)
+        if length < 8 or length > pgwire.MAX_STARTUP:
+            raise SessionEnded(f"invalid startup packet length {length}")
+        body = await self.reader.readexactly(length - 4)
+        (code,) = struct.unpack_from("!i", body)
+        return code, body
+
+    async def _fatal(self, message: str, code: str = "28000", hint: str | None = None) -> None:
+        self.writer.write(pgwire.error_response(message, code=code, severity="FATAL", hint=hint))
+        with contextlib.suppress(ConnectionError):
+            await self.writer.drain()
+
+    async def startup(self) -> dict[str, str] | None:
+        """Negotiate TLS and read the StartupMessage; None after a CancelRequest."""
+        for _ in range(3):
+            code, body = await self._read_startup()
+            if code == pgwire.SSL_REQUEST:
+                if self.gw.ssl is None:
+                    self.writer.write(b"N")
+                    continue
+                self.writer.write(b"S")
+                await self.writer.drain()
+                await self.writer.start_tls(self.gw.ssl)  # type: ignore[arg-type]
+                continue
+            if code == pgwire.GSSENC_REQUEST:
+                self.writer.write(b"N")
+                continue
+            if code == pgwire.CANCEL_REQUEST:
+                pid, key = struct.unpack_from("!ii", body, 4)
+                await self._cancel(pid, key)
+                return None
+            if code >> 16 != 3:
+                await self._fatal(
+                    f"unsupported frontend protocol {code >> 16}.{code & 0xFFFF}", code="0A000"
+                )
+                return None
+            return pgwire.parse_startup(body)
+        raise SessionEnded("too many startup negotiation requests")
+
+    async def _cancel(self, pid: int, key: int) -> None:
+        session = self.gw.cancel_keys.get((pid, key))
+        if session is not None:
+            await session.cancel()
+
+    async def cancel(self) -> None:
+        """A CancelRequest for this session: withdraw a statement held for approval (it
+        must not run later), or else ask the target to stop what it runs."""
+        held = [fut for fut in self.decisions.values() if not fut.done()]
+        for fut in held:
+            fut.set_result(("withdrawn", "", ""))
+        upstream = self.upstream
+        if not held and upstream is not None:
+            with contextlib.suppress(OSError, TimeoutError):
+                await send_cancel(upstream.target, upstream.pid, upstream.secret)
+
+    async def authenticate(self, params: dict[str, str]) -> IdentityConfig | None:
+        user, database = params.get("user"), params.get("database") or params.get("user")
+        if not user:
+            await self._fatal(
+                "no user name given: connect as your Proctor identity",
+                hint="Use postgresql://IDENTITY:TOKEN@gateway:6543/RESOURCE",
+            )
+            return None
+        if params.get("replication"):
+            await self._fatal(
+                "replication connections are not available through Proctor", code="42501"
+            )
+            return None
+        self.writer.write(pgwire.auth_request(3))  # cleartext: the token is the password
+        await self.writer.drain()
+        buf = MessageBuffer()
+        msg: Message | None = None
+        while msg is None:
+            data = await asyncio.wait_for(self.reader.read(65536), 60)
+            if not data:
+                return None
+            buf.feed(data)
+            msg = next(iter(buf.messages()), None)
+        token = pgwire.query_text(msg.body) if msg.type == b"p" else ""
+        identity = self.gw.config.authenticate(user, token)
+        if identity is None:
+            await self._fatal(
+                f'password authentication failed for user "{user}"',
+                code="28P01",
+                hint="The password is your Proctor access token.",
+            )
+            return None
+        resource = self.gw.config.resources.get(database or "")
+        if resource is None:
+            known = ", ".join(sorted(self.gw.config.resources)) or "none"
+            await self._fatal(
+                f'resource "{database}" is not configured in Proctor',
+                code="3D000",
+                hint=f"Configured resources: {known}.",
+            )
+            return None
+        self.identity = pb.Identity(
+            human=identity.name,
+            agent=params.get("application_name") or "unknown",
+            groups=list(identity.groups),
+        )
+        self.resource = pb.Resource(name=resource.name, kind=pb.RESOURCE_KIND_POSTGRES)
+        return identity
+
+    # ---- the session ---------------------------------------------------------------------
+
+    async def run(self) -> None:
+        try:
+            params = await asyncio.wait_for(self.startup(), STARTUP_TIMEOUT)
+            if params is None or await self.authenticate(params) is None:
+                return
+            await self._open(params)
+        except pgwire.ProtocolError as exc:
+            await self._fatal(f"invalid startup: {exc}", code=PROTOCOL_VIOLATION)
+            log.info("session %s from %s: invalid startup: %s", self.session_id, self.peer, exc)
+        except (SessionEnded, asyncio.IncompleteReadError, ConnectionError, TimeoutError) as e:
+            log.debug("session %s from %s ended during startup: %s", self.session_id, self.peer, e)
+        finally:
+            if self.upstream is None:
+                self.writer.close()
+
+    async def _open(self, params: dict[str, str]) -> None:
+        resource = self.gw.config.resources[self.resource.name]
+        target = Target.from_url(resource.url)
+        forwarded = {k: v for k, v in params.items() if k in FORWARDED_PARAMS}
+        try:
+            self.upstream, upstream_buf = await open_upstream(target, forwarded)
+        except UpstreamError as exc:
+            await self._fatal(
+                f"Proctor could not connect to resource {resource.name}: {exc}",
+                code=exc.fields.get("C", "08006"),
+            )
+            return
+        self.gw.cancel_keys[self.key] = self
+        greeting = [pgwire.auth_request(0)]
+        for msg in self.upstream.greeting:
+            if msg.type == b"Z":
+                greeting.append(pgwire.backend_key_data(*self.key))
+            greeting.append(msg.frame)
+        self.writer.write(b"".join(greeting))
+        await self.writer.drain()
+        self.events = SessionEvents(
+            self.gw.js,
+            self.gw.settings.stream_name,
+            self.session_id,
+            self.identity,
+            self.resource,
+        )
+        await self.events.emit(
+            session_opened=pb.SessionOpened(
+                protocol="postgres", client_address=self.peer, client_name=self.identity.agent
+            )
+        )
+        decisions = await self.gw.nc.subscribe(
+            codec.subject_filter(None, self.session_id), cb=self._on_session_event
+        )
+        self.gw.sessions += 1
+        reason = "client closed"
+        pumps = [
+            asyncio.create_task(self._client_pump(), name="client"),
+            asyncio.create_task(self._upstream_pump(upstream_buf), name="upstream"),
+        ]
+        try:
+            done, pending = await asyncio.wait(pumps, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                result = task.result() if not task.cancelled() and not task.exception() else None
+                if task.exception() is not None:
+                    reason = f"{task.get_name()} error: {task.exception()}"
+                elif result:
+                    reason = result
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+        finally:
+            await self._close(decisions, reason)
+
+    def shutdown(self) -> None:
+        """The gateway is stopping: tell the client as Postgres would, then hang up; the
+        pumps see the connection end and the session closes as usual."""
+        self.ending = "gateway shutdown"
+        self.writer.write(
+            pgwire.error_response(
+                "terminating connection because the Proctor gateway is shutting down",
+                code=ADMIN_SHUTDOWN,
+                severity="FATAL",
+                hint="Reconnect in a moment; statements that were not answered did not run.",
+            )
+        )
+        self.writer.close()
+
+    async def _close(self, decisions: Subscription, reason: str) -> None:
+        reason = self.ending or reason
+        self.gw.sessions -= 1
+        self.gw.cancel_keys.pop(self.key, None)
+        with contextlib.suppress(Exception):
+            await decisions.unsubscribe()
+        upstream = self.upstream
+        if upstream is not None:
+            if len(self.tracker):
+                # The client left while a command was still running (a dropped socket and a
+                # Terminate both end the session here): stop the target's work too, or a
+                # backend busy without writing would run on with nobody to answer.
+                with contextlib.suppress(OSError, TimeoutError):
+                    await send_cancel(upstream.target, upstream.pid, upstream.secret)
+            upstream.writer.close()
+        self.writer.close()
+        for fut in self.decisions.values():
+            fut.cancel()
+        if self.events is not None:
+            with contextlib.suppress(Exception):
+                await self.events.emit(
+                    session_closed=pb.SessionClosed(reason=reason, command_count=self.commands)
+                )
+        log.info(
+            "session %s (%s via %s) closed: %s",
+            self.session_id,
+            self.identity.human,
+            self.peer,
+            reason,
+        )
+
+    async def _on_session_event(self, msg: object) -> None:
+        try:
+            event = codec.decode(getattr(msg, "data", b""))
+        except Exception:
+            return
+        kind = codec.event_type(event)
+        if kind not in ("approval_granted", "approval_denied", "approval_expired"):
+            return
+        decision = getattr(event, kind)
+        fut = self.decisions.get(decision.approval_id)
+        if fut is not None and not fut.done():
+            fut.set_result((kind, getattr(decision, "approver", ""), getattr(decision, "note", "")))
+
+    # ---- client -> target ------------------------------------------------------------------
+
+    async def _client_pump(self) -> str:
+        assert self.upstream is not None
+        up = self.upstream.writer
+        buf = MessageBuffer()
+        while True:
+            if self.unread:
+                data = bytes(self.unread)
+                self.unread.clear()
+            else:
+                data = await self.reader.read(65536)
+            if not data:
+                return "client closed"
+            buf.feed(data)
+            out: list[bytes] = []
+            try:
+                for msg in buf.messages():
+                    kind = msg.type
+                    if kind in (b"Q", b"P", b"F"):
+                        if out:  # let the target work on what came before while we judge
+                            up.write(b"".join(out))
+                            out.clear()
+                        out.append(await self._judge(msg))
+                    elif kind == b"B":
+                        portal, statement, _ = pgwire.parse_bind(msg.body)
+                        command = self.statements.bind(portal, statement)
+                        if command is not None and command.reviewed and not self.skip_until_sync:
+                            if out:
+                                up.write(b"".join(out))
+                                out.clear()
+                            out.append(await self._judge_execution(msg, portal, command))
+                        else:
+                            out.append(msg.frame)
+                    elif kind == b"E":
+                        portal, _ = pgwire.parse_execute(msg.body)
+                        self.tracker.execute(self.statements.portal(portal))
+                        out.append(msg.frame)
+                    elif kind == b"S":
+                        self.tracker.sync()
+                        self.skip_until_sync = False
+                        out.append(msg.frame)
+                    elif kind == b"C":
+                        self.statements.close(*pgwire.parse_close(msg.body))
+                        out.append(msg.frame)
+                    elif kind == b"X":
+                        up.write(b"".join(out) + msg.frame)
+                        return "client closed"
+                    else:
+                        out.append(msg.frame)
+            except pgwire.ProtocolError as exc:
+                self.writer.write(
+                    pgwire.error_response(
+                        f"invalid message: {exc}", code=PROTOCOL_VIOLATION, severity="FATAL"
+                    )
+                )
+                return f"protocol error from client: {exc}"
+            except SessionEnded as exc:
+                return str(exc)
+            if out:
+                up.write(b"".join(out))
+            await up.drain()
+
+    async def _judge(self, msg: Message) -> bytes:
+        """The bytes to send the target in place of a Query, Parse or FunctionCall."""
+        if msg.type == b"F":
+            self.tracker.query(None)
+            return self._refuse_query(refusals.function_call())
+        if msg.type == b"P":
+            parse = pgwire.parse_parse(msg.body)
+            if self.skip_until_sync:  # the target discards it anyway after an error
+                return msg.frame
+            command = Command(uuid.uuid4().hex, parse.query)
+            refusal = await self._decide(command, self.statements.judged_text(parse.query))
+            if refusal is None:
+                self.statements.forget_replaced(parse.query)
+                self.statements.parse(parse.statement, command)
+                return msg.frame
+            command.refused = True
+            if not parse.statement:
+                # A failed Parse still drops the unnamed statement; a named one the target
+                # already had stays, and so does what the proxy knows of it.
+                self.statements.parse(parse.statement, command)
+            self.skip_until_sync = True
+            token = self._remember(refusal)
+            return pgwire.build_parse(parse.statement, REFUSED_MARKER + token)
+        text = pgwire.query_text(msg.body)
+        command = Command(uuid.uuid4().hex, text)
+        refusal = await self._decide(command, self.statements.judged_text(text))
+        if refusal is not None:
+            command.refused = True
+            self.tracker.query(command)
+            return self._refuse_query(refusal)
+        self.statements.forget_replaced(text)
+        self.tracker.query(command)
+        return msg.frame
+
+    async def _judge_execution(self, msg: Message, portal: str, statement: Command) -> bytes:
+        """The bytes to send in place of a Bind of a statement that ran on a human's approval.
+
+        The approval given when the statement was parsed covers one execution; each later
+        one (a driver's statement cache, prepare=True) is judged and reviewed again.
+        """
+        if statement.approvals > 0:
+            statement.approvals -= 1
+            return msg.frame
+        command = Command(uuid.uuid4().hex, statement.text)
+        refusal = await self._decide(command, self.statements.judged_text(statement.text))
+        if refusal is None:
+            self.statements.bind_command(portal, command)
+            return msg.frame
+        command.refused = True
+        self.statements.bind_command(portal, command)
+        self.skip_until_sync = True
+        # A Parse the target fails, under a name of our own so that no statement of the
+        # client's is replaced: the Execute that follows is skipped like after any error.
+        token = self._remember(refusal)
+        return pgwire.build_parse(f"proctor_refused_{token}", REFUSED_MARKER + token)
+
+    def _remember(self, refusal: bytes) -> str:
+        token = secrets.token_hex(8)
+        self.replacements[token] = refusal
+        return token
+
+    def _refuse_query(self, refusal: bytes) -> bytes:
+        # The target itself fails this placeholder at parse time, so the agent sees exactly
+        # the error flow Postgres would give (transaction state, pipeline skipping), with
+        # Proctor's message put in place of the target's.
+        token = self._remember(refusal)
+        return pgwire.frame(b"Q", (REFUSED_MARKER + token).encode() + b"\0")
+
+    async def _decide(self, command: Command, judged: str) -> bytes | None:
+        """Classify (and, for review, wait for a decision); None means run it."""
+        assert self.events is not None
+        self.commands += 1
+        await self.events.emit(
+            command.command_id, command_received=pb.CommandReceived(text=command.text)
+        )
+        try:
+            verdict, cached = await self.gw.verdicts.classify(judged, self.identity, self.resource)
+        except ClassifierUnavailable as exc:
+            await self.events.emit(
+                command.command_id,
+                command_blocked=pb.CommandBlocked(
+                    rule_ids=["gateway.unavailable"], reason=str(exc)
+                ),
+            )
+            return refusals.unavailable(str(exc))
+        await self.events.emit(
+            command.command_id,
+            command_classified=pb.CommandClassified(
+                action=verdict.action,
+                rule_ids=[m.rule_id for m in verdict.matches],
+                reasons=[m.reason for m in verdict.matches],
+                policy_version=verdict.policy_version,
+                cached=cached,
+            ),
+        )
+        if verdict.action == pb.ACTION_ALLOW:
+            return None
+        if verdict.action == pb.ACTION_REVIEW:
+            return await self._review(command, verdict)
+        blocking = [m for m in verdict.matches if m.action == pb.ACTION_BLOCK] or verdict.matches
+        await self.events.emit(
+            command.command_id,
+            command_blocked=pb.CommandBlocked(
+                rule_ids=[m.rule_id for m in blocking],
+                reason="; ".join(m.reason for m in blocking),
+                hint=" ".join(m.hint for m in blocking if m.hint),
+            ),
+        )
+        return refusals.blocked(verdict)
+
+    async def _review(self, command: Command, verdict: cpb.ClassifyResponse) -> bytes | None:
+        assert self.events is not None
+        approval_id = uuid.uuid4().hex[:12]
+        fut: asyncio.Future[tuple[str, str, str]] = asyncio.get_running_loop().create_future()
+        self.decisions[approval_id] = fut
+        timeout = self.gw.settings.approval_timeout
+        expires = Timestamp()
+        expires.FromDatetime(datetime.now(UTC) + timedelta(seconds=timeout))
+        binding = "\0".join((self.identity.human, self.resource.name, command.text))
+        reviewing = [m for m in verdict.matches if m.action == pb.ACTION_REVIEW]
+        await self.events.emit(
+            command.command_id,
+            approval_requested=pb.ApprovalRequested(
+                approval_id=approval_id,
+                command_text=command.text,
+                rule_ids=[m.rule_id for m in reviewing],
+                reason="; ".join(m.reason for m in reviewing),
+                command_hash=hashlib.sha256(binding.encode()).hexdigest(),
+                expires_at=expires,
+            ),
+        )
+        try:
+            kind, approver, note = await self._await_decision(approval_id, fut, timeout)
+        except TimeoutError:
+            await self.events.emit(
+                command.command_id, approval_expired=pb.ApprovalExpired(approval_id=approval_id)
+            )
+            return refusals.expired(approval_id, timeout)
+        finally:
+            self.decisions.pop(approval_id, None)
+        if kind == "approval_granted":
+            command.reviewed = True
+            command.approvals = 1
+            return None
+        if kind == "withdrawn":
+            return refusals.withdrawn(approval_id)
+        if kind == "approval_denied":
+            return refusals.denied(approval_id, approver, note)
+        return refusals.expired(approval_id, timeout)
+
+    async def _await_decision(
+        self, approval_id: str, fut: asyncio.Future[tuple[str, str, str]], timeout: float
+    ) -> tuple[str, str, str]:
+        """The decision on a held statement (TimeoutError after `timeout`). The client is read
+        meanwhile: if it leaves, the statement is withdrawn, since it must not run for nobody;
+        what it sends in the meantime is kept for the client pump."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while not fut.done():
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                raise TimeoutError
+            if len(self.unread) >= HELD_READ_LIMIT:
+                await asyncio.wait((fut,), timeout=remaining)
+                continue
+            read = asyncio.ensure_future(self.reader.read(65536))
+            await asyncio.wait((fut, read), timeout=remaining, return_when=asyncio.FIRST_COMPLETED)
+            if not read.done():
+                read.cancel()  # a read waiting for data consumes nothing when cancelled
+                await asyncio.wait((read,))
+            if read.cancelled():
+                continue
+            try:
+                data = read.result()
+            except ConnectionError:
+                data = b""
+            if not data:
+                raise SessionEnded(
+                    f"client left while approval {approval_id} was pending; it was withdrawn"
+                )
+            self.unread += data
+        return fut.result()
+
+    # ---- target -> client ------------------------------------------------------------------
+
+    async def _upstream_pump(self, buf: MessageBuffer) -> str:
+        assert self.upstream is not None
+        reader = self.upstream.reader
+        pending = bytearray(buf.take_raw())
+        header = struct.Struct("!ci")
+        while True:
+            if len(pending) < 5 or len(pending) < header.unpack_from(pending, 0)[1] + 1:
+                data = await reader.read(262144)
+                if not data:
+                    return "target closed the connection"
+                pending += data
+            parts: list[bytes | bytearray] = []
+            start = pos = 0
+            end = len(pending)
+            rows = 0
+            while end - pos >= 5:
+                kind, length = header.unpack_from(pending, pos)
+                nxt = pos + 1 + length
+                if nxt > end:
+                    break
+                if kind == b"D":
+                    rows += 1
+                elif kind in b"CEZIs":
+                    if rows:
+                        self.tracker.add_rows(rows)
+                        rows = 0
+                    body = bytes(pending[pos + 5 : nxt])
+                    if kind == b"E" and self.replacements:
+                        replacement = self._replacement(body)
+                        if replacement is not None:
+                            parts.append(pending[start:pos])
+                            parts.append(replacement)
+                            start = nxt
+                    for done in self.tracker.backend(kind, body):
+                        await self._executed(done)
+                pos = nxt
+            if rows:
+                self.tracker.add_rows(rows)
+            parts.append(pending[start:pos])
+            del pending[:pos]
+            self.writer.write(b"".join(parts))
+            await self.writer.drain()
+
+    def _replacement(self, body: bytes) -> bytes | None:
+        message = pgwire.error_fields(body).get("M", "")
+        at = message.find(REFUSED_MARKER)
+        if at < 0:
+            return None
+        token = message[at + len(REFUSED_MARKER) : at + len(REFUSED_MARKER) + 16]
+        return self.replacements.pop(token, None)
+
+    async def _executed(self, done: Completed) -> None:
+        assert self.events is not None
+        if not done.error_code:
+            self.statements.simple_query(done.command.text, done.command)
+        await self.events.emit(
+            done.command.command_id,
+            command_executed=pb.CommandExecuted(
+                row_count=done.rows,
+                duration_us=done.duration_us,
+                error_code=done.error_code,
+                error_message=done.error_message,
+            ),
+        )

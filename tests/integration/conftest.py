@@ -1,0 +1,247 @@
+"""A running gateway for integration tests: a target database, the classifier and the
+ingress-proxy as real processes, and the identities agents connect as."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+import subprocess
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import asyncpg
+import pytest
+import yaml
+
+from proctor import bus
+from proctor.embedded import free_port
+from proctor.events import codec, new_event
+from proctor.events.v1 import events_pb2 as pb
+from proctor.gateway import hash_token
+from proctor.settings import Settings
+from proctor.testing import ServiceRunner
+
+AGENT_TOKEN = "prx_test_agent_token_not_a_secret"
+APPROVER_TOKEN = "prx_test_approver_token_not_a_secret"
+TARGET_SQL = """
+CREATE TABLE accounts (id integer PRIMARY KEY, owner text NOT NULL, balance numeric NOT NULL);
+INSERT INTO accounts SELECT g, 'owner' || g, g * 10 FROM generate_series(1, 100) g;
+CREATE TABLE big (id integer PRIMARY KEY, payload text NOT NULL);
+INSERT INTO big SELECT g, repeat('x', 100) FROM generate_series(1, 50000) g;
+"""
+
+
+@dataclass
+class RunningGateway:
+    settings: Settings
+    target_url: str
+    host: str
+    port: int
+    proxy: ServiceRunner
+    classifier: ServiceRunner
+    js: Any
+
+    def dsn(self, user: str = "alice", token: str = AGENT_TOKEN, db: str = "target") -> str:
+        return f"postgresql://{user}:{token}@{self.host}:{self.port}/{db}"
+
+    def libpq(self, user: str = "alice", token: str = AGENT_TOKEN, db: str = "target") -> str:
+        return (f"host={self.host} port={self.port} user={user} password={token} dbname={db} "
+                "sslmode=disable")  # fmt: skip
+
+    async def target_rows(self, query: str) -> list[dict[str, Any]]:
+        """Read the target directly (not through the gateway), to check what really happened."""
+        conn = await asyncpg.connect(self.target_url)
+        try:
+            return [dict(r) for r in await conn.fetch(query)]
+        finally:
+            await conn.close()
+
+    async def decide(self, session_id: str, approval_id: str, grant: bool, note: str = "") -> None:
+        """Publish an approver's decision on the bus, as the approval service does."""
+        who = pb.Identity(human="bob", agent="test")
+        payload: dict[str, Any] = (
+            {"approval_granted": pb.ApprovalGranted(approval_id=approval_id, approver="bob",
+                                                    note=note)}
+            if grant
+            else {"approval_denied": pb.ApprovalDenied(approval_id=approval_id, approver="bob",
+                                                       note=note)}
+        )  # fmt: skip
+        event = new_event(session_id=session_id, identity=who, resource=pb.Resource(name="target"),
+                          source="test", **payload)  # fmt: skip
+        await bus.EventPublisher(self.js, self.settings).publish(event)
+
+
+def _wait_port(host: str, port: int, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((host, port), 0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on {host}:{port}")
+
+
+@pytest.fixture
+async def gateway(
+    settings: Settings, js: Any, postgres: Any, tmp_path: Path
+) -> AsyncIterator[RunningGateway]:
+    target_url = await postgres.new_database()
+    conn = await asyncpg.connect(target_url)
+    try:
+        await conn.execute(TARGET_SQL)
+    finally:
+        await conn.close()
+    config = {
+        "identities": {
+            "alice": {"groups": ["engineering"], "token_sha256": hash_token(AGENT_TOKEN)},
+            "bob": {"groups": ["sre"], "token_sha256": hash_token(APPROVER_TOKEN)},
+        },
+        "resources": {"target": {"kind": "postgres", "url": target_url}},
+    }
+    config_path = tmp_path / "gateway.yaml"
+    config_path.write_text(yaml.safe_dump(config))
+    port = free_port()
+    env = {
+        "PROCTOR_GATEWAY_CONFIG": str(config_path),
+        "PROCTOR_PG_LISTEN": f"127.0.0.1:{port}",
+        "PROCTOR_APPROVAL_TIMEOUT": "20",
+    }
+    classifier = ServiceRunner("proctor_classifier", settings, tmp_path / "classifier.log", env)
+    proxy = ServiceRunner("proctor_ingress", settings, tmp_path / "proxy.log", env)
+    classifier.start()
+    proxy.start()
+    try:
+        await asyncio.to_thread(_wait_port, "127.0.0.1", port)
+        yield RunningGateway(settings, target_url, "127.0.0.1", port, proxy, classifier, js)
+    finally:
+        proxy.stop()
+        classifier.stop()
+
+
+@pytest.fixture
+async def approval_requests(js: Any, settings: Settings) -> AsyncIterator[asyncio.Queue[pb.Event]]:
+    """Every ApprovalRequested published from now on."""
+    queue: asyncio.Queue[pb.Event] = asyncio.Queue()
+
+    async def on_message(msg: Any) -> None:
+        await queue.put(codec.decode(msg.data))
+
+    sub = await js._nc.subscribe(codec.subject_filter("approval_requested"), cb=on_message)
+    try:
+        yield queue
+    finally:
+        await sub.unsubscribe()
+
+
+# ---- helpers for the suites that drive real clients through the proxy -------------------------
+
+CLIENT_TIMEOUT = 30.0
+
+
+def libpq_of(url: str) -> str:
+    """A postgresql:// URL as a libpq keyword string (what psql and pgbench take)."""
+    parts = urlsplit(url)
+    fields = {
+        "host": parts.hostname or "127.0.0.1",
+        "port": str(parts.port or 5432),
+        "user": unquote(parts.username or "postgres"),
+        "dbname": unquote(parts.path.lstrip("/")) or "postgres",
+        "sslmode": "disable",
+    }
+    if parts.password:
+        fields["password"] = unquote(parts.password)
+    return " ".join(f"{k}={v}" for k, v in fields.items())
+
+
+def client_env(**extra: str) -> dict[str, str]:
+    """This environment without the PG* variables that would redirect a libpq client."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+    return {**env, "PGCONNECT_TIMEOUT": "10", **extra}
+
+
+async def run_client(
+    *argv: str,
+    stdin: str | None = None,
+    env: dict[str, str] | None = None,
+    timeout: float = CLIENT_TIMEOUT,
+) -> subprocess.CompletedProcess[str]:
+    """Run a client program to completion (killed after `timeout`), capturing its output."""
+    proc = await asyncio.create_subprocess_exec(
+        *argv,
+        stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=env or client_env(),
+    )
+    try:
+        out, err = await asyncio.wait_for(
+            proc.communicate(stdin.encode() if stdin is not None else None), timeout
+        )
+    except (TimeoutError, asyncio.CancelledError):
+        with contextlib.suppress(ProcessLookupError):
+            proc.kill()
+        await proc.wait()
+        raise
+    assert proc.returncode is not None
+    return subprocess.CompletedProcess(list(argv), proc.returncode, out.decode(), err.decode())
+
+
+async def psql(
+    conninfo: str, *args: str, stdin: str | None = None, timeout: float = CLIENT_TIMEOUT
+) -> subprocess.CompletedProcess[str]:
+    """psql without ~/.psqlrc, going on after errors (each test asserts on what it printed)."""
+    return await run_client(
+        "psql", conninfo, "-X", "-v", "ON_ERROR_STOP=0", *args, stdin=stdin, timeout=timeout
+    )
+
+
+async def target_state(gateway: RunningGateway) -> list[dict[str, Any]]:
+    """The target's tables with their row counts and a checksum of their contents, read
+    directly: equal before and after a refused statement means nothing of it ran."""
+    conn = await asyncpg.connect(gateway.target_url)
+    try:
+        tables = [r["relname"] for r in await conn.fetch(
+            "SELECT relname FROM pg_class WHERE relkind = 'r' "
+            "AND relnamespace = 'public'::regnamespace ORDER BY relname")]  # fmt: skip
+        state = []
+        for name in tables:
+            row = await conn.fetchrow(
+                f"SELECT count(*) AS n, md5(coalesce(string_agg(t::text, '|' ORDER BY t::text),"
+                f" '')) AS digest FROM \"{name}\" t"
+            )
+            assert row is not None
+            state.append({"table": name, "rows": row["n"], "digest": row["digest"]})
+        return state
+    finally:
+        await conn.close()
+
+
+async def target_backends(gateway: RunningGateway) -> list[dict[str, Any]]:
+    """Client backends connected to the target database, other than the one asking."""
+    return await gateway.target_rows(
+        "SELECT pid, state, query FROM pg_stat_activity WHERE datname = current_database() "
+        "AND backend_type = 'client backend' AND pid <> pg_backend_pid()"
+    )
+
+
+async def eventually(
+    check: Callable[[], Awaitable[bool]], timeout: float = 5.0, what: str = "condition"
+) -> None:
+    """Poll `check` until it holds; fail naming `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not await check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} did not hold within {timeout:g} s")
+        await asyncio.sleep(0.1)
+
+
+async def next_request(queue: asyncio.Queue[pb.Event], timeout: float = 10.0) -> pb.Event:
+    """The next ApprovalRequested from the `approval_requests` fixture."""
+    return await asyncio.wait_for(queue.get(), timeout)

@@ -1,0 +1,56 @@
+"""asyncpg through the gateway: reads, blocks with the rule named, reviews held and released."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import asyncpg
+import pytest
+
+from tests.integration.conftest import RunningGateway
+
+pytestmark = pytest.mark.integration
+
+
+async def test_read_block_and_review(gateway: RunningGateway, approval_requests: Any) -> None:
+    conn = await asyncpg.connect(gateway.dsn(), ssl=False)
+    try:
+        assert await conn.fetchval("SELECT count(*) FROM accounts") == 100
+        assert await conn.fetchval("SELECT owner FROM accounts WHERE id = $1", 7) == "owner7"
+
+        with pytest.raises(asyncpg.InsufficientPrivilegeError) as blocked:
+            await conn.execute("DROP TABLE accounts")
+        assert "ddl.drop" in str(blocked.value)
+        assert await gateway.target_rows("SELECT count(*) AS n FROM accounts") == [{"n": 100}]
+
+        with pytest.raises(asyncpg.InsufficientPrivilegeError):
+            await conn.execute("DELETE FROM accounts")
+        assert await gateway.target_rows("SELECT count(*) AS n FROM accounts") == [{"n": 100}]
+
+        update = asyncio.create_task(conn.execute("UPDATE accounts SET balance = 0 WHERE id = 1"))
+        request = await asyncio.wait_for(approval_requests.get(), 10)
+        assert request.approval_requested.command_text.startswith("UPDATE accounts")
+        assert not update.done()
+        assert await gateway.target_rows("SELECT balance FROM accounts WHERE id = 1") != [
+            {"balance": 0}
+        ]
+        await gateway.decide(request.session_id, request.approval_requested.approval_id, True)
+        assert await asyncio.wait_for(update, 10) == "UPDATE 1"
+        assert await gateway.target_rows("SELECT balance FROM accounts WHERE id = 1") == [
+            {"balance": 0}
+        ]
+
+        denied = asyncio.create_task(conn.execute("UPDATE accounts SET balance = 1 WHERE id = 2"))
+        request = await asyncio.wait_for(approval_requests.get(), 10)
+        await gateway.decide(
+            request.session_id, request.approval_requested.approval_id, False, "wrong namespace"
+        )
+        with pytest.raises(asyncpg.InsufficientPrivilegeError, match="wrong namespace"):
+            await asyncio.wait_for(denied, 10)
+        assert await gateway.target_rows("SELECT balance FROM accounts WHERE id = 2") == [
+            {"balance": 20}
+        ]
+        assert await conn.fetchval("SELECT 1") == 1  # the session goes on
+    finally:
+        await conn.close()
