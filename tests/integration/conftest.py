@@ -89,8 +89,14 @@ def _wait_port(host: str, port: int, timeout: float = 20.0) -> None:
 
 
 @pytest.fixture
+def gateway_env() -> dict[str, str]:
+    """Extra settings for the gateway's processes; a test module may override it."""
+    return {}
+
+
+@pytest.fixture
 async def gateway(
-    settings: Settings, js: Any, postgres: Any, tmp_path: Path
+    settings: Settings, js: Any, postgres: Any, tmp_path: Path, gateway_env: dict[str, str]
 ) -> AsyncIterator[RunningGateway]:
     target_url = await postgres.new_database()
     conn = await asyncpg.connect(target_url)
@@ -112,6 +118,7 @@ async def gateway(
         "PROCTOR_GATEWAY_CONFIG": str(config_path),
         "PROCTOR_PG_LISTEN": f"127.0.0.1:{port}",
         "PROCTOR_APPROVAL_TIMEOUT": "20",
+        **gateway_env,
     }
     classifier = ServiceRunner("proctor_classifier", settings, tmp_path / "classifier.log", env)
     proxy = ServiceRunner("proctor_ingress", settings, tmp_path / "proxy.log", env)

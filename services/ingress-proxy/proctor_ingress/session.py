@@ -251,9 +251,13 @@ class ClientSession:
                 protocol="postgres", client_address=self.peer, client_name=self.identity.agent
             )
         )
-        decisions = await self.gw.nc.subscribe(
-            codec.subject_filter(None, self.session_id), cb=self._on_session_event
-        )
+        # Only the decisions, not every event of the session (which this proxy publishes).
+        decisions = [
+            await self.gw.nc.subscribe(
+                codec.subject_filter(kind, self.session_id), cb=self._on_session_event
+            )
+            for kind in ("approval_granted", "approval_denied", "approval_expired")
+        ]
         self.gw.sessions += 1
         reason = "client closed"
         pumps = [
@@ -288,12 +292,13 @@ class ClientSession:
         )
         self.writer.close()
 
-    async def _close(self, decisions: Subscription, reason: str) -> None:
+    async def _close(self, decisions: list[Subscription], reason: str) -> None:
         reason = self.ending or reason
         self.gw.sessions -= 1
         self.gw.cancel_keys.pop(self.key, None)
         with contextlib.suppress(Exception):
-            await decisions.unsubscribe()
+            for sub in decisions:
+                await sub.unsubscribe()
         upstream = self.upstream
         if upstream is not None:
             if len(self.tracker):
