@@ -41,8 +41,9 @@ proto: install
 	$(BIN)/python -m grpc_tools.protoc -I proto --python_out=libs --pyi_out=libs \
 		$(shell find proto -name '*.proto')
 
-## Benchmarks: audit ingest throughput and projection lag.
+## Benchmarks: the gateway against a direct connection (pgbench), audit ingest and lag.
 bench: install
+	$(BIN)/python bench/proxy_pgbench.py
 	$(BIN)/python bench/audit_ingest.py
 
 clean:

@@ -88,6 +88,22 @@ class Settings(BaseSettings):
     approval_timeout: float = Field(
         300.0, gt=0, description="Seconds a statement under review waits for a decision"
     )
+    approval_http_listen: str = Field(
+        "127.0.0.1:6580", description="host:port of the approval service's HTTP API"
+    )
+    approver_groups: list[str] = Field(
+        default_factory=lambda: ["approvers", "sre"],
+        description="Groups whose members may decide approvals (JSON list in the environment)",
+    )
+    approvals_required: int = Field(
+        1, ge=1, le=10, description="Distinct approvers needed to grant a command"
+    )
+    allow_self_approval: bool = Field(
+        False, description="Whether a requester may approve their own command"
+    )
+    approval_expiry_grace: float = Field(
+        2.0, ge=0, description="Seconds past expires_at before the approval service expires it"
+    )
     verdict_cache_size: int = Field(10000, ge=0, description="Verdicts the proxy caches")
     policy_file: Path | None = Field(
         None, description="The classifier's policy YAML (docs/policy.md); none: built-in defaults"

@@ -29,6 +29,7 @@ def clean_env(run_dir: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PROCTOR_")}
     env["PROCTOR_RUN_DIR"] = str(run_dir)
     env["PROCTOR_PG_LISTEN"] = f"127.0.0.1:{free_port()}"  # not 6543: a real stack may run
+    env["PROCTOR_APPROVAL_HTTP_LISTEN"] = f"127.0.0.1:{free_port()}"
     return env
 
 

@@ -10,6 +10,8 @@ from typing import Any
 
 from proctor.errors import ChainBroken, ProctorError
 
+_TOKEN_ENV = "PROCTOR_APPROVER_TOKEN"
+
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -60,6 +62,28 @@ def _parser() -> argparse.ArgumentParser:
     start.add_argument("--since", type=int, metavar="SEQ", help="start at this stream sequence")
     tail.add_argument("--count", type=int, help="stop after this many events")
     tail.set_defaults(run=_tail)
+
+    approvals = sub.add_parser("approvals", help="list and decide pending approvals")
+    approvals_sub = approvals.add_subparsers(
+        dest="approvals_command", required=True, metavar="SUBCOMMAND"
+    )
+    for name, help_text in (
+        ("list", "the approvals waiting for a decision"),
+        ("show", "one approval, pending or decided"),
+        ("approve", "let a held command run"),
+        ("deny", "refuse a held command; the note goes back to the agent"),
+    ):
+        action = approvals_sub.add_parser(name, help=help_text)
+        if name != "list":
+            action.add_argument("approval_id", metavar="ID", help="the approval id")
+        if name == "approve":
+            action.add_argument("--note", help="an optional note for the record")
+        if name == "deny":
+            action.add_argument("--note", required=True, help="why; the agent is told")
+        action.add_argument("--as", dest="user", help="the approver's identity")
+        action.add_argument("--token", help=f"the approver's token (default: {_TOKEN_ENV})")
+        action.add_argument("--json", action="store_true", help="print the API's JSON")
+        action.set_defaults(run=_approvals)
     return parser
 
 
@@ -111,6 +135,19 @@ def _tail(args: argparse.Namespace) -> int:
             since=args.since,
             count=args.count,
         )
+    )
+
+
+def _approvals(args: argparse.Namespace) -> int:
+    from proctor.cli.approvals import run
+
+    return run(
+        args.approvals_command,
+        getattr(args, "approval_id", None),
+        getattr(args, "note", None),
+        args.user,
+        args.token,
+        as_json=args.json,
     )
 
 

@@ -87,6 +87,8 @@ def services(settings: Settings, log_dir: Path) -> list[ServiceProcess]:
     specs = [
         ("audit", ["-m", "proctor_audit"], settings.audit_replicas),
         ("classifier", ["-m", "proctor_classifier"], 1),
+        ("masker", ["-m", "proctor_masker"], 1),
+        ("approval", ["-m", "proctor_approval"], 1),
         ("ingress-proxy", ["-m", "proctor_ingress"], 1),
     ]
     return [
@@ -286,6 +288,7 @@ def _print_banner(info: dict[str, Any]) -> None:
         print(f"agent: {demo['agent']}")
         print(f"  approver: {demo['approver']} (token {demo['approver_token']})")
         print(f"  try:  psql '{demo['agent']}' -c 'SELECT * FROM customers LIMIT 5'")
+        print(f"  approve or deny held statements:  proctor approvals list --as {demo['approver']}")
     print()
     print("  follow the event stream (SIEM):  proctor events tail")
     print("  replay a session:                proctor replay SESSION_ID")

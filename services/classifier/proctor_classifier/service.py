@@ -9,15 +9,12 @@ import asyncio
 import contextlib
 import logging
 from pathlib import Path
-from typing import Any
 
-from faststream.nats import NatsBroker
 from google.protobuf.message import DecodeError
-from nats.errors import Error as NatsError
 
 from proctor.classifier.v1 import classifier_pb2 as cpb
-from proctor.errors import BusError
 from proctor.policy import Policy, PolicyError, load_policy, parse_policy, policy_version
+from proctor.rpc import make_broker, raw_body, start_broker
 from proctor.settings import Settings
 from proctor_classifier.core import classify, refusal
 
@@ -79,17 +76,8 @@ class ClassifierService:
         self.served = 0
         self.failed = 0
         self.nats_url = settings.nats_url
-        self.broker = NatsBroker(
-            [s.strip() for s in settings.nats_url.split(",") if s.strip()],
-            name="proctor-classifier",
-            # The handler takes raw bytes; skipping fast-depends saves ~70 µs a request.
-            apply_types=False,
-            # faststream logs every message at log_level; per-request lines belong in DEBUG.
-            log_level=logging.DEBUG,
-            max_reconnect_attempts=-1,
-            reconnect_time_wait=1,
-        )
-        self.broker.subscriber(CLASSIFY_SUBJECT, queue=CLASSIFY_QUEUE, decoder=_raw_body)(
+        self.broker = make_broker(settings.nats_url, "proctor-classifier")
+        self.broker.subscriber(CLASSIFY_SUBJECT, queue=CLASSIFY_QUEUE, decoder=raw_body)(
             self.handle
         )
 
@@ -133,7 +121,7 @@ class ClassifierService:
                 log.warning("could not announce policy %s: %s", policy.version, exc)
 
     async def run(self, stop: asyncio.Event) -> None:
-        if not await self._connect(stop):
+        if not await start_broker(self.broker, stop, self.nats_url):
             return
         watcher = asyncio.create_task(self.watch_policy(stop))
         log.info("classifier ready on %s (queue %s), policy %s",
@@ -145,30 +133,3 @@ class ClassifierService:
             await self.broker.stop()
             log.info("classifier stopped; served %d requests (%d failed)",
                      self.served, self.failed)  # fmt: skip
-
-    async def _connect(self, stop: asyncio.Event) -> bool:
-        """Connect and subscribe; False if told to stop first. The client retries an absent
-        NATS forever (services may start before it), so a stop must not wait for it."""
-        log.info("connecting to NATS at %s", self.nats_url)
-        starting = asyncio.create_task(self.broker.start())
-        stopping = asyncio.create_task(stop.wait())
-        await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
-        stopping.cancel()
-        if not starting.done():
-            log.warning("stopped before NATS at %s answered", self.nats_url)
-            starting.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await starting
-            with contextlib.suppress(Exception):
-                await self.broker.stop()
-            return False
-        try:
-            starting.result()
-        except (TimeoutError, NatsError, OSError) as exc:
-            raise BusError(f"cannot connect to NATS at {self.nats_url}: {exc}") from exc
-        return True
-
-
-async def _raw_body(message: Any) -> bytes:
-    # Protobuf bytes as they came: faststream would otherwise try to read them as JSON.
-    return bytes(message.body)

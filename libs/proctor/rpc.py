@@ -1,0 +1,57 @@
+"""What the request/reply services (classifier, masker) share: a faststream NATS broker that
+starts without blocking a stop, and handlers that take protobuf bytes as they came."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+from faststream.nats import NatsBroker
+from nats.errors import Error as NatsError
+
+from proctor.errors import BusError
+
+log = logging.getLogger("proctor.rpc")
+
+
+def make_broker(nats_url: str, name: str) -> NatsBroker:
+    return NatsBroker(
+        [s.strip() for s in nats_url.split(",") if s.strip()],
+        name=name,
+        # Handlers take raw bytes; skipping fast-depends saves ~70 µs a request.
+        apply_types=False,
+        # faststream logs every message at log_level; per-request lines belong in DEBUG.
+        log_level=logging.DEBUG,
+        max_reconnect_attempts=-1,
+        reconnect_time_wait=1,
+    )
+
+
+async def raw_body(message: Any) -> bytes:
+    """The decoder for protobuf payloads (faststream would otherwise try JSON)."""
+    return bytes(message.body)
+
+
+async def start_broker(broker: NatsBroker, stop: asyncio.Event, nats_url: str) -> bool:
+    """Connect and subscribe; False if told to stop first. The client retries an absent NATS
+    forever (services may start before it), so a stop must not wait for it."""
+    log.info("connecting to NATS at %s", nats_url)
+    starting = asyncio.create_task(broker.start())
+    stopping = asyncio.create_task(stop.wait())
+    await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    stopping.cancel()
+    if not starting.done():
+        log.warning("stopped before NATS at %s answered", nats_url)
+        starting.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await starting
+        with contextlib.suppress(Exception):
+            await broker.stop()
+        return False
+    try:
+        starting.result()
+    except (TimeoutError, NatsError, OSError) as exc:
+        raise BusError(f"cannot connect to NATS at {nats_url}: {exc}") from exc
+    return True

@@ -1,0 +1,1 @@
+"""The approval service: turns review verdicts into pending approvals and records decisions."""

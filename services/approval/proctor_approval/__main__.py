@@ -1,0 +1,97 @@
+"""`proctor-approval`: run the approval service (stream follower, expiry, HTTP API)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+
+from aiohttp import web
+
+from proctor import bus
+from proctor.errors import ConfigError, ProctorError
+from proctor.gateway import load_gateway_config
+from proctor.settings import Settings, load_settings
+from proctor_approval.api import make_app
+from proctor_approval.core import ApproverRules
+from proctor_approval.service import ApprovalService
+
+log = logging.getLogger("proctor.approval")
+
+
+def _host_port(listen: str) -> tuple[str, int]:
+    host, _, port = listen.rpartition(":")
+    if not host or not port.isdigit():
+        raise ConfigError(f"approval_http_listen {listen!r} is not host:port")
+    return host, int(port)
+
+
+async def serve(settings: Settings) -> None:
+    if settings.gateway_config is None:
+        raise ConfigError("PROCTOR_GATEWAY_CONFIG is not set: approvers are identities there")
+    config = load_gateway_config(settings.gateway_config)
+    rules = ApproverRules.from_config(
+        config,
+        tuple(settings.approver_groups),
+        settings.approvals_required,
+        settings.allow_self_approval,
+    )
+    host, port = _host_port(settings.approval_http_listen)
+    nc = await bus.connect(settings, "approval")
+    runner: web.AppRunner | None = None
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        js = nc.jetstream()
+        await bus.ensure_stream(js, settings)
+        service = ApprovalService(js, settings, rules)
+        tasks = [asyncio.create_task(service.follow(stop), name="follow")]
+        # Serve only once the state is rebuilt, so nobody sees a partial list after a restart.
+        ready = asyncio.create_task(service.caught_up.wait())
+        await asyncio.wait((ready, tasks[0]), return_when=asyncio.FIRST_COMPLETED)
+        if tasks[0].done():
+            ready.cancel()
+            tasks[0].result()  # the follower failed: raise its error
+        tasks.append(asyncio.create_task(service.expire_loop(stop), name="expire"))
+        runner = web.AppRunner(make_app(service, config), access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, host, port).start()
+        log.info(
+            "approval service ready on http://%s:%d (%d pending)",
+            host,
+            port,
+            len(service.state.pending),
+        )
+        stopping = asyncio.create_task(stop.wait())
+        await asyncio.wait((stopping, *tasks), return_when=asyncio.FIRST_COMPLETED)
+        stop.set()
+        stopping.cancel()
+        # A task that ended before the stop failed: raise its error, so the process exits
+        # non-zero and is restarted (it rebuilds its state from the stream).
+        await asyncio.gather(*tasks)
+    finally:
+        if runner is not None:
+            await runner.cleanup()
+        await nc.close()
+    log.info("approval service stopped")
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        settings = load_settings()
+        logging.basicConfig(
+            level=settings.log_level.upper(),
+            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        )
+        asyncio.run(serve(settings))
+    except (ProctorError, OSError) as exc:
+        print(f"proctor-approval: {exc or repr(exc)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,275 @@
+"""The approval service's pure core: a fold of approval events into pending requests, and
+`decide(state, vote, rules)` turning an approver's vote (or the clock) into decision events or
+a refusal. No I/O; the adapter publishes what it returns.
+
+Decision events get a deterministic event id (one per approval), so when two replicas decide
+the same approval at once JetStream's duplicate window stores only the first.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from enum import Enum
+from typing import Any
+
+from proctor.events import codec, new_event
+from proctor.events.v1 import events_pb2 as pb
+from proctor.gateway import GatewayConfig
+
+SOURCE = "approval"
+_DECISION_NAMESPACE = uuid.UUID("6f0d3b1e-6a55-4b0e-9a55-7a1f2f7d0a01")
+DECISIONS = ("approval_granted", "approval_denied", "approval_expired")
+
+
+@dataclass(frozen=True, slots=True)
+class PendingApproval:
+    """A command held for review, as its ApprovalRequested described it."""
+
+    approval_id: str
+    session_id: str
+    command_id: str
+    command_text: str
+    requester: str
+    agent: str
+    requester_groups: tuple[str, ...]
+    resource: str
+    resource_kind: int
+    rule_ids: tuple[str, ...]
+    reason: str
+    command_hash: str
+    requested_at: datetime
+    expires_at: datetime | None
+    approver_groups: tuple[str, ...]
+    approvals: tuple[str, ...] = ()  # approvers who voted yes so far (when N > 1 are needed)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "approval_id": self.approval_id,
+            "session_id": self.session_id,
+            "command_id": self.command_id,
+            "command": self.command_text,
+            "requester": self.requester,
+            "agent": self.agent,
+            "resource": self.resource,
+            "rule_ids": list(self.rule_ids),
+            "reason": self.reason,
+            "requested_at": self.requested_at.isoformat(),
+            "expires_at": self.expires_at.isoformat() if self.expires_at else None,
+            "approvals": list(self.approvals),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """How an approval ended: granted, denied or expired, and by whom."""
+
+    approval_id: str
+    kind: str  # one of DECISIONS
+    approver: str = ""
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovalState:
+    """Every approval seen: those still pending and those decided."""
+
+    pending: Mapping[str, PendingApproval] = field(default_factory=dict)
+    decided: Mapping[str, Outcome] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ApproverRules:
+    """Who may decide: identities whose groups meet the approver groups (the request's own,
+    else these defaults); how many approvals grant; whether requesters may approve their own."""
+
+    identities: Mapping[str, tuple[str, ...]]
+    approver_groups: tuple[str, ...] = ("approvers", "sre")
+    approvals_required: int = 1
+    allow_self_approval: bool = False
+
+    @classmethod
+    def from_config(
+        cls,
+        config: GatewayConfig,
+        approver_groups: tuple[str, ...] = ("approvers", "sre"),
+        approvals_required: int = 1,
+        allow_self_approval: bool = False,
+    ) -> ApproverRules:
+        identities = {name: ident.groups for name, ident in config.identities.items()}
+        return cls(identities, tuple(approver_groups), approvals_required, allow_self_approval)
+
+    def may_approve(self, approver: str, request: PendingApproval) -> bool:
+        wanted = set(request.approver_groups or self.approver_groups)
+        return bool(wanted & set(self.identities.get(approver, ())))
+
+
+@dataclass(frozen=True, slots=True)
+class Vote:
+    """An approver's decision on one approval."""
+
+    approval_id: str
+    approver: str
+    approve: bool
+    note: str
+    at: datetime
+
+
+class RefusalCode(Enum):
+    UNKNOWN = "unknown"
+    NOT_APPROVER = "not_approver"
+    OWN_COMMAND = "own_command"
+    ALREADY_DECIDED = "already_decided"
+    ALREADY_VOTED = "already_voted"
+    EXPIRED = "expired"
+    NOTE_REQUIRED = "note_required"
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    code: RefusalCode
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """What a vote led to: events to publish, the state to keep, or a refusal."""
+
+    state: ApprovalState
+    events: tuple[pb.Event, ...] = ()
+    refusal: Refusal | None = None
+
+
+def _ts(value: Any) -> datetime | None:
+    return value.ToDatetime(tzinfo=UTC) if value.seconds or value.nanos else None
+
+
+def evolve(state: ApprovalState, event: pb.Event) -> ApprovalState:
+    """Fold one approval event into the state; other events and repeats change nothing."""
+    kind = codec.event_type(event)
+    if kind == "approval_requested":
+        body = event.approval_requested
+        if body.approval_id in state.pending or body.approval_id in state.decided:
+            return state
+        request = PendingApproval(
+            approval_id=body.approval_id,
+            session_id=event.session_id,
+            command_id=event.command_id,
+            command_text=body.command_text,
+            requester=event.identity.human,
+            agent=event.identity.agent,
+            requester_groups=tuple(event.identity.groups),
+            resource=event.resource.name,
+            resource_kind=event.resource.kind,
+            rule_ids=tuple(body.rule_ids),
+            reason=body.reason,
+            command_hash=body.command_hash,
+            requested_at=_ts(event.occurred_at) or datetime.now(UTC),
+            expires_at=_ts(body.expires_at),
+            approver_groups=tuple(body.approver_groups),
+        )
+        return replace(state, pending={**state.pending, body.approval_id: request})
+    if kind in DECISIONS:
+        body = getattr(event, kind)
+        if body.approval_id in state.decided:
+            return state  # the first decision stored is the one that counts
+        outcome = Outcome(
+            body.approval_id, kind, getattr(body, "approver", ""), getattr(body, "note", "")
+        )
+        pending = {k: v for k, v in state.pending.items() if k != body.approval_id}
+        return ApprovalState(pending, {**state.decided, body.approval_id: outcome})
+    return state
+
+
+def _decision_event(request: PendingApproval, at: datetime, **payload: Any) -> pb.Event:
+    event = new_event(
+        session_id=request.session_id,
+        command_id=request.command_id,
+        identity=pb.Identity(
+            human=request.requester, agent=request.agent, groups=request.requester_groups
+        ),
+        resource=pb.Resource(name=request.resource, kind=request.resource_kind),  # type: ignore[arg-type]
+        source=SOURCE,
+        occurred_at=at,
+        **payload,
+    )
+    event.event_id = str(uuid.uuid5(_DECISION_NAMESPACE, f"{request.approval_id}/decision"))
+    return event
+
+
+def _refuse(state: ApprovalState, code: RefusalCode, message: str) -> Decision:
+    return Decision(state, refusal=Refusal(code, message))
+
+
+def decide(state: ApprovalState, vote: Vote, rules: ApproverRules) -> Decision:
+    """An approver's vote: refused, recorded (more approvals needed), or a decision event."""
+    aid = vote.approval_id
+    if aid in state.decided:
+        done = state.decided[aid]
+        by = f" by {done.approver}" if done.approver else ""
+        word = done.kind.removeprefix("approval_")
+        return _refuse(state, RefusalCode.ALREADY_DECIDED, f"approval {aid} was already {word}{by}")
+    request = state.pending.get(aid)
+    if request is None:
+        return _refuse(state, RefusalCode.UNKNOWN, f"no approval {aid} is pending")
+    if request.expires_at is not None and vote.at >= request.expires_at:
+        return _refuse(
+            state,
+            RefusalCode.EXPIRED,
+            f"approval {aid} expired at {request.expires_at.isoformat()}",
+        )
+    if not rules.may_approve(vote.approver, request):
+        groups = ", ".join(request.approver_groups or rules.approver_groups)
+        return _refuse(
+            state,
+            RefusalCode.NOT_APPROVER,
+            f"{vote.approver} is not an approver (approvers are in: {groups})",
+        )
+    if vote.approver == request.requester and not rules.allow_self_approval:
+        return _refuse(
+            state,
+            RefusalCode.OWN_COMMAND,
+            f"{vote.approver} requested this command and cannot decide on it",
+        )
+    note = vote.note.strip()
+    if not vote.approve:
+        if not note:
+            return _refuse(
+                state,
+                RefusalCode.NOTE_REQUIRED,
+                "a denial needs a note: the agent is told why, so it can adjust",
+            )
+        event = _decision_event(
+            request,
+            vote.at,
+            approval_denied=pb.ApprovalDenied(approval_id=aid, approver=vote.approver, note=note),
+        )
+        return Decision(evolve(state, event), (event,))
+    if vote.approver in request.approvals:
+        return _refuse(state, RefusalCode.ALREADY_VOTED, f"{vote.approver} already approved {aid}")
+    approvals = (*request.approvals, vote.approver)
+    if len(approvals) < rules.approvals_required:
+        updated = replace(request, approvals=approvals)
+        return Decision(replace(state, pending={**state.pending, aid: updated}))
+    event = _decision_event(
+        request,
+        vote.at,
+        approval_granted=pb.ApprovalGranted(
+            approval_id=aid, approver=", ".join(approvals), note=note
+        ),
+    )
+    return Decision(evolve(state, event), (event,))
+
+
+def expire(state: ApprovalState, now: datetime) -> Decision:
+    """ApprovalExpired for every pending request whose deadline has passed."""
+    events = tuple(
+        _decision_event(r, now, approval_expired=pb.ApprovalExpired(approval_id=r.approval_id))
+        for r in state.pending.values()
+        if r.expires_at is not None and now >= r.expires_at
+    )
+    for event in events:
+        state = evolve(state, event)
+    return Decision(state, events)

@@ -1,0 +1,178 @@
+"""The approval service's NATS adapter: follows every approval event on the stream into the
+core's state, publishes the decisions the core returns, and expires what nobody decided.
+
+Each replica needs every request (any replica may be asked over HTTP), so each reads the
+approval subjects through its own ephemeral consumer from the first stored event instead of
+sharing a durable one: a restart rebuilds the same state and loses nothing. Partial votes (when
+more than one approval is required) are not events and live only in the replica that took them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from nats.errors import Error as NatsError
+from nats.errors import TimeoutError as NatsTimeout
+from nats.js import JetStreamContext
+from nats.js import api as js_api
+
+from proctor.errors import BusError, ProctorError
+from proctor.events import codec
+from proctor.events.v1 import events_pb2 as pb
+from proctor.settings import Settings
+from proctor.telemetry import inject_headers
+from proctor_approval.core import (
+    ApprovalState,
+    ApproverRules,
+    Decision,
+    Refusal,
+    RefusalCode,
+    Vote,
+    decide,
+    evolve,
+    expire,
+)
+
+log = logging.getLogger("proctor.approval")
+
+APPROVAL_SUBJECTS = [
+    codec.subject_filter(kind)
+    for kind in ("approval_requested", "approval_granted", "approval_denied", "approval_expired")
+]
+
+
+class ApprovalService:
+    """The state of every approval, kept current from the stream, and the actions on it."""
+
+    def __init__(self, js: JetStreamContext, settings: Settings, rules: ApproverRules) -> None:
+        self.js = js
+        self.settings = settings
+        self.rules = rules
+        self.state = ApprovalState()
+        self.caught_up = asyncio.Event()
+        self._lock = asyncio.Lock()  # one decision at a time, so two votes cannot both win
+
+    # ---- following the stream ---------------------------------------------------------------
+
+    def apply(self, event: pb.Event) -> None:
+        self.state = evolve(self.state, event)
+
+    async def _subscribe(self, start_seq: int) -> Any:
+        """An ephemeral consumer of the approval subjects from `start_seq` (0: the first)."""
+        config = js_api.ConsumerConfig(
+            description="Proctor approval state (one per replica)",
+            deliver_policy=js_api.DeliverPolicy.ALL,
+            # Acknowledged, not AckPolicy.NONE: a message the server hands to a pull request
+            # that just timed out is otherwise lost; unacked it comes again after ack_wait
+            # (the fold tolerates repeats and reordering).
+            ack_policy=js_api.AckPolicy.EXPLICIT,
+            ack_wait=5.0,
+            max_deliver=-1,
+            filter_subjects=APPROVAL_SUBJECTS,
+            inactive_threshold=60.0,
+            mem_storage=True,
+        )
+        if start_seq:
+            config.deliver_policy = js_api.DeliverPolicy.BY_START_SEQUENCE
+            config.opt_start_seq = start_seq
+        info = await self.js.add_consumer(self.settings.stream_name, config)
+        if info.num_pending == 0:
+            self.caught_up.set()
+        return await self.js.pull_subscribe_bind(
+            consumer=info.name, stream=self.settings.stream_name
+        )
+
+    async def follow(self, stop: asyncio.Event) -> None:
+        """Read every approval event from the first one on; set `caught_up` at the head."""
+        sub = await self._subscribe(0)
+        last_seq = 0
+        while not stop.is_set():
+            try:
+                if sub is None:
+                    # The consumer was lost (e.g. the NATS server restarted): carry on from
+                    # the last event folded, so nothing is missed or folded twice.
+                    sub = await self._subscribe(last_seq + 1)
+                msgs = await sub.fetch(256, timeout=1)
+            except (NatsTimeout, TimeoutError):  # nats-py raises either on an empty fetch
+                self.caught_up.set()  # nothing more stored: we are at the head
+                continue
+            except NatsError as exc:
+                log.warning("reading approval events failed (%s); retrying", exc)
+                sub = None
+                await asyncio.sleep(0.5)
+                continue
+            for msg in msgs:
+                last_seq = msg.metadata.sequence.stream
+                try:
+                    self.apply(codec.decode(msg.data))
+                except ProctorError as exc:  # never crash on one bad message
+                    log.warning("skipping unreadable message on %s: %s", msg.subject, exc)
+                with contextlib.suppress(NatsError):  # unacked, it is redelivered and refolded
+                    await msg.ack()
+            if msgs and msgs[-1].metadata.num_pending == 0:
+                self.caught_up.set()
+
+    # ---- deciding ---------------------------------------------------------------------------
+
+    async def vote(self, approval_id: str, approver: str, approve: bool, note: str) -> Decision:
+        async with self._lock:
+            decision = decide(
+                self.state,
+                Vote(approval_id, approver, approve, note, datetime.now(UTC)),
+                self.rules,
+            )
+            return await self._commit(decision)
+
+    async def expire_due(self, now: datetime | None = None) -> Decision:
+        now = now or datetime.now(UTC)
+        grace = timedelta(seconds=self.settings.approval_expiry_grace)
+        async with self._lock:
+            # The proxy that holds the command expires it on time; we follow `grace` later for
+            # requests whose proxy is gone, so the record is complete either way.
+            return await self._commit(expire(self.state, now - grace))
+
+    async def _commit(self, decision: Decision) -> Decision:
+        for event in decision.events:
+            duplicate = await self._publish(event)
+            if duplicate:
+                # Another replica decided first; its event will arrive through `follow`.
+                return Decision(
+                    self.state,
+                    refusal=Refusal(
+                        RefusalCode.ALREADY_DECIDED, "another approver decided it first"
+                    ),
+                )
+        self.state = decision.state
+        return decision
+
+    async def _publish(self, event: pb.Event) -> bool:
+        headers = inject_headers({js_api.Header.MSG_ID: event.event_id})
+        try:
+            ack = await self.js.publish(
+                codec.subject_for(event),
+                codec.encode(event),
+                timeout=5.0,
+                stream=self.settings.stream_name,
+                headers=headers,
+            )
+        except (TimeoutError, NatsError) as exc:
+            raise BusError(f"decision {event.event_id} was not stored: {exc}") from exc
+        kind = codec.event_type(event)
+        body = getattr(event, kind)
+        log.info("%s %s by %r", kind, body.approval_id, getattr(body, "approver", ""))
+        return bool(ack.duplicate)
+
+    async def expire_loop(self, stop: asyncio.Event, interval: float = 1.0) -> None:
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), interval)
+            if stop.is_set():
+                return
+            try:
+                await self.expire_due()
+            except BusError as exc:
+                log.warning("could not expire approvals: %s", exc)

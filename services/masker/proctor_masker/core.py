@@ -1,0 +1,187 @@
+"""The masker's pure core: `mask(batch, settings) -> MaskedBatch`, no I/O.
+
+Each distinct string is looked at once per batch: the prefilter drops what cannot match, the
+recognizers find spans in the rest, and each span is replaced in the style its entity asks for.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+from collections import Counter
+from collections.abc import Sequence
+from functools import lru_cache
+
+from proctor_masker import pgarray
+from proctor_masker.model import (
+    Column,
+    ColumnKind,
+    EntityCount,
+    MaskedBatch,
+    MaskingReport,
+    MaskRequestBatch,
+    MaskSettings,
+    Style,
+    is_date_type,
+)
+from proctor_masker.prefilter import Prefilter
+from proctor_masker.recognizers import Detector, Finding, build_detector
+
+_SHORT_NAMES = {
+    "EMAIL_ADDRESS": "email",
+    "PHONE_NUMBER": "phone",
+    "CREDIT_CARD": "card",
+    "IBAN_CODE": "iban",
+    "IP_ADDRESS": "ip",
+    "US_SSN": "ssn",
+}
+# A column that holds dates of birth says so in its name; its values need no label.
+_DOB_COLUMN = re.compile(r"(?:^|_)(?:dob|birth_?date|date_of_birth|birthday|born_on)$", re.I)
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"(\s*:)?', re.DOTALL)
+DATE_OF_BIRTH = "DATE_OF_BIRTH"
+# A date column must still hold a date the client can parse: a fixed stand-in keeps the type.
+_DATE_STAND_IN = {
+    "date": "1900-01-01",
+    "timestamp": "1900-01-01 00:00:00",
+    "timestamptz": "1900-01-01 00:00:00+00",
+}
+
+
+@lru_cache(maxsize=1)
+def default_detector() -> Detector:
+    """The process's detector, built on first use."""
+    return build_detector()
+
+
+def replacement(entity: str, value: str, settings: MaskSettings) -> str:
+    """What replaces `value`, a finding of `entity`, under `settings`."""
+    style = settings.style_for(entity)
+    if style is Style.PARTIAL:
+        keep = 4
+        chars = list(value)
+        for i in range(len(chars) - 1, -1, -1):
+            if chars[i].isalnum():
+                if keep:
+                    keep -= 1
+                else:
+                    chars[i] = "*"
+        return "".join(chars)
+    if style is Style.TOKEN:
+        digest = hmac.new(
+            settings.token_key, f"{entity}\0{value}".encode(), hashlib.sha256
+        ).hexdigest()
+        short = _SHORT_NAMES.get(entity, entity.lower())
+        return f"tok_{short}_{digest[: settings.token_length]}"
+    return f"<{entity}>"
+
+
+def apply(text: str, findings: Sequence[Finding], settings: MaskSettings) -> str:
+    """`text` with each (non-overlapping, ordered) finding replaced."""
+    out: list[str] = []
+    pos = 0
+    for f in findings:
+        out.append(text[pos : f.start])
+        out.append(replacement(f.entity, text[f.start : f.end], settings))
+        pos = f.end
+    out.append(text[pos:])
+    return "".join(out)
+
+
+class _BatchMasker:
+    """The per-batch state: the cache of analysed strings and the counts."""
+
+    def __init__(self, settings: MaskSettings, detector: Detector, prefilter: Prefilter) -> None:
+        self.settings = settings
+        self.detector = detector
+        self.prefilter = prefilter
+        self.cache: dict[str, tuple[str, tuple[str, ...]]] = {}
+        self.counts: Counter[tuple[str, str]] = Counter()
+        self.analysed = 0
+
+    def text(self, column: str, value: str) -> str:
+        hit = self.cache.get(value)
+        if hit is None:
+            if self.prefilter.could_contain(value):
+                self.analysed += 1
+                findings = self.detector.find(value)
+                hit = (apply(value, findings, self.settings), tuple(f.entity for f in findings))
+            else:
+                hit = (value, ())
+            self.cache[value] = hit
+        for entity in hit[1]:
+            self.counts[column, entity] += 1
+        return hit[0]
+
+    def json(self, column: str, value: str) -> str:
+        if "\\" not in value and not self.prefilter.could_contain(value):
+            return value  # no escapes, so no string inside can match either
+        try:
+            json.loads(value)
+        except ValueError:
+            return self.text(column, value)  # not JSON after all: mask it as text
+
+        def one(m: re.Match[str]) -> str:
+            if m.group(1) is not None:
+                return m.group(0)  # an object key
+            decoded: str = json.loads(m.group(0))
+            masked = self.text(column, decoded)
+            return m.group(0) if masked == decoded else json.dumps(masked, ensure_ascii=False)
+
+        return _JSON_STRING.sub(one, value)
+
+    def array(self, column: str, value: str) -> str:
+        if "\\" not in value and not self.prefilter.could_contain(value):
+            return value
+        try:
+            prefix, items = pgarray.parse(value)
+        except pgarray.ArrayLiteralError:
+            return self.text(column, value)
+        masked = pgarray.map_strings(items, lambda s: self.text(column, s))
+        return value if masked == items else pgarray.write(prefix, masked)
+
+    def date_of_birth(self, column: Column, value: str) -> str:
+        self.counts[column.name, DATE_OF_BIRTH] += 1
+        if is_date_type(column.type_name):
+            return _DATE_STAND_IN[column.type_name.strip().lower()]
+        return replacement(DATE_OF_BIRTH, value, self.settings)
+
+    def value(self, column: Column, value: str) -> str:
+        if _DOB_COLUMN.search(column.name) and (
+            column.kind is ColumnKind.TEXT or is_date_type(column.type_name)
+        ):
+            return self.date_of_birth(column, value)
+        if column.kind is ColumnKind.TEXT:
+            return self.text(column.name, value)
+        if column.kind is ColumnKind.JSON:
+            return self.json(column.name, value)
+        if column.kind is ColumnKind.ARRAY:
+            return self.array(column.name, value)
+        return value
+
+
+def mask(
+    batch: MaskRequestBatch, settings: MaskSettings, detector: Detector | None = None
+) -> MaskedBatch:
+    """`batch` with every finding replaced, and a report of counts per column and entity."""
+    detector = detector or default_detector()
+    masker = _BatchMasker(settings, detector, Prefilter(everything=detector.uses_ner))
+    rows: list[tuple[str | None, ...]] = []
+    values = changed = 0
+    for row in batch.rows:
+        out: list[str | None] = []
+        for column, value in zip(batch.columns, row, strict=True):
+            if value is None:
+                out.append(None)
+                continue
+            values += 1
+            masked = masker.value(column, value)
+            changed += masked != value
+            out.append(masked)
+        rows.append(tuple(out))
+    counts = tuple(
+        EntityCount(column, entity, n) for (column, entity), n in sorted(masker.counts.items())
+    )
+    report = MaskingReport(counts=counts, values=values, analysed=masker.analysed, masked=changed)
+    return MaskedBatch(columns=batch.columns, rows=tuple(rows), report=report)

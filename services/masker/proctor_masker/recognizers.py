@@ -1,0 +1,401 @@
+"""What the masker detects: presidio's pattern recognizers plus Proctor's own for secrets.
+
+`Detector.find(text)` returns non-overlapping findings. The presidio engine is built on the
+`no_op` NLP engine so nothing is downloaded; names and locations are found only when a spaCy
+model (`en_core_web_sm`) is installed, and `build_detector` logs when they are not.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import tldextract
+from presidio_analyzer import (
+    AnalyzerEngine,
+    EntityRecognizer,
+    RecognizerRegistry,
+    RecognizerResult,
+)
+from presidio_analyzer.nlp_engine import NlpArtifacts, NlpEngineProvider
+from presidio_analyzer.predefined_recognizers import (
+    CreditCardRecognizer,
+    EmailRecognizer,
+    IbanRecognizer,
+    IpRecognizer,
+    MedicalLicenseRecognizer,
+    NhsRecognizer,
+    PhoneRecognizer,
+    UkNinoRecognizer,
+    UsMbiRecognizer,
+    UsSsnRecognizer,
+)
+
+log = logging.getLogger("proctor.masker")
+
+SPACY_MODEL = "en_core_web_sm"
+NER_ENTITIES = ("PERSON", "LOCATION")
+SECRET_ENTITIES = frozenset(
+    {
+        "AWS_ACCESS_KEY",
+        "AWS_SECRET_KEY",
+        "GCP_SERVICE_ACCOUNT_KEY",
+        "PRIVATE_KEY",
+        "AZURE_STORAGE_KEY",
+        "GITHUB_TOKEN",
+        "GITLAB_TOKEN",
+        "SLACK_TOKEN",
+        "STRIPE_KEY",
+        "JWT",
+        "BEARER_TOKEN",
+        "URL_PASSWORD",
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One sensitive span in a value: [start, end) and what it is. Never holds the value."""
+
+    entity: str
+    start: int
+    end: int
+    score: float
+
+
+Validator = Callable[[str], bool]
+
+
+class RegexRecognizer(EntityRecognizer):
+    """A compiled regex; the named group `value`, if present, is the span to mask.
+
+    presidio's PatternRecognizer masks the whole match, which for `Bearer x`, `AccountKey=x` or
+    `scheme://user:pass@host` would also hide the label, user and host the agent needs.
+    """
+
+    def __init__(
+        self,
+        entity: str,
+        pattern: str,
+        *,
+        score: float = 0.9,
+        flags: int = 0,
+        validate: Validator | None = None,
+    ) -> None:
+        self.regex = re.compile(pattern, flags)
+        self.score = score
+        self.validate = validate
+        super().__init__(supported_entities=[entity], name=f"proctor:{entity.lower()}")
+
+    def load(self) -> None:
+        pass
+
+    def analyze(
+        self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
+    ) -> list[RecognizerResult]:
+        entity = self.supported_entities[0]
+        results = []
+        for m in self.regex.finditer(text):
+            group = "value" if "value" in self.regex.groupindex else 0
+            start, end = m.span(group)
+            if start < 0 or (self.validate and not self.validate(m.group(group))):
+                continue
+            results.append(RecognizerResult(entity, start, end, self.score))
+        return results
+
+
+def _b64url_json(part: str) -> Any:
+    padded = part + "=" * (-len(part) % 4)
+    try:
+        return json.loads(base64.urlsafe_b64decode(padded))
+    except (ValueError, binascii.Error):
+        return None
+
+
+def _luhn(number: str) -> bool:
+    digits = [int(c) for c in number if c.isdigit()]
+    total = 0
+    for i, d in enumerate(reversed(digits)):
+        if i % 2:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+def _looks_like_token(word: str) -> bool:
+    """A digit, or both cases in a long word: `bearer instruments` in prose is not a token."""
+    if any(c.isdigit() for c in word):
+        return True
+    return len(word) >= 16 and not word.islower() and not word.isupper()
+
+
+def _is_jwt(token: str) -> bool:
+    header = _b64url_json(token.split(".", 1)[0])
+    return isinstance(header, dict) and "alg" in header
+
+
+_I = re.IGNORECASE
+# Between a label and its value (`dob: `, `DOB=`, `"ssn": "`, `passport no 1`): a separator is
+# required, or `DL8VmVz`-like words would read as labelled values.
+_LABEL_SEP = r"[\"']?(?:\s*[:=#]\s*|\s+)[\"']?"
+_B64 = r"[A-Za-z0-9+/]"
+# An end-of-token boundary that also stops at the quotes and punctuation around a value.
+_END = r"(?![A-Za-z0-9_\-])"
+
+
+def secret_recognizers() -> list[EntityRecognizer]:
+    """Proctor's own recognizers: secrets presidio lacks, and labelled identifiers."""
+    return [
+        # presidio's card pattern misses Mastercard's 2221-2720 range.
+        RegexRecognizer(
+            "CREDIT_CARD",
+            r"\b2(?:22[1-9]|2[3-9]\d|[3-6]\d\d|7[01]\d|720)(?:[ \-]?\d{4}){3}\b",
+            score=1,
+            validate=_luhn,
+        ),
+        RegexRecognizer("AWS_ACCESS_KEY", r"\b(?:AKIA|ASIA|AGPA|AIDA|AROA)[A-Z0-9]{16}\b", score=1),
+        RegexRecognizer(
+            "AWS_SECRET_KEY",
+            r"(?:aws.{0,20}?secret|secret.?access.?key)[\"']?\s*[:=]\s*[\"']?"
+            rf"(?P<value>{_B64}{{40}})(?!{_B64})",
+            flags=_I,
+        ),
+        RegexRecognizer(
+            "GCP_SERVICE_ACCOUNT_KEY",
+            r"\"private_key_id\"\s*:\s*\"(?P<value>[0-9a-f]{40})\"",
+        ),
+        # Header, body and footer; a block cut short (no footer) is masked to where it stops.
+        # `\\n` is a newline escaped inside JSON or a log line.
+        RegexRecognizer(
+            "PRIVATE_KEY",
+            r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----"
+            r"(?:[A-Za-z0-9+/=\s:,]|\\n|-(?!----))*"
+            r"(?:-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----)?",
+            score=1,
+        ),
+        RegexRecognizer(
+            "AZURE_STORAGE_KEY",
+            rf"(?:AccountKey|SharedAccessKey)=(?P<value>{_B64}{{20,}}={{0,2}})",
+            flags=_I,
+        ),
+        RegexRecognizer(
+            "GITHUB_TOKEN",
+            rf"\b(?:gh[pousr]_[A-Za-z0-9]{{36,255}}|github_pat_[A-Za-z0-9_]{{22,255}}){_END}",
+            score=1,
+        ),
+        RegexRecognizer("GITLAB_TOKEN", rf"\bglpat-[A-Za-z0-9_\-]{{20,}}{_END}", score=1),
+        RegexRecognizer("SLACK_TOKEN", r"\bxox[abprs]-[A-Za-z0-9\-]{10,}", score=1),
+        RegexRecognizer("STRIPE_KEY", rf"\b(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{{16,}}{_END}"),
+        RegexRecognizer(
+            "JWT",
+            rf"\beyJ[A-Za-z0-9_\-]{{5,}}\.[A-Za-z0-9_\-]{{5,}}\.[A-Za-z0-9_\-]{{5,}}{_END}",
+            score=1,
+            validate=_is_jwt,
+        ),
+        RegexRecognizer(
+            "BEARER_TOKEN",
+            r"\bBearer\s+(?P<value>[A-Za-z0-9_.~+/\-]{8,}=*)",
+            flags=_I,
+            validate=_looks_like_token,
+        ),
+        RegexRecognizer(
+            "URL_PASSWORD",
+            r"\b[A-Za-z][A-Za-z0-9+.\-]{1,20}://[^\s:/@\"'<>]*:(?P<value>[^\s@/\"'<>]+)@",
+        ),
+        RegexRecognizer(
+            "DATE_OF_BIRTH",
+            r"\b(?:dob|d\.o\.b\.?|date[ _\-]of[ _\-]birth|birth[ _\-]?date|born(?: on)?)"
+            + _LABEL_SEP
+            + r"(?P<value>\d{4}-\d{2}-\d{2}|\d{1,2}[/.\-]\d{1,2}[/.\-]\d{2,4}"
+            r"|\d{1,2} [A-Z][a-z]{2,8} \d{4}|[A-Z][a-z]{2,8} \d{1,2},? \d{4})",
+            flags=_I,
+        ),
+        # presidio scores a bare 9-digit SSN 0.05 and cannot raise it from context without an
+        # NLP model; a label is what makes one certain.
+        RegexRecognizer(
+            "US_SSN",
+            r"\b(?:ssn|social[ _\-]security(?:[ _\-](?:no\.?|num(?:ber)?))?)"
+            + _LABEL_SEP
+            + r"(?P<value>\d{3}[ \-]?\d{2}[ \-]?\d{4})\b",
+            flags=_I,
+        ),
+        RegexRecognizer(
+            "PASSPORT",
+            r"\bpassport(?:[ _\-]?(?:no\.?|num(?:ber)?|#))?"
+            + _LABEL_SEP
+            + r"(?P<value>(?=[A-Z]*\d)[A-Z0-9]{6,12})\b",
+            flags=_I,
+        ),
+        RegexRecognizer(
+            "DRIVER_LICENSE",
+            r"\b(?:driver'?s?[ _\-]licen[cs]e|driving[ _\-]licen[cs]e|DL)"
+            r"(?:[ _\-]?(?:no\.?|num(?:ber)?|#))?"
+            + _LABEL_SEP
+            + r"(?P<value>(?=[A-Z\-]*\d)[A-Z0-9\-]{5,18})\b",
+            flags=_I,
+        ),
+    ]
+
+
+# The public-suffix snapshot bundled with tldextract: presidio's email check would otherwise try
+# to download the list at the first email (and log a traceback where there is no network).
+_OFFLINE_TLDS = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
+
+
+class OfflineEmailRecognizer(EmailRecognizer):
+    """presidio's email recognizer, with its domain check made offline."""
+
+    def validate_result(self, pattern_text: str) -> bool:
+        return _OFFLINE_TLDS(pattern_text).fqdn != ""
+
+
+# Seven digits with at most a few non-word characters between each: no shorter or looser run
+# can be a valid number in any region (the shortest, e.g. +683 4002, have seven digits).
+_PHONE_GATE = re.compile(r"\d(?:\W{0,4}\d){6}")
+
+
+class GatedPhoneRecognizer(PhoneRecognizer):
+    """presidio's phone recognizer (libphonenumber's matcher, ~50 µs per region per value), run
+    only on values that hold a run of digits long enough to be a phone number."""
+
+    def analyze(
+        self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
+    ) -> list[RecognizerResult]:
+        if _PHONE_GATE.search(text) is None:
+            return []
+        results: list[RecognizerResult] = super().analyze(text, entities)  # uses no NLP
+        return results
+
+
+def presidio_recognizers() -> list[EntityRecognizer]:
+    """presidio's recognizers whose hits stand without context (checksums or strict shapes)."""
+    return [
+        OfflineEmailRecognizer(),
+        # Numbers with a +country prefix are found for every country; national formats only for
+        # these regions (US covers Canada's). DE and AU are left out: they accept 6-digit numbers
+        # (ORD-130622).
+        GatedPhoneRecognizer(supported_regions=("US", "GB", "FR", "IN")),
+        CreditCardRecognizer(),
+        IbanRecognizer(),
+        UsSsnRecognizer(),
+        IpRecognizer(),
+        MedicalLicenseRecognizer(),
+        NhsRecognizer(),
+        UsMbiRecognizer(),
+        UkNinoRecognizer(),
+    ]
+
+
+def _spacy_model_installed() -> bool:
+    try:
+        import spacy.util
+    except ImportError:  # pragma: no cover - spaCy comes with presidio
+        return False
+    return bool(spacy.util.is_package(SPACY_MODEL))
+
+
+def build_analyzer(recognizers: Iterable[EntityRecognizer], use_ner: bool) -> AnalyzerEngine:
+    """A presidio engine over exactly `recognizers`; spaCy NER only if `use_ner`."""
+    model = SPACY_MODEL if use_ner else "no_op"
+    engine_name = "spacy" if use_ner else "no_op"
+    nlp_engine = NlpEngineProvider(
+        nlp_configuration={
+            "nlp_engine_name": engine_name,
+            "models": [{"lang_code": "en", "model_name": model}],
+        }
+    ).create_engine()
+    registry = RecognizerRegistry(supported_languages=["en"])
+    for recognizer in recognizers:
+        registry.add_recognizer(recognizer)
+    if use_ner:
+        from presidio_analyzer.predefined_recognizers import SpacyRecognizer
+
+        registry.add_recognizer(SpacyRecognizer(supported_entities=list(NER_ENTITIES)))
+    return AnalyzerEngine(nlp_engine=nlp_engine, registry=registry, supported_languages=["en"])
+
+
+# presidio's DEA-number pattern has no word boundaries: it fires inside hex digests.
+_WHOLE_WORD_ENTITIES = frozenset({"MEDICAL_LICENSE"})
+
+
+def _whole_word(text: str, start: int, end: int) -> bool:
+    return (start == 0 or not text[start - 1].isalnum()) and (
+        end == len(text) or not text[end].isalnum()
+    )
+
+
+class Detector:
+    """Finds sensitive spans in one string. Build once per process (building takes ~1 s)."""
+
+    def __init__(self, analyzer: AnalyzerEngine, entities: Sequence[str], min_score: float) -> None:
+        self.analyzer = analyzer
+        self.entities = list(entities)
+        self.min_score = min_score
+        self.uses_ner = any(e in NER_ENTITIES for e in entities)
+        wanted = set(self.entities)
+        # Without NER the engine's NLP step, context enhancer and bookkeeping do nothing for
+        # these recognizers but cost ~120 µs a value: call the recognizers themselves.
+        self._no_nlp = analyzer.nlp_engine.process_text("", "en")
+        self._direct: list[tuple[EntityRecognizer, list[str]]] = [
+            (r, [e for e in r.supported_entities if e in wanted])
+            for r in analyzer.registry.recognizers
+            if not self.uses_ner and wanted.intersection(r.supported_entities)
+        ]
+
+    def _results(self, text: str) -> list[RecognizerResult]:
+        if self.uses_ner:
+            results: list[RecognizerResult] = self.analyzer.analyze(
+                text=text, language="en", entities=self.entities, score_threshold=self.min_score
+            )
+            return results
+        found: list[RecognizerResult] = []
+        for recognizer, entities in self._direct:
+            for r in recognizer.analyze(text, entities, self._no_nlp) or ():
+                if r.score >= self.min_score and r.entity_type in entities:
+                    found.append(r)
+        return found
+
+    def find(self, text: str) -> list[Finding]:
+        return resolve_overlaps(
+            Finding(r.entity_type, r.start, r.end, r.score)
+            for r in self._results(text)
+            if r.end > r.start
+            and (r.entity_type not in _WHOLE_WORD_ENTITIES or _whole_word(text, r.start, r.end))
+        )
+
+
+def resolve_overlaps(findings: Iterable[Finding]) -> list[Finding]:
+    """Of overlapping findings keep secrets first (`user:pass@host` also reads as an email), then
+    the most confident (an IP also reads as a phone number), then the longest; in text order."""
+    chosen: list[Finding] = []
+    ranked = sorted(
+        findings,
+        key=lambda f: (f.entity not in SECRET_ENTITIES, -f.score, f.start - f.end, f.start),
+    )
+    for f in ranked:
+        if all(f.end <= c.start or f.start >= c.end for c in chosen):
+            chosen.append(f)
+    return sorted(chosen, key=lambda f: f.start)
+
+
+def build_detector(min_score: float = 0.4, ner: bool | None = None) -> Detector:
+    """The masker's detector. `ner=None`: use spaCy NER when its model is installed."""
+    use_ner = _spacy_model_installed() if ner is None else ner
+    recognizers = presidio_recognizers() + secret_recognizers()
+    entities = sorted({e for r in recognizers for e in r.supported_entities})
+    if use_ner:
+        entities += NER_ENTITIES
+    else:
+        log.warning(
+            "no spaCy model %s installed: person names and locations are NOT detected "
+            "(install it to detect %s)",
+            SPACY_MODEL,
+            ", ".join(NER_ENTITIES),
+        )
+    return Detector(build_analyzer(recognizers, use_ner), entities, min_score)

@@ -1,0 +1,216 @@
+"""The approval core: who may decide, what a vote leads to, and expiry, with no broker."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from proctor.events import codec, new_event
+from proctor.events.v1 import events_pb2 as pb
+from proctor.gateway import GatewayConfig, IdentityConfig
+from proctor_approval.core import (
+    ApprovalState,
+    ApproverRules,
+    RefusalCode,
+    Vote,
+    decide,
+    evolve,
+    expire,
+)
+
+T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+SESSION = "a" * 32
+
+
+def config() -> GatewayConfig:
+    def ident(name: str, *groups: str) -> IdentityConfig:
+        return IdentityConfig(name, groups, "0" * 64)
+
+    ids = [
+        ident("alice", "engineering"),
+        ident("bob", "sre"),
+        ident("carol", "approvers"),
+        ident("dave", "sre", "engineering"),
+        ident("erin", "dba"),
+    ]
+    return GatewayConfig({i.name: i for i in ids}, {})
+
+
+def rules(**kwargs: object) -> ApproverRules:
+    return ApproverRules.from_config(config(), **kwargs)  # type: ignore[arg-type]
+
+
+def requested(
+    approval_id: str = "ap1",
+    requester: str = "alice",
+    expires_in: float | None = 300,
+    approver_groups: tuple[str, ...] = (),
+) -> pb.Event:
+    body = pb.ApprovalRequested(
+        approval_id=approval_id,
+        command_text="UPDATE accounts SET balance = 0 WHERE id = 1",
+        rule_ids=["write.update"],
+        reason="writes need approval",
+        approver_groups=list(approver_groups),
+    )
+    if expires_in is not None:
+        body.expires_at.FromDatetime(T0 + timedelta(seconds=expires_in))
+    return new_event(
+        session_id=SESSION,
+        command_id="c1",
+        identity=pb.Identity(human=requester, agent="psql", groups=["engineering"]),
+        resource=pb.Resource(name="target", kind=pb.RESOURCE_KIND_POSTGRES),
+        source="ingress-proxy",
+        occurred_at=T0,
+        approval_requested=body,
+    )
+
+
+def state_with(*events: pb.Event) -> ApprovalState:
+    state = ApprovalState()
+    for event in events:
+        state = evolve(state, event)
+    return state
+
+
+def vote(approver: str, approve: bool = True, note: str = "", aid: str = "ap1") -> Vote:
+    return Vote(aid, approver, approve, note, T0 + timedelta(seconds=10))
+
+
+def test_a_request_becomes_pending_with_what_it_described() -> None:
+    state = state_with(requested())
+    pending = state.pending["ap1"]
+    assert pending.requester == "alice"
+    assert pending.resource == "target"
+    assert pending.rule_ids == ("write.update",)
+    assert pending.expires_at == T0 + timedelta(seconds=300)
+    assert pending.session_id == SESSION and pending.command_id == "c1"
+
+
+def test_an_approver_grants_and_the_event_goes_to_the_requesters_session() -> None:
+    decision = decide(state_with(requested()), vote("bob", note="ok"), rules())
+    assert decision.refusal is None
+    (event,) = decision.events
+    assert codec.event_type(event) == "approval_granted"
+    assert event.approval_granted.approver == "bob"
+    assert event.approval_granted.note == "ok"
+    assert codec.subject_for(event) == f"proctor.evt.approval_granted.{SESSION}"
+    assert event.command_id == "c1" and event.identity.human == "alice"
+    assert event.source == "approval"
+    assert "ap1" not in decision.state.pending
+    assert decision.state.decided["ap1"].kind == "approval_granted"
+
+
+def test_a_denial_carries_the_note() -> None:
+    decision = decide(state_with(requested()), vote("carol", False, " wrong namespace "), rules())
+    (event,) = decision.events
+    assert event.approval_denied.note == "wrong namespace"
+    assert event.approval_denied.approver == "carol"
+
+
+@pytest.mark.parametrize("note", ["", "   "])
+def test_a_denial_without_a_note_is_refused(note: str) -> None:
+    state = state_with(requested())
+    decision = decide(state, vote("bob", False, note), rules())
+    assert decision.refusal is not None
+    assert decision.refusal.code is RefusalCode.NOTE_REQUIRED
+    assert decision.events == () and decision.state == state
+
+
+@pytest.mark.parametrize("who", ["erin", "mallory"])
+def test_someone_outside_the_approver_groups_is_refused(who: str) -> None:
+    decision = decide(state_with(requested()), vote(who), rules())
+    assert decision.refusal is not None and decision.refusal.code is RefusalCode.NOT_APPROVER
+    assert decision.events == ()
+
+
+def test_approver_groups_are_configurable() -> None:
+    decision = decide(state_with(requested()), vote("erin"), rules(approver_groups=("dba",)))
+    assert decision.refusal is None and decision.events
+
+
+def test_the_requests_own_approver_groups_take_precedence() -> None:
+    state = state_with(requested(approver_groups=("dba",)))
+    assert decide(state, vote("bob"), rules()).refusal is not None
+    assert decide(state, vote("erin"), rules()).events
+
+
+def test_a_requester_cannot_approve_their_own_command_unless_allowed() -> None:
+    state = state_with(requested(requester="dave"))
+    decision = decide(state, vote("dave"), rules())
+    assert decision.refusal is not None and decision.refusal.code is RefusalCode.OWN_COMMAND
+    assert decide(state, vote("dave"), rules(allow_self_approval=True)).events
+
+
+def test_a_second_decision_is_refused() -> None:
+    state = decide(state_with(requested()), vote("bob"), rules()).state
+    decision = decide(state, vote("carol", False, "no"), rules())
+    assert decision.refusal is not None
+    assert decision.refusal.code is RefusalCode.ALREADY_DECIDED
+    assert "granted by bob" in decision.refusal.message
+
+
+def test_an_unknown_id_is_refused() -> None:
+    decision = decide(state_with(requested()), vote("bob", aid="nope"), rules())
+    assert decision.refusal is not None and decision.refusal.code is RefusalCode.UNKNOWN
+
+
+def test_a_vote_after_expiry_is_refused() -> None:
+    state = state_with(requested(expires_in=5))
+    decision = decide(state, vote("bob"), rules())
+    assert decision.refusal is not None and decision.refusal.code is RefusalCode.EXPIRED
+
+
+def test_n_approvals_need_n_distinct_approvers() -> None:
+    two = rules(approvals_required=2)
+    first = decide(state_with(requested()), vote("bob"), two)
+    assert first.refusal is None and first.events == ()
+    assert first.state.pending["ap1"].approvals == ("bob",)
+    again = decide(first.state, vote("bob"), two)
+    assert again.refusal is not None and again.refusal.code is RefusalCode.ALREADY_VOTED
+    second = decide(first.state, vote("carol"), two)
+    (event,) = second.events
+    assert event.approval_granted.approver == "bob, carol"
+
+
+def test_one_denial_decides_even_when_several_approvals_are_needed() -> None:
+    two = rules(approvals_required=2)
+    first = decide(state_with(requested()), vote("bob"), two)
+    decision = decide(first.state, vote("carol", False, "not today"), two)
+    assert codec.event_type(decision.events[0]) == "approval_denied"
+
+
+def test_expiry_emits_once_for_what_is_past_its_deadline() -> None:
+    state = state_with(requested("ap1", expires_in=5), requested("ap2", expires_in=60),
+                       requested("ap3", expires_in=None))  # fmt: skip
+    decision = expire(state, T0 + timedelta(seconds=6))
+    assert [e.approval_expired.approval_id for e in decision.events] == ["ap1"]
+    assert set(decision.state.pending) == {"ap2", "ap3"}
+    assert expire(decision.state, T0 + timedelta(seconds=6)).events == ()
+
+
+def test_decisions_seen_on_the_stream_close_the_request_and_the_first_one_counts() -> None:
+    denied = decide(state_with(requested()), vote("bob", False, "no"), rules()).events[0]
+    expired = expire(state_with(requested()), T0 + timedelta(hours=1)).events[0]
+    state = state_with(requested(), denied, expired, requested())
+    assert state.pending == {}
+    assert state.decided["ap1"].kind == "approval_denied"
+
+
+def test_every_decision_on_one_approval_has_the_same_event_id() -> None:
+    # So JetStream's duplicate window stores one decision when two replicas race.
+    state = state_with(requested())
+    granted = decide(state, vote("bob"), rules()).events[0]
+    denied = decide(state, vote("carol", False, "no"), rules()).events[0]
+    expired = expire(state, T0 + timedelta(hours=1)).events[0]
+    assert granted.event_id == denied.event_id == expired.event_id
+    other = decide(state_with(requested("ap2")), vote("bob", aid="ap2"), rules()).events[0]
+    assert other.event_id != granted.event_id
+
+
+def test_rebuilding_from_the_same_events_gives_the_same_state() -> None:
+    events = [requested("ap1"), requested("ap2")]
+    events += decide(state_with(*events), vote("bob", aid="ap1"), rules()).events
+    assert state_with(*events) == state_with(*events)
+    assert set(state_with(*events).pending) == {"ap2"}
