@@ -8,6 +8,8 @@ from typing import Any
 import asyncpg
 import pytest
 
+from proctor.events import codec
+from proctor.testing import wait_until
 from tests.integration.conftest import RunningGateway
 
 pytestmark = pytest.mark.integration
@@ -54,3 +56,48 @@ async def test_read_block_and_review(gateway: RunningGateway, approval_requests:
         assert await conn.fetchval("SELECT 1") == 1  # the session goes on
     finally:
         await conn.close()
+
+
+async def test_every_step_is_an_event_in_order(gateway: RunningGateway, js: Any) -> None:
+    conn = await asyncpg.connect(gateway.dsn(), ssl=False)
+    try:
+        assert await conn.fetchval("SELECT count(*) FROM accounts") == 100
+        with pytest.raises(asyncpg.InsufficientPrivilegeError):
+            await conn.execute("TRUNCATE accounts")
+    finally:
+        await conn.close()
+
+    async def stored() -> list[Any]:
+        sub = await js.subscribe("proctor.evt.>", ordered_consumer=True)
+        events = []
+        try:
+            while True:
+                msg = await sub.next_msg(timeout=0.5)
+                events.append(codec.decode(msg.data))
+        except TimeoutError:
+            pass  # caught up with the stream
+        finally:
+            await sub.unsubscribe()
+        return events
+
+    events: list[Any] = []
+
+    async def closed() -> bool:
+        nonlocal events
+        events = await stored()
+        return any(codec.event_type(e) == "session_closed" for e in events)
+
+    assert await wait_until(closed, timeout=10, interval=0.2)
+    kinds = [codec.event_type(e) for e in events]
+    assert kinds[0] == "session_opened" and kinds[-1] == "session_closed"
+    read = [e for e in events if e.command_received.text == "SELECT count(*) FROM accounts"]
+    assert len(read) == 1
+    steps = [codec.event_type(e) for e in events if e.command_id == read[0].command_id]
+    assert steps == ["command_received", "command_classified", "command_executed"]
+    executed = next(e for e in events if e.command_id == read[0].command_id and e.HasField(
+        "command_executed"))  # fmt: skip
+    assert executed.command_executed.row_count == 1
+    truncate = next(e for e in events if e.command_received.text == "TRUNCATE accounts")
+    steps = [codec.event_type(e) for e in events if e.command_id == truncate.command_id]
+    assert steps == ["command_received", "command_classified", "command_blocked"]
+    assert {e.identity.human for e in events} == {"alice"}

@@ -1,7 +1,11 @@
 """Publishing a session's events without waiting on the hot path.
 
-Publishes are pipelined (acknowledged asynchronously); nats-py bounds how many may be pending,
-and past that bound a new command waits rather than run unrecorded.
+Publishes are pipelined and their acknowledgements batched: the events that lead up to a
+statement running (received, classified as allowed) go out without asking for an
+acknowledgement, and the next acknowledged event of the session (executed, blocked, closed, ...)
+confirms them, since the server stores one connection's messages to a stream in order.
+nats-py bounds how many acknowledgements may be pending; past that bound a new command waits
+rather than run unrecorded.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ import asyncio
 import logging
 from typing import Any
 
+from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 from nats.js import api as js_api
 
@@ -24,20 +29,25 @@ class SessionEvents:
 
     def __init__(
         self,
+        nc: NATS,
         js: JetStreamContext,
         stream: str,
         session_id: str,
         identity: pb.Identity,
         resource: pb.Resource,
     ) -> None:
+        self.nc = nc
         self.js = js
         self.stream = stream
+        self.unconfirmed = 0  # events sent since the last acknowledged one
         self.session_id = session_id
         self.identity = identity
         self.resource = resource
         self.failures = 0
 
-    async def emit(self, command_id: str = "", **payload: Any) -> pb.Event:
+    async def emit(
+        self, command_id: str = "", *, acknowledged: bool = True, **payload: Any
+    ) -> pb.Event:
         event = new_event(
             session_id=self.session_id,
             identity=self.identity,
@@ -46,18 +56,25 @@ class SessionEvents:
             command_id=command_id,
             **payload,
         )
+        headers = {str(js_api.Header.MSG_ID.value): event.event_id}
+        if not acknowledged:
+            await self.nc.publish(codec.subject_for(event), codec.encode(event), headers=headers)
+            self.unconfirmed += 1
+            return event
+        covered, self.unconfirmed = self.unconfirmed, 0
         future = await self.js.publish_async(
             codec.subject_for(event),
             codec.encode(event),
             wait_stall=30,
             stream=self.stream,
-            headers={js_api.Header.MSG_ID: event.event_id},
+            headers=headers,
         )
-        future.add_done_callback(self._check)
+        future.add_done_callback(lambda f: self._check(f, covered))
         return event
 
-    def _check(self, future: asyncio.Future[Any]) -> None:
+    def _check(self, future: asyncio.Future[Any], covered: int) -> None:
         if future.cancelled() or future.exception() is None:
             return
         self.failures += 1
-        log.error("an event of session %s was not stored: %s", self.session_id, future.exception())
+        log.error("an event of session %s (and up to %d sent before it) was not stored: %s",
+                  self.session_id, covered, future.exception())  # fmt: skip

@@ -240,6 +240,7 @@ class ClientSession:
         self.writer.write(b"".join(greeting))
         await self.writer.drain()
         self.events = SessionEvents(
+            self.gw.nc,
             self.gw.js,
             self.gw.settings.stream_name,
             self.session_id,
@@ -472,8 +473,11 @@ class ClientSession:
         """Classify (and, for review, wait for a decision); None means run it."""
         assert self.events is not None
         self.commands += 1
+        # Confirmed by the acknowledgement of whatever follows (executed, blocked, requested).
         await self.events.emit(
-            command.command_id, command_received=pb.CommandReceived(text=command.text)
+            command.command_id,
+            acknowledged=False,
+            command_received=pb.CommandReceived(text=command.text),
         )
         try:
             verdict, cached = await self.gw.verdicts.classify(judged, self.identity, self.resource)
@@ -487,6 +491,7 @@ class ClientSession:
             return refusals.unavailable(str(exc))
         await self.events.emit(
             command.command_id,
+            acknowledged=False,
             command_classified=pb.CommandClassified(
                 action=verdict.action,
                 rule_ids=[m.rule_id for m in verdict.matches],
