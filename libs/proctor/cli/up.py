@@ -13,6 +13,7 @@ import ctypes
 import fcntl
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -274,13 +275,23 @@ class Stack:
             self.postgres.stop()
 
 
+def _cli() -> str:
+    """How to call `proctor` from here: plain if it is on PATH, else its path in the venv."""
+    beside = Path(sys.executable).parent / "proctor"
+    if shutil.which("proctor") == str(beside) or not beside.exists():
+        return "proctor"
+    with contextlib.suppress(ValueError):
+        return str(beside.relative_to(Path.cwd()))
+    return str(beside)
+
+
 def _print_banner(info: dict[str, Any]) -> None:
     print("Proctor is up.", flush=True)
-    print(f"  nats:      {info['nats_url']}  ({info['nats']})")
-    print(f"  audit db:  {info['database_url']}  ({info['database']})")
+    print(f"  {'nats:':<15} {info['nats_url']}  ({info['nats']})")
+    print(f"  {'audit db:':<15} {info['database_url']}  ({info['database']})")
     for name, svc in info["services"].items():
-        print(f"  {name + ':':<10} pid {svc['pid']}, log {svc['log']}")
-    print(f"  {'postgres:':<10} {info['pg_listen']} (agents connect here)")
+        print(f"  {name + ':':<15} pid {svc['pid']}, log {svc['log']}")
+    print(f"  {'agents:':<15} postgres wire protocol on {info['pg_listen']}")
     if info.get("demo"):
         demo = info["demo"]
         print()
@@ -288,12 +299,14 @@ def _print_banner(info: dict[str, Any]) -> None:
         print(f"agent: {demo['agent']}")
         print(f"  approver: {demo['approver']} (token {demo['approver_token']})")
         print(f"  try:  psql '{demo['agent']}' -c 'SELECT * FROM customers LIMIT 5'")
-        print(f"  approve or deny held statements:  proctor approvals list --as {demo['approver']}")
+        print(
+            f"  approve or deny held statements:  {_cli()} approvals list --as {demo['approver']}"
+        )
     print()
-    print("  follow the event stream (SIEM):  proctor events tail")
-    print("  replay a session:                proctor replay SESSION_ID")
-    print("  verify the audit hash chain:     proctor audit verify")
-    print("  stop:                            Ctrl-C here, or `proctor down`")
+    print(f"  follow the event stream (SIEM):  {_cli()} events tail")
+    print(f"  replay a session:                {_cli()} replay SESSION_ID")
+    print(f"  verify the audit hash chain:     {_cli()} audit verify")
+    print(f"  stop:                            Ctrl-C here, or `{_cli()} down`")
     print("ready", flush=True)
 
 
