@@ -210,3 +210,102 @@ def backend_key_data(pid: int, key: int) -> bytes:
 
 def cancel_request(pid: int, key: int) -> bytes:
     return struct.pack("!iiii", 16, CANCEL_REQUEST, pid, key)
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    """One column of a RowDescription."""
+
+    name: str
+    type_oid: int
+    binary: bool  # format code 1; 0 is text
+
+
+def parse_row_description(body: bytes) -> list[Field]:
+    """The columns of a RowDescription ('T') body."""
+    try:
+        (count,) = struct.unpack_from("!h", body, 0)
+        pos = 2
+        fields = []
+        for _ in range(count):
+            name, pos = cstring(body, pos)
+            # table oid (4), column number (2), type oid (4), size (2), modifier (4), format (2)
+            _, _, oid, _, _, fmt = struct.unpack_from("!ihIhih", body, pos)
+            pos += 18
+            fields.append(Field(name, oid, fmt == 1))
+    except struct.error as exc:
+        raise ProtocolError(f"truncated RowDescription: {exc}") from exc
+    return fields
+
+
+def parse_data_row(body: bytes) -> list[bytes | None]:
+    """The values of a DataRow ('D') body; None is SQL NULL."""
+    try:
+        (count,) = struct.unpack_from("!h", body, 0)
+        pos = 2
+        values: list[bytes | None] = []
+        for _ in range(count):
+            (length,) = _I32.unpack_from(body, pos)
+            pos += 4
+            if length < 0:
+                values.append(None)
+            else:
+                if pos + length > len(body):
+                    raise ProtocolError("a DataRow value runs past the message")
+                values.append(body[pos : pos + length])
+                pos += length
+    except struct.error as exc:
+        raise ProtocolError(f"truncated DataRow: {exc}") from exc
+    return values
+
+
+def data_row(values: list[bytes | None]) -> bytes:
+    """A whole DataRow frame."""
+    parts = [struct.pack("!h", len(values))]
+    for value in values:
+        if value is None:
+            parts.append(_I32.pack(-1))
+        else:
+            parts.append(_I32.pack(len(value)))
+            parts.append(value)
+    return frame(b"D", b"".join(parts))
+
+
+def fields_message(kind: bytes, fields: dict[str, str]) -> bytes:
+    """An ErrorResponse ('E') or NoticeResponse ('N') frame with these fields, in order."""
+    body = b"".join(k.encode() + v.encode("utf-8") + b"\0" for k, v in fields.items()) + b"\0"
+    return frame(kind, body)
+
+
+def bind_result_formats(body: bytes) -> list[int]:
+    """The result-column format codes of a Bind message (empty: all text)."""
+    _, pos = cstring(body, 0)
+    _, pos = cstring(body, pos)
+    try:
+        (n_formats,) = struct.unpack_from("!h", body, pos)
+        pos += 2 + 2 * n_formats
+        (n_params,) = struct.unpack_from("!h", body, pos)
+        pos += 2
+        for _ in range(n_params):
+            (length,) = _I32.unpack_from(body, pos)
+            pos += 4 + max(length, 0)
+        (n_results,) = struct.unpack_from("!h", body, pos)
+        return list(struct.unpack_from(f"!{n_results}h", body, pos + 2))
+    except struct.error as exc:
+        raise ProtocolError(f"truncated Bind message: {exc}") from exc
+
+
+def parse_describe(body: bytes) -> tuple[str, str]:
+    """(b'S' or b'P' as str, name) of a Describe message."""
+    return parse_close(body)
+
+
+def with_formats(fields: list[Field], formats: list[int]) -> list[Field]:
+    """A statement's columns with the result formats a Bind asked for."""
+    if not formats:
+        codes = [0] * len(fields)
+    elif len(formats) == 1:
+        codes = formats * len(fields)
+    else:
+        codes = formats
+    return [Field(f.name, f.type_oid, c == 1) for f, c in zip(fields, codes, strict=False)]

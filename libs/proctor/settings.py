@@ -85,6 +85,9 @@ class Settings(BaseSettings):
     tls_cert: Path | None = Field(None, description="PEM certificate for TLS to clients")
     tls_key: Path | None = Field(None, description="PEM private key for TLS to clients")
     classify_timeout: float = Field(2.0, gt=0, description="Seconds to wait for a verdict")
+    mask_timeout: float = Field(
+        5.0, gt=0, description="Seconds the proxy waits for the masker before refusing the rows"
+    )
     approval_timeout: float = Field(
         300.0, gt=0, description="Seconds a statement under review waits for a decision"
     )

@@ -1,5 +1,5 @@
-"""A running gateway for integration tests: a target database, the classifier and the
-ingress-proxy as real processes, and the identities agents connect as."""
+"""A running gateway for integration tests: a target database, the classifier, the masker and
+the ingress-proxy as real processes, and the identities agents connect as."""
 
 from __future__ import annotations
 
@@ -46,6 +46,7 @@ class RunningGateway:
     proxy: ServiceRunner
     classifier: ServiceRunner
     js: Any
+    masker: ServiceRunner
 
     def dsn(self, user: str = "alice", token: str = AGENT_TOKEN, db: str = "target") -> str:
         return f"postgresql://{user}:{token}@{self.host}:{self.port}/{db}"
@@ -75,6 +76,19 @@ class RunningGateway:
         event = new_event(session_id=session_id, identity=who, resource=pb.Resource(name="target"),
                           source="test", **payload)  # fmt: skip
         await bus.EventPublisher(self.js, self.settings).publish(event)
+
+
+async def _wait_masker(js: Any, timeout: float = 30.0) -> None:
+    """Until the masker answers on proctor.rpc.mask (it loads its recognizers first)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            await js._nc.request("proctor.rpc.mask", b"", timeout=0.5)
+            return
+        except Exception:
+            if time.monotonic() > deadline:
+                raise TimeoutError("the masker did not answer") from None
+            await asyncio.sleep(0.05)
 
 
 def _wait_port(host: str, port: int, timeout: float = 20.0) -> None:
@@ -122,13 +136,16 @@ async def gateway(
     }
     classifier = ServiceRunner("proctor_classifier", settings, tmp_path / "classifier.log", env)
     proxy = ServiceRunner("proctor_ingress", settings, tmp_path / "proxy.log", env)
+    masker = ServiceRunner("proctor_masker", settings, tmp_path / "masker.log", env)
     classifier.start()
+    masker.start()
     proxy.start()
     try:
-        await asyncio.to_thread(_wait_port, "127.0.0.1", port)
-        yield RunningGateway(settings, target_url, "127.0.0.1", port, proxy, classifier, js)
+        await asyncio.gather(asyncio.to_thread(_wait_port, "127.0.0.1", port), _wait_masker(js))
+        yield RunningGateway(settings, target_url, "127.0.0.1", port, proxy, classifier, js, masker)
     finally:
         proxy.stop()
+        masker.stop()
         classifier.stop()
 
 

@@ -23,10 +23,24 @@ from proctor.classifier.v1 import classifier_pb2 as cpb
 from proctor.events import codec
 from proctor.events.v1 import events_pb2 as pb
 from proctor.gateway import GatewayConfig, IdentityConfig
+from proctor.masker.v1 import masker_pb2 as mpb
+from proctor.maskrules import Prefilter
 from proctor.pgwire import Message, MessageBuffer
 from proctor.settings import Settings
 from proctor_ingress import refusals
 from proctor_ingress.emitter import SessionEvents
+from proctor_ingress.masking import (
+    BATCH_BYTES,
+    BATCH_ROWS,
+    Descriptions,
+    MaskStats,
+    MaskUnavailable,
+    Result,
+    Unmaskable,
+    add_counts,
+    call_masker,
+    message_candidates,
+)
 from proctor_ingress.statements import SqlStatements
 from proctor_ingress.tracking import Command, CommandTracker, Completed
 from proctor_ingress.upstream import Target, Upstream, UpstreamError, open_upstream, send_cancel
@@ -50,6 +64,8 @@ PROTOCOL_VIOLATION = "08P01"
 ADMIN_SHUTDOWN = "57P01"
 STARTUP_TIMEOUT = 60.0  # Postgres's authentication_timeout default
 HELD_READ_LIMIT = 1 << 20  # bytes of client input kept while a statement awaits approval
+MASKING_FAILED = "58000"
+WITHHELD_FIELD = "(withheld by Proctor: masking was unavailable)"
 
 
 @dataclass
@@ -93,6 +109,16 @@ class ClientSession:
         self.identity = pb.Identity()
         self.resource = pb.Resource(kind=pb.RESOURCE_KIND_POSTGRES)
         self.key = (secrets.randbits(31), secrets.randbits(31))
+        # Masking of what the target answers (see _upstream_pump).
+        self.prefilter = Prefilter()
+        self.descriptions = Descriptions()
+        self.result: Result | None = None  # the columns of the result being read
+        self.batch: list[tuple[bytes, list[bytes | None], list[str | None]]] = []
+        self.batch_bytes = 0
+        self.out: list[bytes | bytearray] = []  # what goes to the client from this read
+        self.withheld: str | None = None  # masking failed: the result's rows are dropped
+        self.drop_until_ready = False  # the failure was reported: skip to ReadyForQuery
+        self.mask_stats: dict[str, MaskStats] = {}
 
     # ---- startup -------------------------------------------------------------------------
 
@@ -361,7 +387,7 @@ class ClientSession:
                         if out:  # let the target work on what came before while we judge
                             up.write(b"".join(out))
                             out.clear()
-                        out.append(await self._judge(msg))
+                        out.append(self._expect(await self._judge(msg)))
                     elif kind == b"B":
                         portal, statement, _ = pgwire.parse_bind(msg.body)
                         command = self.statements.bind(portal, statement)
@@ -369,15 +395,22 @@ class ClientSession:
                             if out:
                                 up.write(b"".join(out))
                                 out.clear()
-                            out.append(await self._judge_execution(msg, portal, command))
+                            out.append(
+                                self._expect(await self._judge_execution(msg, portal, command))
+                            )
                         else:
-                            out.append(msg.frame)
+                            out.append(self._expect(msg.frame))
                     elif kind == b"E":
                         portal, _ = pgwire.parse_execute(msg.body)
                         self.tracker.execute(self.statements.portal(portal))
+                        self.descriptions.execute(portal)
+                        out.append(msg.frame)
+                    elif kind == b"D":
+                        self.descriptions.describe(*pgwire.parse_describe(msg.body))
                         out.append(msg.frame)
                     elif kind == b"S":
                         self.tracker.sync()
+                        self.descriptions.sync()
                         self.skip_until_sync = False
                         out.append(msg.frame)
                     elif kind == b"C":
@@ -400,6 +433,18 @@ class ClientSession:
             if out:
                 up.write(b"".join(out))
             await up.drain()
+
+    def _expect(self, frame: bytes) -> bytes:
+        """Note a Query, Parse or Bind forwarded, for the result descriptions; returns it."""
+        kind = frame[:1]
+        if kind == b"Q":
+            self.descriptions.sync()
+        elif kind == b"P":
+            self.descriptions.parse(pgwire.parse_parse(frame[5:]).statement)
+        elif kind == b"B":
+            portal, statement, _ = pgwire.parse_bind(frame[5:])
+            self.descriptions.bind(portal, statement, pgwire.bind_result_formats(frame[5:]))
+        return frame
 
     async def _judge(self, msg: Message) -> bytes:
         """The bytes to send the target in place of a Query, Parse or FunctionCall."""
@@ -591,6 +636,14 @@ class ClientSession:
     # ---- target -> client ------------------------------------------------------------------
 
     async def _upstream_pump(self, buf: MessageBuffer) -> str:
+        """Forward what the target answers. DataRows of results with columns that could hold
+        text are masked in batches (see masking.py): consecutive rows with a candidate value
+        go to the masker together and come back rebuilt, in order; the batch is flushed at
+        every other message and at the end of each read, so rows stream. Error and notice
+        texts are masked too. When masking fails nothing unmasked is sent: the rest of the
+        result is dropped and its end becomes an ErrorResponse (58000); everything else the
+        target sends up to the ReadyForQuery (later results of a pipeline) is dropped too,
+        since after an error the client expects nothing but the ReadyForQuery."""
         assert self.upstream is not None
         reader = self.upstream.reader
         pending = bytearray(buf.take_raw())
@@ -601,7 +654,7 @@ class ClientSession:
                 if not data:
                     return "target closed the connection"
                 pending += data
-            parts: list[bytes | bytearray] = []
+            out = self.out = []
             start = pos = 0
             end = len(pending)
             rows = 0
@@ -610,28 +663,181 @@ class ClientSession:
                 nxt = pos + 1 + length
                 if nxt > end:
                     break
-                if kind == b"D":
-                    rows += 1
-                elif kind in b"CEZIs":
-                    if rows:
-                        self.tracker.add_rows(rows)
-                        rows = 0
-                    body = bytes(pending[pos + 5 : nxt])
-                    if kind == b"E" and self.replacements:
-                        replacement = self._replacement(body)
-                        if replacement is not None:
-                            parts.append(pending[start:pos])
-                            parts.append(replacement)
-                            start = nxt
-                    for done in self.tracker.backend(kind, body):
-                        await self._executed(done)
+                if kind == b"D" or (kind == b"d" and self.result is not None):
+                    rows += kind == b"D"
+                    result = self.result
+                    if result is None:
+                        _, columns = self.descriptions.execution()
+                        width = struct.unpack_from("!h", pending, pos + 5)[0]
+                        result = self.result = (
+                            Result.unknown(width) if columns is None else Result.describe(columns)
+                        )
+                    dropping = self.withheld is not None or self.drop_until_ready
+                    if not dropping and not result.needs_masking:
+                        pos = nxt
+                        continue
+                    out.append(pending[start:pos])
+                    start = nxt
+                    if not dropping:
+                        await self._row(result, bytes(pending[pos:nxt]))
+                    pos = nxt
+                    continue
+                if kind not in b"TnCEZIsN12tHc" and not self.drop_until_ready:
+                    pos = nxt  # forwarded as it is
+                    continue
+                if self.batch:
+                    out.append(pending[start:pos])
+                    start = pos
+                    await self._flush()
+                if rows:
+                    self.tracker.add_rows(rows)
+                    rows = 0
+                body = bytes(pending[pos + 5 : nxt])
+                forward = await self._backend(kind, body)
+                if forward is not None:
+                    out.append(pending[start:pos])
+                    if forward:
+                        out.append(forward)
+                    start = nxt
                 pos = nxt
             if rows:
                 self.tracker.add_rows(rows)
-            parts.append(pending[start:pos])
+            out.append(pending[start:pos])
+            if self.batch:
+                await self._flush()
             del pending[:pos]
-            self.writer.write(b"".join(parts))
+            self.writer.write(b"".join(out))
             await self.writer.drain()
+
+    async def _backend(self, kind: bytes, body: bytes) -> bytes | None:
+        """Account for one target message other than a DataRow; returns what to send in its
+        place (b"" drops it), or None to forward it as it is."""
+        if kind not in b"TnCEZIsN12tHc":
+            return b""  # after a withheld result, until the ReadyForQuery
+        if kind in b"Hc":
+            if kind == b"H":  # CopyOutResponse: overall format 0 text, 1 binary
+                if self.result is None:
+                    self.descriptions.execution()  # a COPY run by an Execute
+                self.result = Result.copy_out()
+                if body[:1] != b"\0":
+                    self.withheld = "a binary COPY cannot be masked; use the text or CSV format"
+            return b"" if self.drop_until_ready or self.withheld is not None else None
+        if kind in b"Tn12t":
+            fields = pgwire.parse_row_description(body) if kind == b"T" else None
+            columns = self.descriptions.backend(kind, fields)
+            if kind in b"Tn" and columns is not None:
+                self.result = Result.describe(columns)
+            return b"" if self.drop_until_ready or self.withheld is not None else None
+        if kind in b"CIs" and self.result is None:
+            self.descriptions.execution()  # an Execute that returned no rows
+        replaced: bytes | None = None
+        if self.withheld is not None and kind in b"CEIs":
+            replaced = pgwire.error_response(
+                "Proctor withheld this result: masking was unavailable, so no rows were sent",
+                code=MASKING_FAILED,
+                detail=self.withheld,
+                hint="Retry when the masker is running; results with no text columns or no "
+                "sensitive-looking values do not need it.",
+            )
+            self.withheld = None
+            self.drop_until_ready = True
+            body = replaced[5:]
+            kind = b"E"
+        elif self.drop_until_ready and kind != b"Z":
+            replaced = b""
+        elif kind in b"EN":
+            refusal = self._replacement(body) if kind == b"E" and self.replacements else None
+            if refusal is not None:
+                replaced = refusal
+            else:
+                masked = await self._mask_message(kind, body)
+                if masked is not None:
+                    replaced, body = masked, masked[5:]
+        if kind == b"Z":
+            self.drop_until_ready = False
+            self.withheld = None
+        if kind in b"CEZIs":
+            self.result = None  # the next Execute (even of a suspended portal) looks it up
+            if kind in b"EZ":
+                self.descriptions.backend(kind)
+            for done in self.tracker.backend(kind, body):
+                await self._executed(done)
+        return replaced
+
+    async def _row(self, result: Result, frame: bytes) -> None:
+        """One DataRow of a result that may need masking: batched, or forwarded."""
+        values = result.values(frame)
+        try:
+            texts = result.candidate(values, self.prefilter)
+        except Unmaskable as exc:
+            self.batch.clear()
+            self.batch_bytes = 0
+            self.withheld = str(exc)
+            return
+        if not texts:
+            if self.batch:
+                self.batch.append((frame, [], []))
+            else:
+                self.out.append(frame)
+            return
+        self.batch.append((frame, values, texts))
+        self.batch_bytes += len(frame)
+        if len(self.batch) >= BATCH_ROWS or self.batch_bytes >= BATCH_BYTES:
+            await self._flush()
+
+    async def _flush(self) -> None:
+        """Send the pending batch through the masker and its rows, rebuilt, to the client."""
+        batch, self.batch = self.batch, []
+        self.batch_bytes = 0
+        result = self.result
+        if not batch or result is None:
+            return
+        candidates = [(i, values, texts) for i, (_, values, texts) in enumerate(batch) if texts]
+        frames = [frame for frame, _, _ in batch]
+        try:
+            response = await call_masker(
+                self.gw.nc,
+                result.request([texts for _, _, texts in candidates]),
+                self.gw.settings.mask_timeout,
+            )
+            for (i, values, texts), row in zip(candidates, response.rows, strict=True):
+                rebuilt = result.rebuild(values, texts, row)
+                if rebuilt is not None:
+                    frames[i] = result.frame(rebuilt)
+        except (MaskUnavailable, Unmaskable) as exc:
+            log.warning("session %s: rows withheld: %s", self.session_id, exc)
+            self.withheld = str(exc)
+            return
+        self._count(response, len(candidates))
+        self.out.extend(frames)
+
+    def _count(self, response: mpb.MaskResponse, rows: int) -> None:
+        command = self.tracker.current()
+        if command is not None:
+            add_counts(self.mask_stats.setdefault(command.command_id, MaskStats()), response, rows)
+
+    async def _mask_message(self, kind: bytes, body: bytes) -> bytes | None:
+        """An ErrorResponse or NoticeResponse of the target with its texts masked (the detail
+        of a unique violation repeats the value), or None when nothing could need it."""
+        fields = pgwire.error_fields(body)
+        codes = message_candidates(fields, self.prefilter)
+        if not codes:
+            return None
+        request = mpb.MaskRequest(
+            columns=[mpb.Column(name="message", type_name="text")],
+            rows=[mpb.Row(values=[mpb.Value(text=fields[c])]) for c in codes],
+        )
+        try:
+            response = await call_masker(self.gw.nc, request, self.gw.settings.mask_timeout)
+        except MaskUnavailable as exc:
+            log.warning("session %s: error text withheld: %s", self.session_id, exc)
+            for c in codes:
+                fields[c] = WITHHELD_FIELD
+        else:
+            for c, row in zip(codes, response.rows, strict=True):
+                fields[c] = row.values[0].text if row.values else WITHHELD_FIELD
+            self._count(response, 0)
+        return pgwire.fields_message(kind, fields)
 
     def _replacement(self, body: bytes) -> bytes | None:
         message = pgwire.error_fields(body).get("M", "")
@@ -645,6 +851,20 @@ class ClientSession:
         assert self.events is not None
         if not done.error_code:
             self.statements.simple_query(done.command.text, done.command)
+        stats = self.mask_stats.pop(done.command.command_id, None)
+        if stats is not None and stats.values_masked:
+            await self.events.emit(
+                done.command.command_id,
+                acknowledged=False,
+                result_masked=pb.ResultMasked(
+                    row_count=stats.rows,
+                    values_masked=stats.values_masked,
+                    counts=[
+                        pb.MaskCount(column=column, entity_type=entity, count=n)
+                        for (column, entity), n in sorted(stats.counts.items())
+                    ],
+                ),
+            )
         await self.events.emit(
             done.command.command_id,
             command_executed=pb.CommandExecuted(

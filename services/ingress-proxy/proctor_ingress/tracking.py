@@ -68,6 +68,11 @@ class CommandTracker:
     def sync(self) -> None:
         self._pending.append(_Pending("S", None))
 
+    def current(self) -> Command | None:
+        """The command whose answer the backend is sending."""
+        head = self._pending[0] if self._pending else None
+        return head.command if head is not None and head.kind in ("Q", "X") else None
+
     def add_rows(self, n: int) -> None:
         """DataRows seen for the command at the head (counted by the caller, in bulk)."""
         if self._pending:

@@ -14,7 +14,8 @@ from collections import Counter
 from collections.abc import Sequence
 from functools import lru_cache
 
-from proctor_masker import pgarray
+from proctor import pgarray
+from proctor.maskrules import DOB_COLUMN
 from proctor_masker.model import (
     Column,
     ColumnKind,
@@ -38,7 +39,7 @@ _SHORT_NAMES = {
     "US_SSN": "ssn",
 }
 # A column that holds dates of birth says so in its name; its values need no label.
-_DOB_COLUMN = re.compile(r"(?:^|_)(?:dob|birth_?date|date_of_birth|birthday|born_on)$", re.I)
+_DOB_COLUMN = DOB_COLUMN
 _JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"(\s*:)?', re.DOTALL)
 DATE_OF_BIRTH = "DATE_OF_BIRTH"
 # A date column must still hold a date the client can parse: a fixed stand-in keeps the type.

@@ -22,40 +22,20 @@ from enum import StrEnum
 from types import MappingProxyType
 
 from proctor.errors import ConfigError
+from proctor.maskrules import ColumnKind, is_date_type, kind_for_type
 
-
-class ColumnKind(StrEnum):
-    TEXT = "text"
-    JSON = "json"
-    ARRAY = "array"
-    OTHER = "other"
-
-
-_OTHER_TYPES = frozenset(
-    {
-        *("int2", "int4", "int8", "smallint", "integer", "bigint", "serial", "bigserial", "oid"),
-        *("numeric", "decimal", "float4", "float8", "real", "double precision", "money"),
-        *("bool", "boolean", "uuid", "date", "time", "timetz", "timestamp", "timestamptz"),
-        *("timestamp with time zone", "timestamp without time zone", "interval"),
-    }
-)
-_DATE_TYPES = frozenset({"date", "timestamp", "timestamptz"})
-
-
-def kind_for_type(type_name: str) -> ColumnKind:
-    """The kind for a Postgres type name; anything unknown is TEXT (scanned), to fail closed."""
-    name = type_name.strip().lower()
-    if name.startswith("_") or name.endswith("[]"):
-        return ColumnKind.ARRAY
-    if name in ("json", "jsonb"):
-        return ColumnKind.JSON
-    if name in _OTHER_TYPES:
-        return ColumnKind.OTHER
-    return ColumnKind.TEXT
-
-
-def is_date_type(type_name: str) -> bool:
-    return type_name.strip().lower() in _DATE_TYPES
+__all__ = [
+    "Column",
+    "ColumnKind",
+    "EntityCount",
+    "MaskRequestBatch",
+    "MaskSettings",
+    "MaskedBatch",
+    "MaskingReport",
+    "Style",
+    "is_date_type",
+    "kind_for_type",
+]
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,84 @@
+"""What the masker and the ingress-proxy must agree on, so the proxy sends the masker every value
+it could change and nothing more: the prefilter pattern, the column kinds, and the names of
+date-of-birth columns.
+
+The prefilter is a fast, conservative test of whether a value COULD hold anything the
+recognizers find. One compiled alternation, case-insensitive like presidio's patterns. It may say
+yes to plenty of harmless values (timestamps, prices); it must never say no to a value a
+recognizer would flag, which the corpus test checks. When NER is on (names, locations), every
+value can match, so the prefilter lets everything through.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+
+# Each line covers the recognizers named in its comment. Keep them in step with the masker's
+# recognizers.py.
+_ALTERNATIVES = (
+    r"@",  # email, credentials in URLs
+    r"://",  # credentials in URLs
+    # Five digits, each pair at most one separator apart: cards, phones, SSN, IBAN, NHS, NINO,
+    # DEA numbers, unlabelled dates of birth in common formats. Phones such as +33 1 23 45 67 89
+    # are why single separators are allowed.
+    r"\d(?:[\s.\-()/]?\d){4}",
+    r"\d\.\d{1,3}\.\d",  # IPv4 (1.2.3.4 has only four digits)
+    r"[0-9a-f]{0,4}:[0-9a-f]{0,4}:",  # IPv6, including ::1
+    # US Medicare beneficiary ids (1EG4-TE5-MK73): the whole shape, or hex digests all pass.
+    r"\d[a-z][a-z0-9]\d-?[a-z][a-z0-9]\d-?[a-z]{2}\d\d",
+    r"akia|asia|agpa|aida|aroa",  # AWS access key ids
+    r"secret|private_key|private key|accountkey|sharedaccesskey",  # AWS, GCP, PEM, Azure
+    r"gh[pousr]_|github_pat_|glpat-|xox[abprs]-|[sr]k_(?:live|test)_",  # service tokens
+    r"eyj|bearer",  # JWTs, bearer tokens
+    r"dob|d\.o\.b|birth|born|ssn|social.security|passport|licen[cs]e|\bdl",  # labels
+)
+PATTERN = re.compile("|".join(f"(?:{a})" for a in _ALTERNATIVES), re.IGNORECASE)
+
+# A column that holds dates of birth says so in its name; its values need no label.
+DOB_COLUMN = re.compile(r"(?:^|_)(?:dob|birth_?date|date_of_birth|birthday|born_on)$", re.I)
+
+
+class Prefilter:
+    """`could_contain(text)`: False only where no recognizer can match."""
+
+    def __init__(self, *, everything: bool = False) -> None:
+        self.everything = everything
+        self._search = PATTERN.search
+
+    def could_contain(self, text: str) -> bool:
+        return self.everything or self._search(text) is not None
+
+
+class ColumnKind(StrEnum):
+    TEXT = "text"
+    JSON = "json"
+    ARRAY = "array"
+    OTHER = "other"
+
+
+_OTHER_TYPES = frozenset(
+    {
+        *("int2", "int4", "int8", "smallint", "integer", "bigint", "serial", "bigserial", "oid"),
+        *("numeric", "decimal", "float4", "float8", "real", "double precision", "money"),
+        *("bool", "boolean", "uuid", "date", "time", "timetz", "timestamp", "timestamptz"),
+        *("timestamp with time zone", "timestamp without time zone", "interval"),
+    }
+)
+_DATE_TYPES = frozenset({"date", "timestamp", "timestamptz"})
+
+
+def kind_for_type(type_name: str) -> ColumnKind:
+    """The kind for a Postgres type name; anything unknown is TEXT (scanned), to fail closed."""
+    name = type_name.strip().lower()
+    if name.startswith("_") or name.endswith("[]"):
+        return ColumnKind.ARRAY
+    if name in ("json", "jsonb"):
+        return ColumnKind.JSON
+    if name in _OTHER_TYPES:
+        return ColumnKind.OTHER
+    return ColumnKind.TEXT
+
+
+def is_date_type(type_name: str) -> bool:
+    return type_name.strip().lower() in _DATE_TYPES

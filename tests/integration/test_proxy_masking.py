@@ -1,0 +1,175 @@
+"""Results masked on their way through the gateway: asyncpg (binary) and psql (text), big
+reads, error details, the ResultMasked event, and failing closed without the masker."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import asyncpg
+import pytest
+
+from proctor.events import codec
+from proctor.events.v1 import events_pb2 as pb
+from tests.integration.conftest import RunningGateway, next_request, psql
+
+pytestmark = pytest.mark.integration
+
+EMAIL = "ada.lovelace@example.com"
+CARD = "4111111111111111"
+SSN = "ssn: 078-05-1120"
+PEOPLE_SQL = f"""
+CREATE TABLE people (
+    id integer PRIMARY KEY, email text UNIQUE, note varchar(200), profile jsonb, tags text[],
+    score numeric
+);
+INSERT INTO people VALUES
+    (1, '{EMAIL}', 'card {CARD}', '{{"card": "{CARD}", "tier": "pro"}}',
+     ARRAY['vip', '{EMAIL}'], 12345.67),
+    (2, NULL, '{SSN}', NULL, NULL, 2),
+    (3, 'nobody', 'plain', '{{"tier": "free"}}', ARRAY['a'], 3);
+CREATE TABLE many (id integer PRIMARY KEY, email text NOT NULL);
+INSERT INTO many SELECT g, 'user' || g || '@example.com' FROM generate_series(1, 20000) g;
+"""
+
+
+async def _setup(gateway: RunningGateway) -> None:
+    conn = await asyncpg.connect(gateway.target_url)
+    try:
+        await conn.execute(PEOPLE_SQL)
+    finally:
+        await conn.close()
+
+
+def _no_pii(text: str) -> None:
+    assert EMAIL not in text and CARD not in text and "078-05-1120" not in text, text
+
+
+async def test_asyncpg_reads_masked_values(gateway: RunningGateway, js: Any) -> None:
+    await _setup(gateway)
+    events: asyncio.Queue[pb.Event] = asyncio.Queue()
+
+    async def on_event(msg: Any) -> None:
+        await events.put(codec.decode(msg.data))
+
+    sub = await js._nc.subscribe(codec.subject_filter("result_masked"), cb=on_event)
+    conn = await asyncpg.connect(gateway.dsn(), ssl=False)
+    try:
+        rows = await conn.fetch("SELECT * FROM people ORDER BY id")
+        direct = await gateway.target_rows("SELECT * FROM people ORDER BY id")
+        assert len(rows) == len(direct) == 3
+        first, second, third = (dict(r) for r in rows)
+        _no_pii(repr(rows))
+        assert "example.com" not in first["email"]
+        assert first["note"].startswith("card ") and first["note"].endswith("1111")
+        assert json.loads(first["profile"])["tier"] == "pro"
+        assert CARD not in first["profile"]
+        assert first["tags"][0] == "vip" and len(first["tags"]) == 2
+        assert first["score"] == direct[0]["score"] and first["id"] == 1
+        assert second["email"] is None and second["profile"] is None and second["tags"] is None
+        assert third == direct[2]  # nothing to mask: untouched
+        # Prepared statements (Describe once, then Bind/Execute only) are masked too.
+        stmt = await conn.prepare("SELECT email, tags, id FROM people WHERE id = $1")
+        for _ in range(3):
+            row = await stmt.fetchrow(1)
+            assert row is not None
+            _no_pii(repr(row))
+            assert row["id"] == 1
+        event = await asyncio.wait_for(events.get(), 10)
+        masked = event.result_masked
+        assert masked.values_masked >= 4 and masked.row_count >= 2
+        assert {(c.column, c.entity_type) for c in masked.counts} >= {
+            ("email", "EMAIL_ADDRESS"),
+            ("profile", "CREDIT_CARD"),
+        }
+    finally:
+        await conn.close()
+        await sub.unsubscribe()
+
+
+async def test_psql_reads_masked_values_and_types(gateway: RunningGateway) -> None:
+    await _setup(gateway)
+    query = (
+        "SELECT * FROM people ORDER BY id;\n"
+        "SELECT pg_typeof(profile), pg_typeof(tags) FROM people LIMIT 1;\n"
+    )
+    through = await psql(gateway.libpq(), "-A", "-t", stdin=query)
+    assert through.returncode == 0, through.stderr
+    _no_pii(through.stdout)
+    lines = through.stdout.splitlines()
+    assert len(lines) == 4
+    assert lines[0].startswith("1|<EMAIL_ADDRESS>|card ************1111|")
+    assert lines[0].endswith("|12345.67")
+    assert lines[1] == "2||ssn: <US_SSN>|||2"
+    assert lines[2] == '3|nobody|plain|{"tier": "free"}|{a}|3'
+    assert lines[3] == "jsonb|text[]"
+
+    copied = await psql(gateway.libpq(), stdin="COPY people TO STDOUT;\nSELECT 'after';\n")
+    assert copied.returncode == 0, copied.stderr
+    _no_pii(copied.stdout)
+    assert "<EMAIL_ADDRESS>" in copied.stdout and "after" in copied.stdout
+    assert len(copied.stdout.splitlines()) >= 3 + 3
+
+
+async def test_big_read_is_all_masked(gateway: RunningGateway) -> None:
+    await _setup(gateway)
+    conn = await asyncpg.connect(gateway.dsn(), ssl=False)
+    try:
+        rows = await conn.fetch("SELECT id, email FROM many ORDER BY id")
+        assert len(rows) == 20000
+        assert [r["id"] for r in rows] == list(range(1, 20001))
+        assert all(r["email"] == "<EMAIL_ADDRESS>" for r in rows)
+    finally:
+        await conn.close()
+
+
+async def test_unique_violation_detail_is_masked(
+    gateway: RunningGateway, approval_requests: Any
+) -> None:
+    await _setup(gateway)
+    conn = await asyncpg.connect(gateway.dsn(), ssl=False)
+    try:
+        insert = asyncio.create_task(
+            conn.execute(f"INSERT INTO people (id, email) VALUES (9, '{EMAIL}')")
+        )
+        request = await next_request(approval_requests)
+        await gateway.decide(request.session_id, request.approval_requested.approval_id, True)
+        with pytest.raises(asyncpg.UniqueViolationError) as error:
+            await insert
+        assert error.value.detail is not None and "<EMAIL_ADDRESS>" in error.value.detail
+        _no_pii(str(error.value) + error.value.detail)
+        assert await conn.fetchval("SELECT 1") == 1
+    finally:
+        await conn.close()
+
+
+async def test_without_masker_rows_are_withheld(gateway: RunningGateway) -> None:
+    await _setup(gateway)
+    gateway.masker.stop()
+    conn = await asyncpg.connect(gateway.dsn(), ssl=False)
+    try:
+        with pytest.raises(asyncpg.PostgresError) as error:
+            await conn.fetch("SELECT id, email FROM people ORDER BY id")
+        assert error.value.sqlstate == "58000"
+        assert "masking was unavailable" in str(error.value)
+        _no_pii(str(error.value))
+        # Values with nothing sensitive-looking, and integers, need no masker.
+        assert await conn.fetchval("SELECT count(*) FROM many") == 20000
+        assert [r["id"] for r in await conn.fetch("SELECT id FROM people ORDER BY id")] == [
+            1,
+            2,
+            3,
+        ]
+        assert await conn.fetchval("SELECT email FROM people WHERE id = 3") == "nobody"
+    finally:
+        await conn.close()
+    through = await psql(
+        gateway.libpq(), "-A", "-t", stdin="SELECT * FROM people ORDER BY id;\nSELECT 42;\n"
+    )
+    _no_pii(through.stdout + through.stderr)
+    assert "masking was unavailable" in through.stderr
+    assert through.stdout.strip() == "42"
+    copied = await psql(gateway.libpq(), stdin="COPY people TO STDOUT;\nSELECT 43;\n")
+    _no_pii(copied.stdout + copied.stderr)
+    assert "masking was unavailable" in copied.stderr and "43" in copied.stdout
