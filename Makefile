@@ -45,6 +45,7 @@ proto: install
 bench: install
 	$(BIN)/python bench/proxy_pgbench.py
 	$(BIN)/python bench/audit_ingest.py
+	$(BIN)/python bench/masker_throughput.py
 
 clean:
 	rm -rf $(VENV) .proctor .pytest_cache .mypy_cache .ruff_cache
