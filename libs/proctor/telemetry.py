@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping
 
@@ -14,6 +15,13 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExport
 from proctor.events.v1 import events_pb2 as pb
 
 _configured = False
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def setup_logging(level: str) -> None:
+    """One log format for every service process (one line per record, to stderr)."""
+    logging.basicConfig(level=level.upper(), format=LOG_FORMAT)
 
 
 def setup_tracing(service_name: str) -> trace.Tracer:

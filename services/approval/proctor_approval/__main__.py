@@ -13,6 +13,7 @@ from proctor import bus
 from proctor.errors import ConfigError, ProctorError
 from proctor.gateway import load_gateway_config
 from proctor.settings import Settings, load_settings
+from proctor.telemetry import setup_logging
 from proctor_approval.api import make_app
 from proctor_approval.core import ApproverRules
 from proctor_approval.service import ApprovalService
@@ -82,10 +83,7 @@ async def serve(settings: Settings) -> None:
 def main(argv: list[str] | None = None) -> int:
     try:
         settings = load_settings()
-        logging.basicConfig(
-            level=settings.log_level.upper(),
-            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        )
+        setup_logging(settings.log_level)
         asyncio.run(serve(settings))
     except (ProctorError, OSError) as exc:
         print(f"proctor-approval: {exc or repr(exc)}", file=sys.stderr)

@@ -11,6 +11,7 @@ import sys
 from proctor import auditstore, bus
 from proctor.errors import ProctorError
 from proctor.settings import Settings, load_settings
+from proctor.telemetry import setup_logging
 from proctor_audit.consumer import AuditConsumer, align_consumer
 from proctor_audit.store import AuditStore, migrate
 
@@ -59,10 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         settings = load_settings()
-        logging.basicConfig(
-            level=settings.log_level.upper(),
-            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        )
+        setup_logging(settings.log_level)
         asyncio.run(serve(settings) if args.command == "serve" else rebuild(settings))
     except ProctorError as exc:
         print(f"proctor-audit: {exc}", file=sys.stderr)

@@ -18,6 +18,7 @@ from proctor.errors import ProctorError
 from proctor.events.v1 import events_pb2 as pb
 from proctor.policy import Policy, load_policy
 from proctor.settings import Settings, load_settings
+from proctor.telemetry import setup_logging
 from proctor_classifier.core import classify
 from proctor_classifier.explain import render_json, render_text
 from proctor_classifier.service import ClassifierService, PolicySource
@@ -74,10 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         settings = load_settings()
-        logging.basicConfig(
-            level=settings.log_level.upper(),
-            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        )
+        setup_logging(settings.log_level)
         if args.command == "explain":
             return explain(args, settings)
         asyncio.run(serve(settings))

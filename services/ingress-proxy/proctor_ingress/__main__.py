@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import signal
 import sys
 
@@ -11,6 +10,7 @@ from proctor import bus
 from proctor.errors import ConfigError, ProctorError
 from proctor.gateway import load_gateway_config
 from proctor.settings import Settings, load_settings
+from proctor.telemetry import setup_logging
 from proctor_ingress.server import serve, tls_context
 from proctor_ingress.session import Gateway
 from proctor_ingress.verdicts import VerdictCache, Verdicts
@@ -44,10 +44,7 @@ async def run(settings: Settings) -> None:
 def main() -> int:
     try:
         settings = load_settings()
-        logging.basicConfig(
-            level=settings.log_level.upper(),
-            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        )
+        setup_logging(settings.log_level)
         try:
             import uvloop
 

@@ -16,6 +16,7 @@ import sys
 
 from proctor.errors import ProctorError
 from proctor.settings import Settings, load_settings
+from proctor.telemetry import setup_logging
 from proctor_masker.core import mask
 from proctor_masker.model import Column, ColumnKind, MaskRequestBatch, MaskSettings
 from proctor_masker.service import MaskerService
@@ -48,10 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command in (None, "serve"):
         try:
             settings = load_settings()
-            logging.basicConfig(
-                level=settings.log_level.upper(),
-                format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-            )
+            setup_logging(settings.log_level)
             asyncio.run(serve(settings))
         except ProctorError as exc:
             print(f"proctor-masker: {exc}", file=sys.stderr)
