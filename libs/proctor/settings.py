@@ -22,20 +22,9 @@ from pydantic_settings import (
 )
 
 from proctor.errors import ConfigError
+from proctor.pids import process_running
 
 STACK_FILE = "stack.json"
-
-
-def _alive(pid: object) -> bool:
-    if not isinstance(pid, int) or pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class _StackFileSource(PydanticBaseSettingsSource):
@@ -51,7 +40,7 @@ class _StackFileSource(PydanticBaseSettingsSource):
             stack = json.loads(path.read_text())
         except (OSError, ValueError):
             return {}
-        if not _alive(stack.get("pid")):
+        if not process_running(stack.get("pid")):
             return {}  # left behind by a stack that is gone
         return {k: stack[k] for k in ("nats_url", "database_url") if stack.get(k)}
 

@@ -19,6 +19,7 @@ import pytest
 
 from proctor import bus
 from proctor.embedded import free_port
+from proctor.pids import process_running
 from proctor.settings import Settings
 from proctor.testing import lifecycle, wait_until
 
@@ -43,15 +44,6 @@ def proctor(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]
 def reader(stream: IO[str], lines: queue.Queue[str]) -> None:
     for line in stream:
         lines.put(line)
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # An exited process whose parent has not reaped it yet is not running.
-    return "State:\tZ" not in Path(f"/proc/{pid}/status").read_text()
 
 
 def start_up(env: dict[str, str]) -> tuple[subprocess.Popen[str], queue.Queue[str], list[str]]:
@@ -143,9 +135,9 @@ async def test_proctor_up_runs_the_stack_and_replays_a_session(tmp_path: Path) -
     assert "Proctor stopped." in "".join(output)
     assert not (run_dir / "stack.json").exists()
     for svc in stack["services"].values():
-        assert not alive(svc["pid"])
-    assert stack["nats_pid"] and not alive(stack["nats_pid"])
-    assert stack["postgres_pid"] and not alive(stack["postgres_pid"])
+        assert not process_running(svc["pid"])
+    assert stack["nats_pid"] and not process_running(stack["nats_pid"])
+    assert stack["postgres_pid"] and not process_running(stack["postgres_pid"])
     postmaster = run_dir / "postgres" / "pgdata" / "postmaster.pid"
     assert not postmaster.exists(), "embedded Postgres still running"
 
@@ -161,15 +153,15 @@ async def test_proctor_up_recovers_after_being_killed(tmp_path: Path) -> None:
     up.wait()
     audit_pid = stack["services"]["audit"]["pid"]
     for _ in range(100):
-        if not alive(audit_pid):
+        if not process_running(audit_pid):
             break
         await asyncio.sleep(0.1)
-    assert not alive(audit_pid), "the audit service outlived proctor up"
+    assert not process_running(audit_pid), "the audit service outlived proctor up"
 
     again, _, output = start_up(env)
     try:
         assert "Proctor is up." in "".join(output)
-        assert not alive(stack["nats_pid"]), "the old nats-server is still running"
+        assert not process_running(stack["nats_pid"]), "the old nats-server is still running"
         verify = proctor("audit", "verify", env=env)
         assert verify.returncode == 0, verify.stderr
     finally:

@@ -37,6 +37,7 @@ from proctor.demo import (
 )
 from proctor.embedded import EmbeddedNats, EmbeddedPostgres
 from proctor.errors import StackError
+from proctor.pids import process_running
 from proctor.settings import STACK_FILE, Settings, load_settings
 
 EMBEDDED_NATS_PORT = 4223
@@ -364,9 +365,7 @@ def run_down(run_dir_arg: str | None) -> int:
         return 1
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
+        if not process_running(pid):
             print("Proctor stopped.")
             return 0
         time.sleep(0.2)

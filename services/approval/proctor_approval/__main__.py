@@ -10,10 +10,10 @@ import sys
 from aiohttp import web
 
 from proctor import bus
-from proctor.errors import ConfigError, ProctorError
+from proctor.errors import ConfigError
 from proctor.gateway import load_gateway_config
-from proctor.settings import Settings, load_settings
-from proctor.telemetry import setup_logging
+from proctor.runtime import run_service
+from proctor.settings import Settings
 from proctor_approval.api import make_app
 from proctor_approval.core import ApproverRules
 from proctor_approval.service import ApprovalService
@@ -81,14 +81,7 @@ async def serve(settings: Settings) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    try:
-        settings = load_settings()
-        setup_logging(settings.log_level)
-        asyncio.run(serve(settings))
-    except (ProctorError, OSError) as exc:
-        print(f"proctor-approval: {exc or repr(exc)}", file=sys.stderr)
-        return 1
-    return 0
+    return run_service("proctor-approval", serve)
 
 
 if __name__ == "__main__":

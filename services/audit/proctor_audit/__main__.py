@@ -10,8 +10,8 @@ import sys
 
 from proctor import auditstore, bus
 from proctor.errors import ProctorError
-from proctor.settings import Settings, load_settings
-from proctor.telemetry import setup_logging
+from proctor.runtime import run_service
+from proctor.settings import Settings
 from proctor_audit.consumer import AuditConsumer, align_consumer
 from proctor_audit.store import AuditStore, migrate
 
@@ -58,14 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="proctor-audit", description=__doc__)
     parser.add_argument("command", nargs="?", default="serve", choices=["serve", "rebuild"])
     args = parser.parse_args(argv)
-    try:
-        settings = load_settings()
-        setup_logging(settings.log_level)
-        asyncio.run(serve(settings) if args.command == "serve" else rebuild(settings))
-    except ProctorError as exc:
-        print(f"proctor-audit: {exc}", file=sys.stderr)
-        return 1
-    return 0
+    return run_service("proctor-audit", serve if args.command == "serve" else rebuild)
 
 
 if __name__ == "__main__":

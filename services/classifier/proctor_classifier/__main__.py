@@ -17,6 +17,7 @@ from proctor.classifier.v1 import classifier_pb2 as cpb
 from proctor.errors import ProctorError
 from proctor.events.v1 import events_pb2 as pb
 from proctor.policy import Policy, load_policy
+from proctor.runtime import run_service
 from proctor.settings import Settings, load_settings
 from proctor.telemetry import setup_logging
 from proctor_classifier.core import classify
@@ -73,16 +74,15 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    if args.command != "explain":
+        return run_service("proctor-classifier", serve)
     try:
         settings = load_settings()
         setup_logging(settings.log_level)
-        if args.command == "explain":
-            return explain(args, settings)
-        asyncio.run(serve(settings))
+        return explain(args, settings)
     except ProctorError as exc:
         print(f"proctor-classifier: {exc}", file=sys.stderr)
         return 1
-    return 0
 
 
 if __name__ == "__main__":

@@ -7,10 +7,10 @@ import signal
 import sys
 
 from proctor import bus
-from proctor.errors import ConfigError, ProctorError
+from proctor.errors import ConfigError
 from proctor.gateway import load_gateway_config
-from proctor.settings import Settings, load_settings
-from proctor.telemetry import setup_logging
+from proctor.runtime import run_service
+from proctor.settings import Settings
 from proctor_ingress.server import serve, tls_context
 from proctor_ingress.session import Gateway
 from proctor_ingress.verdicts import VerdictCache, Verdicts
@@ -42,20 +42,7 @@ async def run(settings: Settings) -> None:
 
 
 def main() -> int:
-    try:
-        settings = load_settings()
-        setup_logging(settings.log_level)
-        try:
-            import uvloop
-
-            uvloop.install()
-        except ImportError:
-            pass
-        asyncio.run(run(settings))
-    except ProctorError as exc:
-        print(f"proctor-ingress: {exc}", file=sys.stderr)
-        return 1
-    return 0
+    return run_service("proctor-ingress", run, fast_loop=True)
 
 
 if __name__ == "__main__":

@@ -14,9 +14,8 @@ import logging
 import signal
 import sys
 
-from proctor.errors import ProctorError
-from proctor.settings import Settings, load_settings
-from proctor.telemetry import setup_logging
+from proctor.runtime import run_service
+from proctor.settings import Settings
 from proctor_masker.core import mask
 from proctor_masker.model import Column, ColumnKind, MaskRequestBatch, MaskSettings
 from proctor_masker.service import MaskerService
@@ -47,14 +46,7 @@ async def serve(settings: Settings) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     if args.command in (None, "serve"):
-        try:
-            settings = load_settings()
-            setup_logging(settings.log_level)
-            asyncio.run(serve(settings))
-        except ProctorError as exc:
-            print(f"proctor-masker: {exc}", file=sys.stderr)
-            return 1
-        return 0
+        return run_service("proctor-masker", serve)
     logging.basicConfig(level="WARNING", format="%(levelname)s %(name)s: %(message)s")
     values = args.values or [line.rstrip("\n") for line in sys.stdin]
     kind = ColumnKind.JSON if args.json else ColumnKind.TEXT
