@@ -141,6 +141,26 @@ def parse_bind(body: bytes) -> tuple[str, str, int]:
     return portal, statement, n_params
 
 
+def bind_parameters(body: bytes) -> bytes:
+    """The parameter part of a Bind message (format codes and values, as sent): what an
+    approval of one execution is bound to, besides the statement."""
+    _, pos = cstring(body, 0)
+    _, start = cstring(body, pos)
+    try:
+        (n_formats,) = struct.unpack_from("!h", body, start)
+        pos = start + 2 + 2 * n_formats
+        (n_params,) = struct.unpack_from("!h", body, pos)
+        pos += 2
+        for _ in range(n_params):
+            (length,) = _I32.unpack_from(body, pos)
+            pos += 4 + max(length, 0)
+    except struct.error as exc:
+        raise ProtocolError(f"truncated Bind message: {exc}") from exc
+    if pos > len(body):
+        raise ProtocolError("truncated Bind message: a parameter runs past its end")
+    return body[start:pos]
+
+
 def parse_execute(body: bytes) -> tuple[str, int]:
     portal, pos = cstring(body, 0)
     try:

@@ -12,6 +12,7 @@ import difflib
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
+from enum import StrEnum
 from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import NamedTuple
@@ -66,6 +67,42 @@ class PolicyEntry:
         return self.resources is None or any(fnmatchcase(resource, p) for p in self.resources)
 
 
+class ApprovalMode(StrEnum):
+    """How an agent waits for a review: held until the decision, or told at once that it is
+    pending and expected to re-submit the same command once it is approved."""
+
+    WAIT = "wait"
+    ASYNC = "async"
+
+
+class ApprovalRoute(NamedTuple):
+    """Who decides a reviewed command and how the agent waits; `approvers` empty means the
+    approval service's default approver groups."""
+
+    approvers: tuple[str, ...]
+    mode: ApprovalMode
+    decided_by: str
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovalEntry:
+    """One item of `approvals:`. None means the key was absent: anything matches."""
+
+    line: int
+    resources: tuple[str, ...] | None
+    groups: frozenset[str] | None
+    rules: frozenset[str] | None  # rule ids or classes
+    approvers: tuple[str, ...] | None
+    mode: ApprovalMode | None
+
+    def applies(self, groups: frozenset[str], resource: str, rules: frozenset[str]) -> bool:
+        if self.rules is not None and not self.rules & rules:
+            return False
+        if self.groups is not None and not self.groups & groups:
+            return False
+        return self.resources is None or any(fnmatchcase(resource, p) for p in self.resources)
+
+
 @dataclass(frozen=True, slots=True)
 class Policy:
     """A loaded, valid policy. `name` is the file name that `decided_by` cites."""
@@ -74,11 +111,43 @@ class Policy:
     version: str
     defaults: dict[RuleClass, _Setting]
     entries: tuple[PolicyEntry, ...]
+    approvals: tuple[ApprovalEntry, ...] = ()
 
     @classmethod
     def builtin(cls) -> Policy:
         """The catalog's defaults alone: reads allow, writes review, destructive block."""
         return cls(name="builtin", version=BUILTIN_VERSION, defaults={}, entries=())
+
+    def approval_route(
+        self, rule_ids: Iterable[str], identity_groups: Iterable[str], resource: str
+    ) -> ApprovalRoute:
+        """Who decides a command that these rules sent to review, and whether the agent waits.
+
+        Like `rules:`, the last entry of `approvals:` that matches decides each of `approvers`
+        and `mode` (an entry may set one and leave the other to the entries above it)."""
+        names: set[str] = set()
+        for rule_id in rule_ids:
+            names.add(rule_id)
+            known = RULES.get(rule_id)
+            if known is not None:
+                names.add(known.rule_class.value)
+        wanted, groups = frozenset(names), frozenset(identity_groups)
+        approvers: tuple[str, ...] | None = None
+        mode: ApprovalMode | None = None
+        lines: list[int] = []
+        for entry in reversed(self.approvals):
+            if not entry.applies(groups, resource, wanted):
+                continue
+            if approvers is None and entry.approvers is not None:
+                approvers = entry.approvers
+                lines.append(entry.line)
+            if mode is None and entry.mode is not None:
+                mode = entry.mode
+                lines.append(entry.line)
+            if approvers is not None and mode is not None:
+                break
+        decided = ", ".join(f"{self.name}:{n}" for n in sorted(set(lines))) or "default"
+        return ApprovalRoute(approvers or (), mode or ApprovalMode.WAIT, decided)
 
     def decide(
         self,
@@ -140,7 +209,7 @@ class _Parser:
             raise PolicyError(self.name, 1, f"not valid YAML: {exc}") from exc
         if root is None:
             raise PolicyError(self.name, 1, "the policy is empty; it needs at least `version: 1`")
-        top = self.mapping(root, "the policy", {"version", "defaults", "rules"})
+        top = self.mapping(root, "the policy", {"version", "defaults", "rules", "approvals"})
         if "version" not in top:
             raise self.fail(root, "`version: 1` is missing (the policy format version)")
         version = top["version"][1]
@@ -148,7 +217,8 @@ class _Parser:
             raise self.fail(version, "`version` must be 1, the only policy format there is")
         defaults = self.defaults(top["defaults"][1]) if "defaults" in top else {}
         entries = self.entries(top["rules"][1]) if "rules" in top else ()
-        return Policy(self.name, policy_version(text), defaults, entries)
+        approvals = self.approvals(top["approvals"][1]) if "approvals" in top else ()
+        return Policy(self.name, policy_version(text), defaults, entries, approvals)
 
     def mapping(self, node: Node, what: str, keys: set[str]) -> dict[str, tuple[Node, Node]]:
         """A mapping's items by key, rejecting unknown and duplicated keys."""
@@ -234,6 +304,49 @@ class _Parser:
         if not actions:
             raise self.fail(items["actions"][1], "actions is empty, so this entry changes nothing")
         return PolicyEntry(node.start_mark.line + 1, resources, groups, actions)
+
+    def approvals(self, node: Node) -> tuple[ApprovalEntry, ...]:
+        if not isinstance(node, SequenceNode):
+            raise self.fail(node, "approvals must be a list of entries, each "
+                                  "`- match: ... approvers: ... mode: ...`")  # fmt: skip
+        return tuple(self.approval(item) for item in node.value)
+
+    def approval(self, node: Node) -> ApprovalEntry:
+        items = self.mapping(node, "an approvals entry", {"match", "approvers", "mode"})
+        if "approvers" not in items and "mode" not in items:
+            raise self.fail(node, "this approvals entry sets neither `approvers:` nor `mode:`, "
+                                  "so it would change nothing")  # fmt: skip
+        resources: tuple[str, ...] | None = None
+        groups: frozenset[str] | None = None
+        rules: frozenset[str] | None = None
+        if "match" in items:
+            match = self.mapping(items["match"][1], "match", {"resource", "groups", "rule"})
+            if "resource" in match:
+                resources = self.strings(match["resource"][1], "match.resource")
+            if "groups" in match:
+                groups = frozenset(self.strings(match["groups"][1], "match.groups"))
+            if "rule" in match:
+                names = set(RULES) | {c.value for c in RuleClass}
+                rule_node = match["rule"][1]
+                rules = frozenset(self.strings(rule_node, "match.rule"))
+                for name in sorted(rules - names):
+                    raise self.fail(rule_node, f"unknown rule id or class {name!r}"
+                                               f"{_suggest(name, names)}")  # fmt: skip
+        approvers = (
+            self.strings(items["approvers"][1], "approvers") if "approvers" in items else None
+        )
+        mode: ApprovalMode | None = None
+        if "mode" in items:
+            mode_node = items["mode"][1]
+            value = mode_node.value if isinstance(mode_node, ScalarNode) else None
+            if value not in {m.value for m in ApprovalMode}:
+                raise self.fail(
+                    mode_node,
+                    "mode must be `wait` (the statement is held until the decision) "
+                    "or `async` (the agent re-submits)",
+                )
+            mode = ApprovalMode(value)
+        return ApprovalEntry(node.start_mark.line + 1, resources, groups, rules, approvers, mode)
 
 
 def _suggest(word: str, choices: Iterable[str]) -> str:

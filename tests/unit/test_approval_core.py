@@ -12,11 +12,14 @@ from proctor.gateway import GatewayConfig, IdentityConfig
 from proctor_approval.core import (
     ApprovalState,
     ApproverRules,
+    RedeemOutcome,
     RefusalCode,
+    Resubmission,
     Vote,
     decide,
     evolve,
     expire,
+    redeem,
 )
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
@@ -214,3 +217,84 @@ def test_rebuilding_from_the_same_events_gives_the_same_state() -> None:
     events += decide(state_with(*events), vote("bob", aid="ap1"), rules()).events
     assert state_with(*events) == state_with(*events)
     assert set(state_with(*events).pending) == {"ap2"}
+
+
+# ---- async mode: a re-submission redeems the decision, once ----------------------------------
+
+
+def async_requested(aid: str = "ap1", binding: str = "h1", requester: str = "alice") -> pb.Event:
+    event = requested(aid, requester=requester)
+    event.approval_requested.mode = pb.APPROVAL_MODE_ASYNC
+    event.approval_requested.command_hash = binding
+    return event
+
+
+def resubmit(
+    binding: str = "h1", human: str = "alice", resource: str = "target", command: str = "c9"
+) -> Resubmission:
+    return Resubmission(
+        command_hash=binding,
+        session_id="b" * 32,
+        command_id=command,
+        identity=pb.Identity(human=human, agent="psql"),
+        resource=pb.Resource(name=resource, kind=pb.RESOURCE_KIND_POSTGRES),
+        at=T0 + timedelta(seconds=20),
+    )
+
+
+def test_nothing_to_redeem_for_an_unknown_binding_or_a_wait_mode_approval() -> None:
+    assert redeem(ApprovalState(), resubmit()).outcome is RedeemOutcome.NONE
+    waiting = requested()
+    waiting.approval_requested.command_hash = "h1"  # wait mode: the held statement used it
+    state = state_with(waiting)
+    state = decide(state, vote("bob"), rules()).state
+    assert redeem(state, resubmit()).outcome is RedeemOutcome.NONE
+
+
+def test_a_grant_is_redeemed_once_by_the_resubmitted_command() -> None:
+    state = state_with(async_requested())
+    pending = redeem(state, resubmit())
+    assert pending.outcome is RedeemOutcome.PENDING and pending.events == ()
+    assert pending.approval is not None and pending.approval.approval_id == "ap1"
+    state = decide(state, vote("bob", note="go"), rules()).state
+    granted = redeem(state, resubmit(command="c9"))
+    assert granted.outcome is RedeemOutcome.GRANTED
+    assert granted.decision is not None and granted.decision.approver == "bob"
+    (event,) = granted.events
+    assert codec.event_type(event) == "approval_redeemed"
+    assert event.approval_redeemed.approval_id == "ap1"
+    assert event.approval_redeemed.decision == "approval_granted"
+    assert event.command_id == "c9" and event.session_id == "b" * 32
+    # Deterministic: two replicas claiming at once publish the same event id.
+    assert event.event_id == redeem(state, resubmit(command="c10")).events[0].event_id
+    # Spent: the next submission of the same command needs a new approval.
+    assert redeem(granted.state, resubmit()).outcome is RedeemOutcome.NONE
+    # Folding the event from the stream (another replica) spends it too, once.
+    assert redeem(evolve(state, event), resubmit()).outcome is RedeemOutcome.NONE
+    assert evolve(evolve(state, event), event) == evolve(state, event)
+
+
+def test_a_denial_and_an_expiry_are_reported_once() -> None:
+    state = state_with(async_requested())
+    denied = decide(state, vote("bob", approve=False, note="wrong namespace"), rules()).state
+    told = redeem(denied, resubmit())
+    assert told.outcome is RedeemOutcome.DENIED
+    assert told.decision is not None and told.decision.note == "wrong namespace"
+    assert redeem(told.state, resubmit()).outcome is RedeemOutcome.NONE
+    expired = expire(state, T0 + timedelta(seconds=301)).state
+    assert redeem(expired, resubmit()).outcome is RedeemOutcome.EXPIRED
+
+
+def test_the_binding_belongs_to_one_identity_and_resource() -> None:
+    state = decide(state_with(async_requested()), vote("bob"), rules()).state
+    assert redeem(state, resubmit(human="mallory")).outcome is RedeemOutcome.NONE
+    assert redeem(state, resubmit(resource="other")).outcome is RedeemOutcome.NONE
+    assert redeem(state, resubmit(binding="h2")).outcome is RedeemOutcome.NONE
+
+
+def test_a_newer_request_for_the_same_binding_takes_over() -> None:
+    state = state_with(async_requested("ap1"), async_requested("ap2"))
+    state = decide(state, vote("bob", aid="ap2"), rules()).state
+    found = redeem(state, resubmit())
+    assert found.outcome is RedeemOutcome.GRANTED
+    assert found.approval is not None and found.approval.approval_id == "ap2"

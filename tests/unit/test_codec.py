@@ -71,6 +71,9 @@ SAMPLE_PAYLOADS: dict[str, Message] = {
         approval_id="a1b2c3d4e5f6", approver="bob@example.com", note="wrong namespace"
     ),
     "approval_expired": pb.ApprovalExpired(approval_id="a1b2c3d4e5f6"),
+    "approval_redeemed": pb.ApprovalRedeemed(
+        approval_id="a1b2c3d4e5f6", decision="approval_granted"
+    ),
     "command_executed": pb.CommandExecuted(
         error_code="42P01", error_message="relation does not exist", row_count=0, duration_us=91
     ),

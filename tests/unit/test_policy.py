@@ -136,7 +136,45 @@ INVALID = [
     ("version: 1\ndefaults:\n  unparseable: review\n", 3, "cannot be review"),
     ("version: 1\nrules:\n  - actions: {write: allow\n", 4, "not valid YAML"),
     ("version: 1\n---\nversion: 1\n", 2, "not valid YAML"),
+    ("version: 1\napprovals:\n  - match: {resource: demo}\n", 3, "sets neither"),
+    ("version: 1\napprovals:\n  - mode: later\n", 3, "mode must be `wait`"),
+    ("version: 1\napprovals:\n  - match: {rule: write.updat}\n    mode: async\n", 3,
+     "unknown rule id or class 'write.updat' (did you mean 'write.update'?)"),
+    ("version: 1\napprovals:\n  - approvers: []\n", 3, "approvers must be a string"),
+    ("version: 1\napprovals: {mode: async}\n", 2, "approvals must be a list"),
+    ("version: 1\napprovals:\n  - mode: async\n    approver: [sre]\n", 4,
+     "unknown key 'approver' in an approvals entry (did you mean 'approvers'?)"),
 ]  # fmt: skip
+
+
+APPROVALS = """\
+version: 1
+approvals:
+  - approvers: [sre]
+  - match: {resource: "prod-*"}
+    mode: async
+  - match: {rule: ddl.drop}
+    approvers: [dba, sre]
+  - match: {resource: prod-billing, groups: [contractors]}
+    approvers: finance
+"""
+
+
+def test_approvals_route_each_review_to_its_approvers_and_mode() -> None:
+    policy = parse_policy(APPROVALS)
+    builtin = Policy.builtin().approval_route(["write.update"], ["engineering"], "demo")
+    assert builtin == (((), "wait", "default"))
+    route = policy.approval_route(["write.update"], ["engineering"], "demo")
+    assert route == (("sre",), "wait", "policy.yaml:3")
+    route = policy.approval_route(["write.update"], ["engineering"], "prod-eu")
+    assert route == (("sre",), "async", "policy.yaml:3, policy.yaml:4")
+    # By rule id or class; the last entry that matches sets each of approvers and mode.
+    assert policy.approval_route(["ddl.drop"], [], "prod-eu").approvers == ("dba", "sre")
+    assert policy.approval_route(["write.update"], ["contractors"], "prod-billing")[:2] == (
+        ("finance",),
+        "async",
+    )
+    assert policy.approval_route(["write.update"], ["contractors"], "demo").approvers == ("sre",)
 
 
 @pytest.mark.parametrize(("text", "line", "problem"), INVALID)

@@ -130,8 +130,8 @@ def test_fold_does_not_mutate_its_input() -> None:
     assert (before.sessions, before.commands, before.approvals) == snapshot
 
 
-# Field 31 of Event, length-delimited: a payload type added after this version was built.
-FUTURE_PAYLOAD = b"\xfa\x01\x02\x08\x01"
+# Field 99 of Event, length-delimited: a payload type added after this version was built.
+FUTURE_PAYLOAD = b"\x9a\x06\x02\x08\x01"
 
 
 def test_an_unknown_payload_is_ignored() -> None:
@@ -211,3 +211,27 @@ def test_an_undecided_approval_expires() -> None:
     assert state.approvals[approval_id].status == "expired"
     assert state.approvals[approval_id].decided_at == tick(50)
     assert state.commands[requested.command_id].status == "expired"
+
+
+def test_a_redeemed_grant_marks_the_approval_and_the_resubmitted_command() -> None:
+    granted = next(a for a in folded().approvals.values() if a.status == "granted")
+    redeemed = new_event(
+        session_id="c" * 32,
+        identity=EVENTS[0].identity,
+        resource=EVENTS[0].resource,
+        source="approval",
+        command_id="resubmitted",
+        occurred_at=tick(60),
+        approval_redeemed=pb.ApprovalRedeemed(
+            approval_id=granted.approval_id, decision="approval_granted"
+        ),
+    )
+    state = evolve(folded(), 30, redeemed)
+    row = state.approvals[granted.approval_id]
+    assert (row.status, row.redeemed_by, row.redeemed_at) == ("granted", "resubmitted", tick(60))
+    command = state.commands["resubmitted"]
+    assert (command.status, command.approval_id) == ("approved", granted.approval_id)
+    assert "redeemed" in command.timeline[-1][3]
+    # A second claim (a replayed or duplicated event) changes nothing of the first.
+    again = evolve(state, 31, redeemed).approvals[granted.approval_id]
+    assert (again.redeemed_by, again.redeemed_at) == ("resubmitted", tick(60))

@@ -47,6 +47,7 @@ def describe(event: pb.Event) -> str:
     if kind == "approval_requested":
         e6 = event.approval_requested
         groups = f" from {', '.join(e6.approver_groups)}" if e6.approver_groups else ""
+        groups += " (the agent re-submits)" if e6.mode == pb.APPROVAL_MODE_ASYNC else ""
         return f"approval {e6.approval_id} requested{groups}: {e6.reason or _rules(e6.rule_ids)}"
     if kind == "approval_granted":
         e7 = event.approval_granted
@@ -57,6 +58,14 @@ def describe(event: pb.Event) -> str:
         return f'approval {e8.approval_id} denied by {e8.approver}, note: "{e8.note}"'
     if kind == "approval_expired":
         return f"approval {event.approval_expired.approval_id} expired undecided"
+    if kind == "approval_redeemed":
+        e11 = event.approval_redeemed
+        what = {
+            "approval_granted": "grant used by this command, which runs once",
+            "approval_denied": "denial reported to the agent",
+            "approval_expired": "expiry reported to the agent",
+        }.get(e11.decision, e11.decision)
+        return f"approval {e11.approval_id} redeemed: {what}"
     if kind == "command_executed":
         e9 = event.command_executed
         ms = e9.duration_us / 1000

@@ -16,6 +16,7 @@ from proctor.runtime import run_service
 from proctor.settings import Settings
 from proctor_approval.api import make_app
 from proctor_approval.core import ApproverRules
+from proctor_approval.grants import serve_redemptions
 from proctor_approval.service import ApprovalService
 
 log = logging.getLogger("proctor.approval")
@@ -57,6 +58,7 @@ async def serve(settings: Settings) -> None:
             ready.cancel()
             tasks[0].result()  # the follower failed: raise its error
         tasks.append(asyncio.create_task(service.expire_loop(stop), name="expire"))
+        await serve_redemptions(nc, service)
         runner = web.AppRunner(make_app(service, config), access_log=None)
         await runner.setup()
         await web.TCPSite(runner, host, port).start()

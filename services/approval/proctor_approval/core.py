@@ -44,6 +44,7 @@ class PendingApproval:
     expires_at: datetime | None
     approver_groups: tuple[str, ...]
     approvals: tuple[str, ...] = ()  # approvers who voted yes so far (when N > 1 are needed)
+    mode: int = pb.APPROVAL_MODE_WAIT  # async: the agent re-submits and redeems the decision
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -59,6 +60,7 @@ class PendingApproval:
             "requested_at": self.requested_at.isoformat(),
             "expires_at": self.expires_at.isoformat() if self.expires_at else None,
             "approvals": list(self.approvals),
+            "mode": "async" if self.mode == pb.APPROVAL_MODE_ASYNC else "wait",
         }
 
 
@@ -74,10 +76,14 @@ class Outcome:
 
 @dataclass(frozen=True, slots=True)
 class ApprovalState:
-    """Every approval seen: those still pending and those decided."""
+    """Every approval seen: those still pending and those decided; and, for async mode, the
+    open approval of each command binding (ApprovalRequested.command_hash) until a
+    re-submission redeems its decision."""
 
     pending: Mapping[str, PendingApproval] = field(default_factory=dict)
     decided: Mapping[str, Outcome] = field(default_factory=dict)
+    by_hash: Mapping[str, str] = field(default_factory=dict)
+    requests: Mapping[str, PendingApproval] = field(default_factory=dict)  # async, unredeemed
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,8 +175,25 @@ def evolve(state: ApprovalState, event: pb.Event) -> ApprovalState:
             requested_at=_ts(event.occurred_at) or datetime.now(UTC),
             expires_at=_ts(body.expires_at),
             approver_groups=tuple(body.approver_groups),
+            mode=body.mode or pb.APPROVAL_MODE_WAIT,
         )
-        return replace(state, pending={**state.pending, body.approval_id: request})
+        state = replace(state, pending={**state.pending, body.approval_id: request})
+        if request.mode == pb.APPROVAL_MODE_ASYNC and request.command_hash:
+            state = replace(
+                state,
+                by_hash={**state.by_hash, request.command_hash: request.approval_id},
+                requests={**state.requests, request.approval_id: request},
+            )
+        return state
+    if kind == "approval_redeemed":
+        claimed = state.requests.get(event.approval_redeemed.approval_id)
+        if claimed is None:
+            return state  # redeemed already (or not an async approval)
+        by_hash = dict(state.by_hash)
+        if by_hash.get(claimed.command_hash) == claimed.approval_id:
+            del by_hash[claimed.command_hash]
+        requests = {k: v for k, v in state.requests.items() if k != claimed.approval_id}
+        return replace(state, by_hash=by_hash, requests=requests)
     if kind in DECISIONS:
         body = getattr(event, kind)
         if body.approval_id in state.decided:
@@ -179,7 +202,8 @@ def evolve(state: ApprovalState, event: pb.Event) -> ApprovalState:
             body.approval_id, kind, getattr(body, "approver", ""), getattr(body, "note", "")
         )
         pending = {k: v for k, v in state.pending.items() if k != body.approval_id}
-        return ApprovalState(pending, {**state.decided, body.approval_id: outcome})
+        decided = {**state.decided, body.approval_id: outcome}
+        return replace(state, pending=pending, decided=decided)
     return state
 
 
@@ -273,3 +297,75 @@ def expire(state: ApprovalState, now: datetime) -> Decision:
     for event in events:
         state = evolve(state, event)
     return Decision(state, events)
+
+
+class RedeemOutcome(Enum):
+    """What a re-submitted command (async mode) finds for its binding."""
+
+    NONE = "none"  # nothing open: the proxy requests an approval
+    PENDING = "pending"
+    GRANTED = "granted"  # claimed: the command runs, once
+    DENIED = "denied"  # claimed: the note is reported, once
+    EXPIRED = "expired"  # claimed: the expiry is reported, once
+
+
+_REDEEMED = {
+    "approval_granted": RedeemOutcome.GRANTED,
+    "approval_denied": RedeemOutcome.DENIED,
+    "approval_expired": RedeemOutcome.EXPIRED,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Resubmission:
+    """A command submitted again in async mode: its binding and who sends it from where."""
+
+    command_hash: str
+    session_id: str
+    command_id: str
+    identity: pb.Identity
+    resource: pb.Resource
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Redemption:
+    """What a re-submission found, the ApprovalRedeemed to publish when it claimed a decision,
+    and the state after it."""
+
+    state: ApprovalState
+    outcome: RedeemOutcome
+    approval: PendingApproval | None = None
+    decision: Outcome | None = None
+    events: tuple[pb.Event, ...] = ()
+
+
+def redeem(state: ApprovalState, resubmission: Resubmission) -> Redemption:
+    """Match a re-submitted command to its open async approval. A decided one is claimed by
+    this command (an ApprovalRedeemed with a deterministic id, so of two replicas claiming at
+    once the stream keeps one): a grant lets it run once; a denial or expiry is reported once.
+    After the claim the binding is free, and the same command again needs a new approval."""
+    aid = state.by_hash.get(resubmission.command_hash)
+    request = state.requests.get(aid or "")
+    if aid is None or request is None:
+        return Redemption(state, RedeemOutcome.NONE)
+    # The hash binds identity and resource already; this guards against a careless binding.
+    if (
+        request.requester != resubmission.identity.human
+        or request.resource != resubmission.resource.name
+    ):
+        return Redemption(state, RedeemOutcome.NONE)
+    outcome = state.decided.get(aid)
+    if outcome is None:
+        return Redemption(state, RedeemOutcome.PENDING, request)
+    event = new_event(
+        session_id=resubmission.session_id,
+        command_id=resubmission.command_id,
+        identity=resubmission.identity,
+        resource=resubmission.resource,
+        source=SOURCE,
+        occurred_at=resubmission.at,
+        approval_redeemed=pb.ApprovalRedeemed(approval_id=aid, decision=outcome.kind),
+    )
+    event.event_id = str(uuid.uuid5(_DECISION_NAMESPACE, f"{aid}/redeemed"))
+    return Redemption(evolve(state, event), _REDEEMED[outcome.kind], request, outcome, (event,))

@@ -29,19 +29,29 @@ from proctor_approval.core import (
     ApprovalState,
     ApproverRules,
     Decision,
+    RedeemOutcome,
+    Redemption,
     Refusal,
     RefusalCode,
+    Resubmission,
     Vote,
     decide,
     evolve,
     expire,
+    redeem,
 )
 
 log = logging.getLogger("proctor.approval")
 
 APPROVAL_SUBJECTS = [
     codec.subject_filter(kind)
-    for kind in ("approval_requested", "approval_granted", "approval_denied", "approval_expired")
+    for kind in (
+        "approval_requested",
+        "approval_granted",
+        "approval_denied",
+        "approval_expired",
+        "approval_redeemed",
+    )
 ]
 
 
@@ -127,6 +137,17 @@ class ApprovalService:
             )
             return await self._commit(decision)
 
+    async def redeem(self, resubmission: Resubmission) -> Redemption:
+        """A command re-submitted in async mode: claim the decision on its approval, if any."""
+        async with self._lock:
+            redemption = redeem(self.state, resubmission)
+            for event in redemption.events:
+                if await self._publish(event):
+                    # Another replica claimed it first: this submission gets nothing from it.
+                    return Redemption(self.state, RedeemOutcome.PENDING, redemption.approval)
+            self.state = redemption.state
+            return redemption
+
     async def expire_due(self, now: datetime | None = None) -> Decision:
         now = now or datetime.now(UTC)
         grace = timedelta(seconds=self.settings.approval_expiry_grace)
@@ -163,7 +184,10 @@ class ApprovalService:
             raise BusError(f"decision {event.event_id} was not stored: {exc}") from exc
         kind = codec.event_type(event)
         body = getattr(event, kind)
-        log.info("%s %s by %r", kind, body.approval_id, getattr(body, "approver", ""))
+        if kind == "approval_redeemed":
+            log.info("%s %s by command %s", kind, body.approval_id, event.command_id)
+        else:
+            log.info("%s %s by %r", kind, body.approval_id, getattr(body, "approver", ""))
         return bool(ack.duplicate)
 
     async def expire_loop(self, stop: asyncio.Event, interval: float = 1.0) -> None:

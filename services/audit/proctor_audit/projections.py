@@ -88,6 +88,9 @@ class ApprovalRow:
     note: str = ""
     decided_at: datetime | None = None
     last_seq: int = 0
+    mode: str = "wait"  # wait: the statement was held; async: the agent re-submits
+    redeemed_by: str = ""  # the re-submitted command that claimed the decision (async mode)
+    redeemed_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -142,6 +145,11 @@ _STATUS_BY_TYPE = {
     "approval_expired": "expired",
     "result_masked": None,
 }
+_REDEEMED_STATUS = {
+    "approval_granted": "approved",
+    "approval_denied": "denied",
+    "approval_expired": "expired",
+}
 
 
 def evolve_command(row: CommandRow | None, seq: int, event: pb.Event) -> CommandRow:
@@ -170,6 +178,14 @@ def evolve_command(row: CommandRow | None, seq: int, event: pb.Event) -> Command
     )
     if status and applies:
         changes["status"] = status
+    if kind == "approval_redeemed":
+        # A re-submission (async mode) that claimed a decision: it runs on a grant, or was
+        # told of the denial or expiry.
+        redeemed = event.approval_redeemed
+        changes |= {
+            "approval_id": redeemed.approval_id,
+            "status": _REDEEMED_STATUS.get(redeemed.decision, row.status),
+        }
     if kind == "command_received":
         changes |= {"text": event.command_received.text, "received_at": at, "status": "received"}
     elif kind == "command_classified":
@@ -223,6 +239,7 @@ def evolve_approval(row: ApprovalRow | None, seq: int, event: pb.Event) -> Appro
             "rule_ids": tuple(e.rule_ids),
             "reason": e.reason,
             "approver_groups": tuple(e.approver_groups),
+            "mode": "async" if e.mode == pb.APPROVAL_MODE_ASYNC else "wait",
             "requested_at": at,
             "expires_at": e.expires_at.ToDatetime(tzinfo=UTC) if e.HasField("expires_at") else None,
         }
@@ -236,6 +253,8 @@ def evolve_approval(row: ApprovalRow | None, seq: int, event: pb.Event) -> Appro
         }
     elif kind == "approval_expired" and row.status == "pending":
         changes |= {"status": "expired", "decided_at": at}
+    elif kind == "approval_redeemed" and not row.redeemed_by:
+        changes |= {"redeemed_by": event.command_id, "redeemed_at": at}
     return replace(row, **changes)
 
 

@@ -110,6 +110,13 @@ CREATE TABLE IF NOT EXISTS audit.approvals (
     approver        text NOT NULL,
     note            text NOT NULL,
     decided_at      timestamptz,
-    last_seq        bigint NOT NULL
+    last_seq        bigint NOT NULL,
+    mode            text NOT NULL DEFAULT 'wait',
+    redeemed_by     text NOT NULL DEFAULT '',
+    redeemed_at     timestamptz
 );
+-- Columns added after the first release, for stores created before them.
+ALTER TABLE audit.approvals ADD COLUMN IF NOT EXISTS mode text NOT NULL DEFAULT 'wait';
+ALTER TABLE audit.approvals ADD COLUMN IF NOT EXISTS redeemed_by text NOT NULL DEFAULT '';
+ALTER TABLE audit.approvals ADD COLUMN IF NOT EXISTS redeemed_at timestamptz;
 CREATE INDEX IF NOT EXISTS approvals_session ON audit.approvals (session_id);

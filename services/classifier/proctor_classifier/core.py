@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from proctor.classifier.v1 import classifier_pb2 as cpb
 from proctor.events.v1 import events_pb2 as pb
-from proctor.policy import Policy
+from proctor.policy import ApprovalMode, Policy
 from proctor.rulecatalog import Action
 from proctor_classifier.rules import analyze_sql
 
@@ -18,6 +18,7 @@ ACTIONS: dict[Action, pb.Action] = {
     Action.REVIEW: pb.ACTION_REVIEW,
     Action.BLOCK: pb.ACTION_BLOCK,
 }
+_MODES = {ApprovalMode.WAIT: pb.APPROVAL_MODE_WAIT, ApprovalMode.ASYNC: pb.APPROVAL_MODE_ASYNC}
 _SEVERITY = {ACTIONS[a]: a.severity for a in Action}
 _SQL_KINDS = {cpb.COMMAND_KIND_UNSPECIFIED, cpb.COMMAND_KIND_SQL}
 
@@ -46,12 +47,19 @@ def classify(request: cpb.ClassifyRequest, policy: Policy) -> cpb.ClassifyRespon
         )
     # Stable sort: equally severe matches keep their statement order.
     matches.sort(key=lambda m: _SEVERITY[m.action], reverse=True)
-    return cpb.ClassifyResponse(
+    response = cpb.ClassifyResponse(
         action=matches[0].action,
         matches=matches,
         policy_version=policy.version,
         fingerprint_safe=analysis.fingerprint_safe,
     )
+    if response.action == pb.ACTION_REVIEW:
+        reviewing = [m.rule_id for m in matches if m.action == pb.ACTION_REVIEW]
+        route = policy.approval_route(reviewing, groups, resource)
+        response.approver_groups.extend(route.approvers)
+        response.approval_mode = _MODES[route.mode]
+        response.approval_decided_by = route.decided_by
+    return response
 
 
 def refusal(error: str, policy_version: str = "") -> cpb.ClassifyResponse:

@@ -32,6 +32,12 @@ def render_text(
     ]
     if response.error:
         lines.append(f"  error: {response.error}")
+    if response.action == pb.ACTION_REVIEW:
+        approvers = ", ".join(response.approver_groups) or "the approval service's defaults"
+        mode = "async" if response.approval_mode == pb.APPROVAL_MODE_ASYNC else "wait"
+        lines.append(
+            f"  approvers: {approvers}; mode: {mode} (decided by {response.approval_decided_by})"
+        )
     for match in response.matches:
         lines += [
             "",

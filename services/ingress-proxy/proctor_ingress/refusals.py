@@ -49,6 +49,34 @@ def expired(approval_id: str, seconds: float) -> bytes:
     )
 
 
+def pending(approval_id: str, approvers: list[str], new: bool) -> bytes:
+    """Async mode: the statement did not run and awaits a human; the agent re-submits it."""
+    who = f" ({', '.join(approvers)})" if approvers else ""
+    asked = (
+        "Approvers" + who + " have been asked"
+        if new
+        else "It is still pending with approvers" + who
+    )
+    return pgwire.error_response(
+        f"Proctor: this statement needs approval; request {approval_id} is pending. {asked}. "
+        "The statement was not run.",
+        code=INSUFFICIENT_PRIVILEGE,
+        detail=f"approval_id={approval_id}",
+        hint="Once it is approved, submit exactly the same statement again (same text and "
+        "parameters, same identity and resource): it then runs once. Any change needs a new "
+        "approval. Meanwhile continue with other work.",
+    )
+
+
+def expired_async(approval_id: str) -> bytes:
+    return pgwire.error_response(
+        f"Proctor: nobody decided on approval {approval_id} in time, so it expired. "
+        "The statement was not run.",
+        code=INSUFFICIENT_PRIVILEGE,
+        hint="Submit it again to ask for a new approval.",
+    )
+
+
 def withdrawn(approval_id: str) -> bytes:
     return pgwire.error_response(
         f"Proctor: the statement was cancelled while it awaited approval {approval_id}, "

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import logging
 import secrets
 import struct
@@ -19,7 +18,9 @@ from nats.aio.subscription import Subscription
 from nats.js import JetStreamContext
 
 from proctor import pgwire
+from proctor.approval.v1 import approval_pb2 as apb
 from proctor.classifier.v1 import classifier_pb2 as cpb
+from proctor.errors import BusError
 from proctor.events import codec
 from proctor.events.v1 import events_pb2 as pb
 from proctor.gateway import GatewayConfig, IdentityConfig
@@ -28,6 +29,7 @@ from proctor.maskrules import Prefilter
 from proctor.pgwire import Message, MessageBuffer
 from proctor.settings import Settings
 from proctor_ingress import refusals
+from proctor_ingress.approvals import command_binding, redeem
 from proctor_ingress.emitter import SessionEvents
 from proctor_ingress.masking import (
     BATCH_BYTES,
@@ -471,7 +473,7 @@ class ClientSession:
             return pgwire.build_parse(parse.statement, REFUSED_MARKER + token)
         text = pgwire.query_text(msg.body)
         command = Command(uuid.uuid4().hex, text)
-        refusal = await self._decide(command, self.statements.judged_text(text))
+        refusal = await self._decide(command, self.statements.judged_text(text), b"")
         if refusal is not None:
             command.refused = True
             self.tracker.query(command)
@@ -490,7 +492,10 @@ class ClientSession:
             statement.approvals -= 1
             return msg.frame
         command = Command(uuid.uuid4().hex, statement.text)
-        refusal = await self._decide(command, self.statements.judged_text(statement.text))
+        parameters = pgwire.bind_parameters(msg.body)
+        refusal = await self._decide(
+            command, self.statements.judged_text(statement.text), parameters
+        )
         if refusal is None:
             self.statements.bind_command(portal, command)
             return msg.frame
@@ -514,8 +519,12 @@ class ClientSession:
         token = self._remember(refusal)
         return pgwire.frame(b"Q", (REFUSED_MARKER + token).encode() + b"\0")
 
-    async def _decide(self, command: Command, judged: str) -> bytes | None:
-        """Classify (and, for review, wait for a decision); None means run it."""
+    async def _decide(
+        self, command: Command, judged: str, parameters: bytes | None = None
+    ) -> bytes | None:
+        """Classify (and, for review, wait for a decision or redeem one); None means run it.
+        `parameters` are the execution's (b"" for a simple Query); None at a Parse, where
+        they are not known yet."""
         assert self.events is not None
         self.commands += 1
         # Confirmed by the acknowledgement of whatever follows (executed, blocked, requested).
@@ -548,7 +557,14 @@ class ClientSession:
         if verdict.action == pb.ACTION_ALLOW:
             return None
         if verdict.action == pb.ACTION_REVIEW:
-            return await self._review(command, verdict)
+            if verdict.approval_mode != pb.APPROVAL_MODE_ASYNC:
+                return await self._review(command, verdict, parameters or b"")
+            if parameters is None:
+                # Async mode binds an approval to the parameters too, so the Parse passes
+                # (it runs nothing) and every execution of it is redeemed at its Bind.
+                command.reviewed = True
+                return None
+            return await self._redeem(command, verdict, parameters)
         blocking = [m for m in verdict.matches if m.action == pb.ACTION_BLOCK] or verdict.matches
         await self.events.emit(
             command.command_id,
@@ -560,26 +576,85 @@ class ClientSession:
         )
         return refusals.blocked(verdict)
 
-    async def _review(self, command: Command, verdict: cpb.ClassifyResponse) -> bytes | None:
+    def _approval_request(
+        self, approval_id: str, command: Command, verdict: cpb.ClassifyResponse, binding: str
+    ) -> pb.ApprovalRequested:
+        expires = Timestamp()
+        timeout = self.gw.settings.approval_timeout
+        expires.FromDatetime(datetime.now(UTC) + timedelta(seconds=timeout))
+        reviewing = [m for m in verdict.matches if m.action == pb.ACTION_REVIEW]
+        return pb.ApprovalRequested(
+            approval_id=approval_id,
+            command_text=command.text,
+            rule_ids=[m.rule_id for m in reviewing],
+            reason="; ".join(m.reason for m in reviewing),
+            command_hash=binding,
+            expires_at=expires,
+            approver_groups=list(verdict.approver_groups),
+            mode=verdict.approval_mode or pb.APPROVAL_MODE_WAIT,
+        )
+
+    async def _redeem(
+        self, command: Command, verdict: cpb.ClassifyResponse, parameters: bytes
+    ) -> bytes | None:
+        """Async mode: run the command if its approval was granted (once), report a denial or
+        expiry, or ask for an approval and tell the agent to re-submit after it."""
+        assert self.events is not None
+        binding = command_binding(command.text, parameters, self.identity.human, self.resource.name)
+        request = apb.RedeemRequest(
+            command_hash=binding,
+            session_id=self.session_id,
+            command_id=command.command_id,
+            identity=self.identity,
+            resource=self.resource,
+        )
+        try:
+            found = await redeem(self.gw.nc, request, self.gw.settings.classify_timeout)
+        except BusError as exc:
+            await self.events.emit(
+                command.command_id,
+                command_blocked=pb.CommandBlocked(
+                    rule_ids=["gateway.unavailable"], reason=str(exc)
+                ),
+            )
+            return refusals.unavailable(str(exc))
+        outcome = found.outcome
+        if outcome == apb.REDEEM_OUTCOME_GRANTED:
+            return None  # the grant is used up by this command (ApprovalRedeemed)
+        if outcome == apb.REDEEM_OUTCOME_DENIED:
+            return refusals.denied(found.approval_id, found.approver, found.note)
+        if outcome == apb.REDEEM_OUTCOME_EXPIRED:
+            return refusals.expired_async(found.approval_id)
+        approvers = list(verdict.approver_groups)
+        if outcome == apb.REDEEM_OUTCOME_PENDING:
+            await self.events.emit(
+                command.command_id,
+                command_blocked=pb.CommandBlocked(
+                    rule_ids=["approval.pending"],
+                    reason=f"approval {found.approval_id} is still pending",
+                    hint="re-submit the same statement once it is approved",
+                ),
+            )
+            return refusals.pending(found.approval_id, approvers, new=False)
+        approval_id = uuid.uuid4().hex[:12]
+        await self.events.emit(
+            command.command_id,
+            approval_requested=self._approval_request(approval_id, command, verdict, binding),
+        )
+        return refusals.pending(approval_id, approvers, new=True)
+
+    async def _review(
+        self, command: Command, verdict: cpb.ClassifyResponse, parameters: bytes
+    ) -> bytes | None:
         assert self.events is not None
         approval_id = uuid.uuid4().hex[:12]
         fut: asyncio.Future[tuple[str, str, str]] = asyncio.get_running_loop().create_future()
         self.decisions[approval_id] = fut
         timeout = self.gw.settings.approval_timeout
-        expires = Timestamp()
-        expires.FromDatetime(datetime.now(UTC) + timedelta(seconds=timeout))
-        binding = "\0".join((self.identity.human, self.resource.name, command.text))
-        reviewing = [m for m in verdict.matches if m.action == pb.ACTION_REVIEW]
+        binding = command_binding(command.text, parameters, self.identity.human, self.resource.name)
         await self.events.emit(
             command.command_id,
-            approval_requested=pb.ApprovalRequested(
-                approval_id=approval_id,
-                command_text=command.text,
-                rule_ids=[m.rule_id for m in reviewing],
-                reason="; ".join(m.reason for m in reviewing),
-                command_hash=hashlib.sha256(binding.encode()).hexdigest(),
-                expires_at=expires,
-            ),
+            approval_requested=self._approval_request(approval_id, command, verdict, binding),
         )
         try:
             kind, approver, note = await self._await_decision(approval_id, fut, timeout)

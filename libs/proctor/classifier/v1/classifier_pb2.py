@@ -25,21 +25,21 @@ _sym_db = _symbol_database.Default()
 from proctor.events.v1 import events_pb2 as proctor_dot_events_dot_v1_dot_events__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&proctor/classifier/v1/classifier.proto\x12\x15proctor.classifier.v1\x1a\x1eproctor/events/v1/events.proto\"\xaf\x01\n\x0f\x43lassifyRequest\x12\x0c\n\x04text\x18\x01 \x01(\t\x12-\n\x08identity\x18\x02 \x01(\x0b\x32\x1b.proctor.events.v1.Identity\x12-\n\x08resource\x18\x03 \x01(\x0b\x32\x1b.proctor.events.v1.Resource\x12\x30\n\x04kind\x18\x04 \x01(\x0e\x32\".proctor.classifier.v1.CommandKind\"y\n\tRuleMatch\x12\x0f\n\x07rule_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\x0c\n\x04hint\x18\x03 \x01(\t\x12)\n\x06\x61\x63tion\x18\x04 \x01(\x0e\x32\x19.proctor.events.v1.Action\x12\x12\n\ndecided_by\x18\x05 \x01(\t\"\xb1\x01\n\x10\x43lassifyResponse\x12)\n\x06\x61\x63tion\x18\x01 \x01(\x0e\x32\x19.proctor.events.v1.Action\x12\x31\n\x07matches\x18\x02 \x03(\x0b\x32 .proctor.classifier.v1.RuleMatch\x12\x16\n\x0epolicy_version\x18\x03 \x01(\t\x12\r\n\x05\x65rror\x18\x04 \x01(\t\x12\x18\n\x10\x66ingerprint_safe\x18\x05 \x01(\x08\"\'\n\rPolicyChanged\x12\x16\n\x0epolicy_version\x18\x01 \x01(\t*A\n\x0b\x43ommandKind\x12\x1c\n\x18\x43OMMAND_KIND_UNSPECIFIED\x10\x00\x12\x14\n\x10\x43OMMAND_KIND_SQL\x10\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&proctor/classifier/v1/classifier.proto\x12\x15proctor.classifier.v1\x1a\x1eproctor/events/v1/events.proto\"\xaf\x01\n\x0f\x43lassifyRequest\x12\x0c\n\x04text\x18\x01 \x01(\t\x12-\n\x08identity\x18\x02 \x01(\x0b\x32\x1b.proctor.events.v1.Identity\x12-\n\x08resource\x18\x03 \x01(\x0b\x32\x1b.proctor.events.v1.Resource\x12\x30\n\x04kind\x18\x04 \x01(\x0e\x32\".proctor.classifier.v1.CommandKind\"y\n\tRuleMatch\x12\x0f\n\x07rule_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\x0c\n\x04hint\x18\x03 \x01(\t\x12)\n\x06\x61\x63tion\x18\x04 \x01(\x0e\x32\x19.proctor.events.v1.Action\x12\x12\n\ndecided_by\x18\x05 \x01(\t\"\x9f\x02\n\x10\x43lassifyResponse\x12)\n\x06\x61\x63tion\x18\x01 \x01(\x0e\x32\x19.proctor.events.v1.Action\x12\x31\n\x07matches\x18\x02 \x03(\x0b\x32 .proctor.classifier.v1.RuleMatch\x12\x16\n\x0epolicy_version\x18\x03 \x01(\t\x12\r\n\x05\x65rror\x18\x04 \x01(\t\x12\x18\n\x10\x66ingerprint_safe\x18\x05 \x01(\x08\x12\x17\n\x0f\x61pprover_groups\x18\x06 \x03(\t\x12\x36\n\rapproval_mode\x18\x07 \x01(\x0e\x32\x1f.proctor.events.v1.ApprovalMode\x12\x1b\n\x13\x61pproval_decided_by\x18\x08 \x01(\t\"\'\n\rPolicyChanged\x12\x16\n\x0epolicy_version\x18\x01 \x01(\t*A\n\x0b\x43ommandKind\x12\x1c\n\x18\x43OMMAND_KIND_UNSPECIFIED\x10\x00\x12\x14\n\x10\x43OMMAND_KIND_SQL\x10\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'proctor.classifier.v1.classifier_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_COMMANDKIND']._serialized_start=619
-  _globals['_COMMANDKIND']._serialized_end=684
+  _globals['_COMMANDKIND']._serialized_start=729
+  _globals['_COMMANDKIND']._serialized_end=794
   _globals['_CLASSIFYREQUEST']._serialized_start=98
   _globals['_CLASSIFYREQUEST']._serialized_end=273
   _globals['_RULEMATCH']._serialized_start=275
   _globals['_RULEMATCH']._serialized_end=396
   _globals['_CLASSIFYRESPONSE']._serialized_start=399
-  _globals['_CLASSIFYRESPONSE']._serialized_end=576
-  _globals['_POLICYCHANGED']._serialized_start=578
-  _globals['_POLICYCHANGED']._serialized_end=617
+  _globals['_CLASSIFYRESPONSE']._serialized_end=686
+  _globals['_POLICYCHANGED']._serialized_start=688
+  _globals['_POLICYCHANGED']._serialized_end=727
 # @@protoc_insertion_point(module_scope)

@@ -42,18 +42,24 @@ class RuleMatch(_message.Message):
     def __init__(self, rule_id: _Optional[str] = ..., reason: _Optional[str] = ..., hint: _Optional[str] = ..., action: _Optional[_Union[_events_pb2.Action, str]] = ..., decided_by: _Optional[str] = ...) -> None: ...
 
 class ClassifyResponse(_message.Message):
-    __slots__ = ("action", "matches", "policy_version", "error", "fingerprint_safe")
+    __slots__ = ("action", "matches", "policy_version", "error", "fingerprint_safe", "approver_groups", "approval_mode", "approval_decided_by")
     ACTION_FIELD_NUMBER: _ClassVar[int]
     MATCHES_FIELD_NUMBER: _ClassVar[int]
     POLICY_VERSION_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
     FINGERPRINT_SAFE_FIELD_NUMBER: _ClassVar[int]
+    APPROVER_GROUPS_FIELD_NUMBER: _ClassVar[int]
+    APPROVAL_MODE_FIELD_NUMBER: _ClassVar[int]
+    APPROVAL_DECIDED_BY_FIELD_NUMBER: _ClassVar[int]
     action: _events_pb2.Action
     matches: _containers.RepeatedCompositeFieldContainer[RuleMatch]
     policy_version: str
     error: str
     fingerprint_safe: bool
-    def __init__(self, action: _Optional[_Union[_events_pb2.Action, str]] = ..., matches: _Optional[_Iterable[_Union[RuleMatch, _Mapping]]] = ..., policy_version: _Optional[str] = ..., error: _Optional[str] = ..., fingerprint_safe: _Optional[bool] = ...) -> None: ...
+    approver_groups: _containers.RepeatedScalarFieldContainer[str]
+    approval_mode: _events_pb2.ApprovalMode
+    approval_decided_by: str
+    def __init__(self, action: _Optional[_Union[_events_pb2.Action, str]] = ..., matches: _Optional[_Iterable[_Union[RuleMatch, _Mapping]]] = ..., policy_version: _Optional[str] = ..., error: _Optional[str] = ..., fingerprint_safe: _Optional[bool] = ..., approver_groups: _Optional[_Iterable[str]] = ..., approval_mode: _Optional[_Union[_events_pb2.ApprovalMode, str]] = ..., approval_decided_by: _Optional[str] = ...) -> None: ...
 
 class PolicyChanged(_message.Message):
     __slots__ = ("policy_version",)

@@ -25,6 +25,12 @@ class Action(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     ACTION_ALLOW: _ClassVar[Action]
     ACTION_REVIEW: _ClassVar[Action]
     ACTION_BLOCK: _ClassVar[Action]
+
+class ApprovalMode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    APPROVAL_MODE_UNSPECIFIED: _ClassVar[ApprovalMode]
+    APPROVAL_MODE_WAIT: _ClassVar[ApprovalMode]
+    APPROVAL_MODE_ASYNC: _ClassVar[ApprovalMode]
 RESOURCE_KIND_UNSPECIFIED: ResourceKind
 RESOURCE_KIND_POSTGRES: ResourceKind
 RESOURCE_KIND_SHELL: ResourceKind
@@ -35,6 +41,9 @@ ACTION_UNSPECIFIED: Action
 ACTION_ALLOW: Action
 ACTION_REVIEW: Action
 ACTION_BLOCK: Action
+APPROVAL_MODE_UNSPECIFIED: ApprovalMode
+APPROVAL_MODE_WAIT: ApprovalMode
+APPROVAL_MODE_ASYNC: ApprovalMode
 
 class Identity(_message.Message):
     __slots__ = ("human", "agent", "groups")
@@ -113,7 +122,7 @@ class CommandBlocked(_message.Message):
     def __init__(self, rule_ids: _Optional[_Iterable[str]] = ..., reason: _Optional[str] = ..., hint: _Optional[str] = ...) -> None: ...
 
 class ApprovalRequested(_message.Message):
-    __slots__ = ("approval_id", "command_text", "rule_ids", "reason", "command_hash", "expires_at", "approver_groups")
+    __slots__ = ("approval_id", "command_text", "rule_ids", "reason", "command_hash", "expires_at", "approver_groups", "mode")
     APPROVAL_ID_FIELD_NUMBER: _ClassVar[int]
     COMMAND_TEXT_FIELD_NUMBER: _ClassVar[int]
     RULE_IDS_FIELD_NUMBER: _ClassVar[int]
@@ -121,6 +130,7 @@ class ApprovalRequested(_message.Message):
     COMMAND_HASH_FIELD_NUMBER: _ClassVar[int]
     EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
     APPROVER_GROUPS_FIELD_NUMBER: _ClassVar[int]
+    MODE_FIELD_NUMBER: _ClassVar[int]
     approval_id: str
     command_text: str
     rule_ids: _containers.RepeatedScalarFieldContainer[str]
@@ -128,7 +138,8 @@ class ApprovalRequested(_message.Message):
     command_hash: str
     expires_at: _timestamp_pb2.Timestamp
     approver_groups: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, approval_id: _Optional[str] = ..., command_text: _Optional[str] = ..., rule_ids: _Optional[_Iterable[str]] = ..., reason: _Optional[str] = ..., command_hash: _Optional[str] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., approver_groups: _Optional[_Iterable[str]] = ...) -> None: ...
+    mode: ApprovalMode
+    def __init__(self, approval_id: _Optional[str] = ..., command_text: _Optional[str] = ..., rule_ids: _Optional[_Iterable[str]] = ..., reason: _Optional[str] = ..., command_hash: _Optional[str] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., approver_groups: _Optional[_Iterable[str]] = ..., mode: _Optional[_Union[ApprovalMode, str]] = ...) -> None: ...
 
 class ApprovalGranted(_message.Message):
     __slots__ = ("approval_id", "approver", "note")
@@ -155,6 +166,14 @@ class ApprovalExpired(_message.Message):
     APPROVAL_ID_FIELD_NUMBER: _ClassVar[int]
     approval_id: str
     def __init__(self, approval_id: _Optional[str] = ...) -> None: ...
+
+class ApprovalRedeemed(_message.Message):
+    __slots__ = ("approval_id", "decision")
+    APPROVAL_ID_FIELD_NUMBER: _ClassVar[int]
+    DECISION_FIELD_NUMBER: _ClassVar[int]
+    approval_id: str
+    decision: str
+    def __init__(self, approval_id: _Optional[str] = ..., decision: _Optional[str] = ...) -> None: ...
 
 class CommandExecuted(_message.Message):
     __slots__ = ("rows", "duration_ms", "error_code", "error_message", "row_count", "duration_us")
@@ -193,7 +212,7 @@ class ResultMasked(_message.Message):
     def __init__(self, row_count: _Optional[int] = ..., values_masked: _Optional[int] = ..., counts: _Optional[_Iterable[_Union[MaskCount, _Mapping]]] = ...) -> None: ...
 
 class Event(_message.Message):
-    __slots__ = ("event_id", "command_id", "session_id", "identity", "resource", "occurred_at", "trace", "schema_version", "source", "session_opened", "session_closed", "command_received", "command_classified", "command_blocked", "approval_requested", "approval_granted", "approval_denied", "approval_expired", "command_executed", "result_masked")
+    __slots__ = ("event_id", "command_id", "session_id", "identity", "resource", "occurred_at", "trace", "schema_version", "source", "session_opened", "session_closed", "command_received", "command_classified", "command_blocked", "approval_requested", "approval_granted", "approval_denied", "approval_expired", "command_executed", "result_masked", "approval_redeemed")
     EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     COMMAND_ID_FIELD_NUMBER: _ClassVar[int]
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
@@ -214,6 +233,7 @@ class Event(_message.Message):
     APPROVAL_EXPIRED_FIELD_NUMBER: _ClassVar[int]
     COMMAND_EXECUTED_FIELD_NUMBER: _ClassVar[int]
     RESULT_MASKED_FIELD_NUMBER: _ClassVar[int]
+    APPROVAL_REDEEMED_FIELD_NUMBER: _ClassVar[int]
     event_id: str
     command_id: str
     session_id: str
@@ -234,4 +254,5 @@ class Event(_message.Message):
     approval_expired: ApprovalExpired
     command_executed: CommandExecuted
     result_masked: ResultMasked
-    def __init__(self, event_id: _Optional[str] = ..., command_id: _Optional[str] = ..., session_id: _Optional[str] = ..., identity: _Optional[_Union[Identity, _Mapping]] = ..., resource: _Optional[_Union[Resource, _Mapping]] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., trace: _Optional[_Union[TraceContext, _Mapping]] = ..., schema_version: _Optional[int] = ..., source: _Optional[str] = ..., session_opened: _Optional[_Union[SessionOpened, _Mapping]] = ..., session_closed: _Optional[_Union[SessionClosed, _Mapping]] = ..., command_received: _Optional[_Union[CommandReceived, _Mapping]] = ..., command_classified: _Optional[_Union[CommandClassified, _Mapping]] = ..., command_blocked: _Optional[_Union[CommandBlocked, _Mapping]] = ..., approval_requested: _Optional[_Union[ApprovalRequested, _Mapping]] = ..., approval_granted: _Optional[_Union[ApprovalGranted, _Mapping]] = ..., approval_denied: _Optional[_Union[ApprovalDenied, _Mapping]] = ..., approval_expired: _Optional[_Union[ApprovalExpired, _Mapping]] = ..., command_executed: _Optional[_Union[CommandExecuted, _Mapping]] = ..., result_masked: _Optional[_Union[ResultMasked, _Mapping]] = ...) -> None: ...
+    approval_redeemed: ApprovalRedeemed
+    def __init__(self, event_id: _Optional[str] = ..., command_id: _Optional[str] = ..., session_id: _Optional[str] = ..., identity: _Optional[_Union[Identity, _Mapping]] = ..., resource: _Optional[_Union[Resource, _Mapping]] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., trace: _Optional[_Union[TraceContext, _Mapping]] = ..., schema_version: _Optional[int] = ..., source: _Optional[str] = ..., session_opened: _Optional[_Union[SessionOpened, _Mapping]] = ..., session_closed: _Optional[_Union[SessionClosed, _Mapping]] = ..., command_received: _Optional[_Union[CommandReceived, _Mapping]] = ..., command_classified: _Optional[_Union[CommandClassified, _Mapping]] = ..., command_blocked: _Optional[_Union[CommandBlocked, _Mapping]] = ..., approval_requested: _Optional[_Union[ApprovalRequested, _Mapping]] = ..., approval_granted: _Optional[_Union[ApprovalGranted, _Mapping]] = ..., approval_denied: _Optional[_Union[ApprovalDenied, _Mapping]] = ..., approval_expired: _Optional[_Union[ApprovalExpired, _Mapping]] = ..., command_executed: _Optional[_Union[CommandExecuted, _Mapping]] = ..., result_masked: _Optional[_Union[ResultMasked, _Mapping]] = ..., approval_redeemed: _Optional[_Union[ApprovalRedeemed, _Mapping]] = ...) -> None: ...
