@@ -6,6 +6,7 @@ identities:
   alice@example.com:
     groups: [engineering]
     token_sha256: 3b7e...   # sha256 hex of the access token; the token is never stored
+    slack_user: U012AB3CD   # optional: the Slack member id that decides as this identity
 resources:
   demo:
     kind: postgres
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +34,7 @@ class IdentityConfig:
     name: str
     groups: tuple[str, ...]
     token_sha256: str
+    slack_user: str | None = None  # Slack member id (U…/W…) that acts as this identity
 
     def accepts(self, token: str) -> bool:
         return hmac.compare_digest(hash_token(token), self.token_sha256)
@@ -57,6 +60,13 @@ class GatewayConfig:
         )
         return identity if identity and ok else None
 
+    def by_slack_user(self, slack_user: str) -> IdentityConfig | None:
+        """The identity a Slack member id is mapped to, or None."""
+        for identity in self.identities.values():
+            if identity.slack_user is not None and identity.slack_user == slack_user:
+                return identity
+        return None
+
 
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
@@ -65,6 +75,10 @@ def hash_token(token: str) -> str:
 def new_token(prefix: str = "prx") -> str:
     """A fresh access token (high entropy, so a plain SHA-256 is a sufficient stored form)."""
     return f"{prefix}_{secrets.token_urlsafe(24)}"
+
+
+# Slack member ids: U… (and W… for Enterprise Grid), upper-case letters and digits.
+_SLACK_USER = re.compile(r"[UW][A-Z0-9]{2,}")
 
 
 def _mapping(value: Any, where: str) -> dict[str, Any]:
@@ -86,7 +100,19 @@ def parse_gateway_config(data: Any, source: str = "gateway config") -> GatewayCo
         groups = spec.get("groups") or []
         if not isinstance(groups, list) or not all(isinstance(g, str) for g in groups):
             raise ConfigError(f"{source}: identity {name}: groups must be a list of names")
-        identities[str(name)] = IdentityConfig(str(name), tuple(groups), digest)
+        slack_user = spec.get("slack_user")
+        if slack_user is not None:
+            if not isinstance(slack_user, str) or not _SLACK_USER.fullmatch(slack_user):
+                raise ConfigError(
+                    f"{source}: identity {name}: slack_user must be a Slack member id "
+                    "such as U012AB3CD (profile → ⋮ → Copy member ID)"
+                )
+            owner = next((i.name for i in identities.values() if i.slack_user == slack_user), None)
+            if owner is not None:
+                raise ConfigError(
+                    f"{source}: identity {name}: slack_user {slack_user} is already {owner}'s"
+                )
+        identities[str(name)] = IdentityConfig(str(name), tuple(groups), digest, slack_user)
     resources: dict[str, ResourceConfig] = {}
     for name, spec in _mapping(root.get("resources"), f"{source}: resources").items():
         spec = _mapping(spec, f"{source}: resource {name}")

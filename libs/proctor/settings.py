@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, ValidationError
+from pydantic import Field, SecretStr, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -95,6 +95,21 @@ class Settings(BaseSettings):
     )
     approval_expiry_grace: float = Field(
         2.0, ge=0, description="Seconds past expires_at before the approval service expires it"
+    )
+    slack_bot_token: SecretStr | None = Field(
+        None, description="Slack bot token (xoxb-…) of the approval app; unset: no Slack"
+    )
+    slack_signing_secret: SecretStr | None = Field(
+        None, description="Slack app's signing secret; every request from Slack is checked with it"
+    )
+    slack_channel: str | None = Field(
+        None, description="Slack channel id (C…) where approval requests are posted"
+    )
+    slack_app_token: SecretStr | None = Field(
+        None, description="Slack app-level token (xapp-…): use Socket Mode instead of HTTP"
+    )
+    slack_api_url: str = Field(
+        "https://slack.com/api/", description="Base URL of Slack's Web API (tests point it away)"
     )
     verdict_cache_size: int = Field(10000, ge=0, description="Verdicts the proxy caches")
     policy_file: Path | None = Field(

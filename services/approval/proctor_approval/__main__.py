@@ -1,4 +1,4 @@
-"""`proctor-approval`: run the approval service (stream follower, expiry, HTTP API)."""
+"""`proctor-approval`: run the approval service (stream follower, expiry, HTTP API, Slack)."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from proctor_approval.api import make_app
 from proctor_approval.core import ApproverRules
 from proctor_approval.grants import serve_redemptions
 from proctor_approval.service import ApprovalService
+from proctor_approval.slack import start_slack
 
 log = logging.getLogger("proctor.approval")
 
@@ -59,7 +60,11 @@ async def serve(settings: Settings) -> None:
             tasks[0].result()  # the follower failed: raise its error
         tasks.append(asyncio.create_task(service.expire_loop(stop), name="expire"))
         await serve_redemptions(nc, service)
-        runner = web.AppRunner(make_app(service, config), access_log=None)
+        slack = await start_slack(service, config, settings)
+        if slack is not None:
+            tasks.append(asyncio.create_task(slack[0].run(stop, slack[1]), name="slack"))
+        slack_http = slack[0].http_handler if slack is not None else None
+        runner = web.AppRunner(make_app(service, config, slack_http), access_log=None)
         await runner.setup()
         await web.TCPSite(runner, host, port).start()
         log.info(

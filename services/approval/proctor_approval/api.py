@@ -4,8 +4,9 @@
     GET  /approvals/{id}            one approval, pending or decided
     POST /approvals/{id}/approve    {"note": "..."} optional
     POST /approvals/{id}/deny       {"note": "..."} required
+    POST /slack/events              Slack interactivity (when Slack runs in HTTP mode)
 
-Every call carries `Authorization: Bearer <token>`, an identity's token from the gateway
+Every call but Slack's carries `Authorization: Bearer <token>`, an identity's token from the gateway
 config (optionally `X-Proctor-Identity: <name>` to say whose). Errors are JSON `{"error": ...}`.
 """
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import hmac
 import json
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
@@ -31,6 +33,8 @@ _STATUS = {
     RefusalCode.EXPIRED: 409,
     RefusalCode.NOTE_REQUIRED: 400,
 }
+SLACK_EVENTS_PATH = "/slack/events"
+_SLACK_ROUTE = "slack-events"
 SERVICE: web.AppKey[ApprovalService] = web.AppKey("service", ApprovalService)
 CONFIG: web.AppKey[GatewayConfig] = web.AppKey("config", GatewayConfig)
 
@@ -58,6 +62,10 @@ def authenticate(config: GatewayConfig, request: web.Request) -> str | None:
 
 @web.middleware
 async def _auth(request: web.Request, handler: Any) -> web.StreamResponse:
+    if request.match_info.route.name == _SLACK_ROUTE:
+        # Slack carries no Proctor token: bolt verifies the request's Slack signature instead.
+        slack: web.StreamResponse = await handler(request)
+        return slack
     who = authenticate(request.app[CONFIG], request)
     if who is None:
         return _error(
@@ -157,7 +165,11 @@ async def _deny(request: web.Request) -> web.Response:
     return await _decide(request, False)
 
 
-def make_app(service: ApprovalService, config: GatewayConfig) -> web.Application:
+def make_app(
+    service: ApprovalService,
+    config: GatewayConfig,
+    slack: Callable[[web.Request], Awaitable[web.StreamResponse]] | None = None,
+) -> web.Application:
     app = web.Application(middlewares=[_auth])
     app[SERVICE] = service
     app[CONFIG] = config
@@ -165,4 +177,6 @@ def make_app(service: ApprovalService, config: GatewayConfig) -> web.Application
     app.router.add_get("/approvals/{id}", _show)
     app.router.add_post("/approvals/{id}/approve", _approve)
     app.router.add_post("/approvals/{id}/deny", _deny)
+    if slack is not None:
+        app.router.add_post(SLACK_EVENTS_PATH, slack, name=_SLACK_ROUTE)
     return app
