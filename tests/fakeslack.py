@@ -31,7 +31,8 @@ app's request URL with a valid, forged or stale `X-Slack-Signature`.
 Other parts: `slack.calls` (every `SlackCall`: method, args, token), `calls_to(method)`,
 `wait_for_call(method, match)`, `messages` (by ts, current content), `fail(method, error,
 times)` to make Slack refuse the next calls (e.g. "ratelimited"), and the pure helpers
-`sign`, `block_actions_payload` and `view_submission_payload`.
+`sign`, `block_actions_payload` and `view_submission_payload`; `with_slack_users(config,
+{"bob": "U0BOB"})` copies a gateway config with identities mapped to Slack members.
 """
 
 from __future__ import annotations
@@ -43,10 +44,12 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import parse_qsl, urlencode
 
 import aiohttp
+import yaml
 from aiohttp import web
 from slack_sdk.signature import SignatureVerifier
 
@@ -220,6 +223,17 @@ _counter = itertools.count(1)
 
 def _trigger_id() -> str:
     return f"{next(_counter)}.{int(time.time())}.{uuid.uuid4().hex}"
+
+
+def with_slack_users(config: Path, slack_users: dict[str, str], out: Path | None = None) -> Path:
+    """A copy of a gateway config (YAML) whose identities name Slack members, e.g.
+    `{"bob": "U0BOB"}`; written to `out` (default: `<config>.slack.yaml`)."""
+    data = yaml.safe_load(config.read_text()) or {}
+    for name, user in slack_users.items():
+        data["identities"][name]["slack_user"] = user
+    target = out or config.with_suffix(".slack.yaml")
+    target.write_text(yaml.safe_dump(data))
+    return target
 
 
 # ---- the fake ------------------------------------------------------------------------------------

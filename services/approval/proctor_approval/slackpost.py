@@ -172,6 +172,10 @@ class SlackPoster:
                         codec.event_type(event), _why(exc), delay)  # fmt: skip
             await _settle(msg.nak(delay=delay))
             return
+        except Exception:  # a bug or a surprise from Slack must not stop the service
+            log.exception("Slack message for %s failed; retrying", codec.event_type(event))
+            await _settle(msg.nak(delay=min(60.0, 2.0 ** min(tries, 6))))
+            return
         if done:
             await _settle(msg.ack())
         elif tries >= DECISION_TRIES:
