@@ -11,13 +11,22 @@ import string
 from collections import Counter
 
 import pytest
+from faker import Faker
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from presidio_analyzer.predefined_recognizers import PhoneRecognizer
 
 from proctor_masker.core import default_detector
 from proctor_masker.prefilter import Prefilter
-from proctor_masker.recognizers import Detector, GatedPhoneRecognizer
+from proctor_masker.recognizers import (
+    _WHOLE_WORD_ENTITIES,
+    Detector,
+    Finding,
+    GatedPhoneRecognizer,
+    _whole_word,
+    resolve_overlaps,
+)
+from proctor_masker.routing import phone_runner
 from tests.unit.masker_corpus import STRUCTURED, Sample, build_corpus, realistic_mix
 
 
@@ -110,28 +119,81 @@ def test_prefilter_lets_plain_values_skip_analysis() -> None:
     assert Prefilter(everything=True).could_contain("hello world")
 
 
-def test_direct_recognizer_calls_match_the_engine(corpus: list[Sample], detector: Detector) -> None:
-    """The detector calls recognizers itself (no NLP step): same spans as AnalyzerEngine.analyze."""
-    for sample in corpus:
-        results = detector.analyzer.analyze(
-            text=sample.text,
-            language="en",
-            entities=detector.entities,
-            score_threshold=detector.min_score,
-        )
-        engine = {(r.entity_type, r.start, r.end) for r in results}
-        direct = {(f.entity, f.start, f.end) for f in detector.find(sample.text)}
-        assert direct <= engine, sample.text
+def _engine_findings(detector: Detector, text: str) -> list[Finding]:
+    """What presidio's own AnalyzerEngine.analyze finds with the detector's recognizers,
+    resolved the way the detector resolves its own."""
+    results = detector.analyzer.analyze(
+        text=text, language="en", entities=detector.entities, score_threshold=detector.min_score
+    )
+    return resolve_overlaps(
+        Finding(r.entity_type, r.start, r.end, r.score)
+        for r in results
+        if r.end > r.start
+        and (r.entity_type not in _WHOLE_WORD_ENTITIES or _whole_word(text, r.start, r.end))
+    )
 
 
-def test_phone_gate_never_drops_a_number_presidio_finds(corpus: list[Sample]) -> None:
-    regions = ("US", "GB", "FR", "IN")
-    gated = GatedPhoneRecognizer(supported_regions=regions)
-    plain = PhoneRecognizer(supported_regions=regions)
-    texts = [s.text for s in corpus] + realistic_mix(400, 0.2, seed=3)
+def _phone_texts() -> list[str]:
+    """Phone numbers as tables hold them, in many formats and countries, alone, padded and
+    inside sentences, and digit runs that are not phone numbers."""
+    fake = Faker(["en_US", "en_GB", "fr_FR", "de_DE", "en_IN", "nl_NL", "es_ES", "it_IT"])
+    fake.seed_instance(11)
+    texts = []
+    for i in range(300):
+        number = fake.phone_number()
+        texts += [
+            number,
+            f" {number} ",
+            f"call {number} after 5",
+            f"{number}, {fake.phone_number()}",
+        ]
+        texts.append(f"{fake.msisdn()}" if i % 2 else f"+{fake.msisdn()}")
+        texts.append(f"{fake.date()} {fake.time()}")
+        texts.append(f"ORD-{fake.random_int(1000000, 99999999)}")
+    return texts
+
+
+def test_detector_finds_what_the_engine_finds(corpus: list[Sample], detector: Detector) -> None:
+    """The detector calls recognizers itself, behind gates, with the phone recognizer skipped
+    where it cannot win: the same findings as AnalyzerEngine.analyze."""
+    texts = [s.text for s in corpus] + realistic_mix(400, 0.2, seed=5) + _phone_texts()[:700]
     for text in texts:
-        want = {(r.start, r.end) for r in plain.analyze(text, ["PHONE_NUMBER"])}
-        assert {(r.start, r.end) for r in gated.analyze(text, ["PHONE_NUMBER"])} == want, text
+        assert list(detector._find(text)) == _engine_findings(detector, text), text
+
+
+def test_each_gate_never_narrower_than_its_recognizer(
+    corpus: list[Sample], detector: Detector
+) -> None:
+    texts = [s.text for s in corpus] + realistic_mix(400, 0.2, seed=7) + _phone_texts()
+    gated = [r for r in detector.routes if r.gate is not None]
+    assert len(gated) >= 20
+    for text in texts:
+        for r in gated:
+            if any(h.score >= detector.min_score for h in r.run(text)):
+                assert r.gate is not None and r.gate.search(text), (r.name, text)
+
+
+def test_phone_runner_matches_presidio(detector: Detector) -> None:
+    regions = ("US", "GB", "FR", "IN")
+    plain = PhoneRecognizer(supported_regions=regions)
+    run = phone_runner(GatedPhoneRecognizer(supported_regions=regions))
+    for text in _phone_texts():
+        want = resolve_overlaps(
+            Finding(r.entity_type, r.start, r.end, r.score)
+            for r in plain.analyze(text, ["PHONE_NUMBER"])
+        )
+        got = resolve_overlaps(Finding(h.entity, h.start, h.end, h.score) for h in run(text))
+        assert got == want, text
+
+
+def test_findings_are_remembered_per_value(detector: Detector) -> None:
+    value = "reach me at cached.value@example.com"
+    first = detector.find(value)
+    hits = detector._cached.cache_info().hits
+    assert detector.find(value) == first
+    assert detector._cached.cache_info().hits == hits + 1
+    long_value = "x" * Detector.CACHED_CHARS + " long.value@example.com"
+    assert [f.entity for f in detector.find(long_value)] == ["EMAIL_ADDRESS"]
 
 
 _NOISE = st.text(alphabet=string.printable, max_size=12)
@@ -158,3 +220,21 @@ def test_prefilter_never_narrower_on_mixed_fragments(data: st.DataObject) -> Non
 @functools.cache
 def _shared_corpus() -> list[Sample]:
     return build_corpus()
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_gates_never_narrower_on_mixed_fragments(data: st.DataObject) -> None:
+    """Like the prefilter test, for each recognizer's own gate."""
+    detector = default_detector()
+    positives = [s.text for s in _shared_corpus() if s.labels]
+    parts = []
+    for _ in range(data.draw(st.integers(1, 3))):
+        text = data.draw(st.sampled_from(positives))
+        start = data.draw(st.integers(0, len(text)))
+        end = data.draw(st.integers(start, len(text)))
+        parts += [data.draw(_NOISE), text[start:end]]
+    text = "".join(parts)
+    for r in detector.routes:
+        if r.gate is not None and any(h.score >= detector.min_score for h in r.run(text)):
+            assert r.gate.search(text), (r.name, text)

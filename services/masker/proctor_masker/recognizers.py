@@ -14,6 +14,7 @@ import logging
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import tldextract
@@ -35,6 +36,19 @@ from presidio_analyzer.predefined_recognizers import (
     UkNinoRecognizer,
     UsMbiRecognizer,
     UsSsnRecognizer,
+)
+from tldextract.remote import lenient_netloc
+
+from proctor_masker.routing import (
+    PHONE_ENTITY,
+    PHONE_GATE,
+    PHONE_SCORE,
+    Hit,
+    Route,
+    Runner,
+    blank,
+    phone_runner,
+    route,
 )
 
 log = logging.getLogger("proctor.masker")
@@ -87,10 +101,14 @@ class RegexRecognizer(EntityRecognizer):
         score: float = 0.9,
         flags: int = 0,
         validate: Validator | None = None,
+        gate: str | None = None,
     ) -> None:
         self.regex = re.compile(pattern, flags)
         self.score = score
         self.validate = validate
+        # A cheap test every match passes (a keyword of the pattern); see routing.py.
+        self.gate = re.compile(gate, flags | re.IGNORECASE) if gate is not None else None
+        self._group = "value" if "value" in self.regex.groupindex else 0
         super().__init__(supported_entities=[entity], name=f"proctor:{entity.lower()}")
 
     def load(self) -> None:
@@ -101,8 +119,8 @@ class RegexRecognizer(EntityRecognizer):
     ) -> list[RecognizerResult]:
         entity = self.supported_entities[0]
         results = []
+        group = self._group
         for m in self.regex.finditer(text):
-            group = "value" if "value" in self.regex.groupindex else 0
             start, end = m.span(group)
             if start < 0 or (self.validate and not self.validate(m.group(group))):
                 continue
@@ -158,17 +176,25 @@ def secret_recognizers() -> list[EntityRecognizer]:
             r"\b2(?:22[1-9]|2[3-9]\d|[3-6]\d\d|7[01]\d|720)(?:[ \-]?\d{4}){3}\b",
             score=1,
             validate=_luhn,
+            gate=r"\d(?:[\- ]?\d){12}",
         ),
-        RegexRecognizer("AWS_ACCESS_KEY", r"\b(?:AKIA|ASIA|AGPA|AIDA|AROA)[A-Z0-9]{16}\b", score=1),
+        RegexRecognizer(
+            "AWS_ACCESS_KEY",
+            r"\b(?:AKIA|ASIA|AGPA|AIDA|AROA)[A-Z0-9]{16}\b",
+            score=1,
+            gate="akia|asia|agpa|aida|aroa",
+        ),
         RegexRecognizer(
             "AWS_SECRET_KEY",
             r"(?:aws.{0,20}?secret|secret.?access.?key)[\"']?\s*[:=]\s*[\"']?"
             rf"(?P<value>{_B64}{{40}})(?!{_B64})",
             flags=_I,
+            gate="secret",
         ),
         RegexRecognizer(
             "GCP_SERVICE_ACCOUNT_KEY",
             r"\"private_key_id\"\s*:\s*\"(?P<value>[0-9a-f]{40})\"",
+            gate="private_key_id",
         ),
         # Header, body and footer; a block cut short (no footer) is masked to where it stops.
         # `\\n` is a newline escaped inside JSON or a log line.
@@ -178,35 +204,49 @@ def secret_recognizers() -> list[EntityRecognizer]:
             r"(?:[A-Za-z0-9+/=\s:,]|\\n|-(?!----))*"
             r"(?:-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----)?",
             score=1,
+            gate="private key",
         ),
         RegexRecognizer(
             "AZURE_STORAGE_KEY",
             rf"(?:AccountKey|SharedAccessKey)=(?P<value>{_B64}{{20,}}={{0,2}})",
             flags=_I,
+            gate="accountkey=|sharedaccesskey=",
         ),
         RegexRecognizer(
             "GITHUB_TOKEN",
             rf"\b(?:gh[pousr]_[A-Za-z0-9]{{36,255}}|github_pat_[A-Za-z0-9_]{{22,255}}){_END}",
             score=1,
+            gate="gh[pousr]_|github_pat_",
         ),
-        RegexRecognizer("GITLAB_TOKEN", rf"\bglpat-[A-Za-z0-9_\-]{{20,}}{_END}", score=1),
-        RegexRecognizer("SLACK_TOKEN", r"\bxox[abprs]-[A-Za-z0-9\-]{10,}", score=1),
-        RegexRecognizer("STRIPE_KEY", rf"\b(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{{16,}}{_END}"),
+        RegexRecognizer(
+            "GITLAB_TOKEN", rf"\bglpat-[A-Za-z0-9_\-]{{20,}}{_END}", score=1, gate="glpat-"
+        ),
+        RegexRecognizer(
+            "SLACK_TOKEN", r"\bxox[abprs]-[A-Za-z0-9\-]{10,}", score=1, gate="xox[abprs]-"
+        ),
+        RegexRecognizer(
+            "STRIPE_KEY",
+            rf"\b(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{{16,}}{_END}",
+            gate="[sr]k_(?:live|test)_",
+        ),
         RegexRecognizer(
             "JWT",
             rf"\beyJ[A-Za-z0-9_\-]{{5,}}\.[A-Za-z0-9_\-]{{5,}}\.[A-Za-z0-9_\-]{{5,}}{_END}",
             score=1,
             validate=_is_jwt,
+            gate="eyj",
         ),
         RegexRecognizer(
             "BEARER_TOKEN",
             r"\bBearer\s+(?P<value>[A-Za-z0-9_.~+/\-]{8,}=*)",
             flags=_I,
             validate=_looks_like_token,
+            gate="bearer",
         ),
         RegexRecognizer(
             "URL_PASSWORD",
             r"\b[A-Za-z][A-Za-z0-9+.\-]{1,20}://[^\s:/@\"'<>]*:(?P<value>[^\s@/\"'<>]+)@",
+            gate="://",
         ),
         RegexRecognizer(
             "DATE_OF_BIRTH",
@@ -215,6 +255,7 @@ def secret_recognizers() -> list[EntityRecognizer]:
             + r"(?P<value>\d{4}-\d{2}-\d{2}|\d{1,2}[/.\-]\d{1,2}[/.\-]\d{2,4}"
             r"|\d{1,2} [A-Z][a-z]{2,8} \d{4}|[A-Z][a-z]{2,8} \d{1,2},? \d{4})",
             flags=_I,
+            gate=r"dob|d\.o\.b|birth|born",
         ),
         # presidio scores a bare 9-digit SSN 0.05 and cannot raise it from context without an
         # NLP model; a label is what makes one certain.
@@ -224,6 +265,7 @@ def secret_recognizers() -> list[EntityRecognizer]:
             + _LABEL_SEP
             + r"(?P<value>\d{3}[ \-]?\d{2}[ \-]?\d{4})\b",
             flags=_I,
+            gate="ssn|social",
         ),
         RegexRecognizer(
             "PASSPORT",
@@ -231,6 +273,7 @@ def secret_recognizers() -> list[EntityRecognizer]:
             + _LABEL_SEP
             + r"(?P<value>(?=[A-Z]*\d)[A-Z0-9]{6,12})\b",
             flags=_I,
+            gate="passport",
         ),
         RegexRecognizer(
             "DRIVER_LICENSE",
@@ -239,6 +282,7 @@ def secret_recognizers() -> list[EntityRecognizer]:
             + _LABEL_SEP
             + r"(?P<value>(?=[A-Z\-]*\d)[A-Z0-9\-]{5,18})\b",
             flags=_I,
+            gate=r"licen[cs]e|dl",
         ),
     ]
 
@@ -248,16 +292,17 @@ def secret_recognizers() -> list[EntityRecognizer]:
 _OFFLINE_TLDS = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
 
 
+@lru_cache(maxsize=4096)
+def _has_public_suffix(host: str) -> bool:
+    return _OFFLINE_TLDS(host).fqdn != ""
+
+
 class OfflineEmailRecognizer(EmailRecognizer):
-    """presidio's email recognizer, with its domain check made offline."""
+    """presidio's email recognizer, with its domain check made offline. The check reads only
+    the host part (what tldextract's lenient_netloc keeps), so it is cached per host."""
 
     def validate_result(self, pattern_text: str) -> bool:
-        return _OFFLINE_TLDS(pattern_text).fqdn != ""
-
-
-# Seven digits with at most a few non-word characters between each: no shorter or looser run
-# can be a valid number in any region (the shortest, e.g. +683 4002, have seven digits).
-_PHONE_GATE = re.compile(r"\d(?:\W{0,4}\d){6}")
+        return _has_public_suffix(lenient_netloc(pattern_text))
 
 
 class GatedPhoneRecognizer(PhoneRecognizer):
@@ -267,7 +312,7 @@ class GatedPhoneRecognizer(PhoneRecognizer):
     def analyze(
         self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
     ) -> list[RecognizerResult]:
-        if _PHONE_GATE.search(text) is None:
+        if PHONE_GATE.search(text) is None:
             return []
         results: list[RecognizerResult] = super().analyze(text, entities)  # uses no NLP
         return results
@@ -331,9 +376,24 @@ def _whole_word(text: str, start: int, end: int) -> bool:
 
 
 class Detector:
-    """Finds sensitive spans in one string. Build once per process (building takes ~1 s)."""
+    """Finds sensitive spans in one string. Build once per process (building takes ~1 s).
 
-    def __init__(self, analyzer: AnalyzerEngine, entities: Sequence[str], min_score: float) -> None:
+    Without NER, each recognizer is called directly, and only on values that pass its gate
+    (routing.py); the phone recognizer, the slowest by far, comes last and is skipped when every
+    long run of digits lies inside a finding that outranks a phone number (a card, an IBAN).
+    Findings are remembered per value (an LRU of `cache_size` values of up to
+    `CACHED_CHARS` characters), so a value seen again costs a dictionary look-up.
+    """
+
+    CACHED_CHARS = 512
+
+    def __init__(
+        self,
+        analyzer: AnalyzerEngine,
+        entities: Sequence[str],
+        min_score: float,
+        cache_size: int = 65536,
+    ) -> None:
         self.analyzer = analyzer
         self.entities = list(entities)
         self.min_score = min_score
@@ -341,33 +401,65 @@ class Detector:
         wanted = set(self.entities)
         # Without NER the engine's NLP step, context enhancer and bookkeeping do nothing for
         # these recognizers but cost ~120 µs a value: call the recognizers themselves.
-        self._no_nlp = analyzer.nlp_engine.process_text("", "en")
-        self._direct: list[tuple[EntityRecognizer, list[str]]] = [
-            (r, [e for e in r.supported_entities if e in wanted])
-            for r in analyzer.registry.recognizers
-            if not self.uses_ner and wanted.intersection(r.supported_entities)
-        ]
+        no_nlp = analyzer.nlp_engine.process_text("", "en")
+        self.routes: list[Route] = []
+        self._phone: Runner | None = None
+        if not self.uses_ner:
+            for r in analyzer.registry.recognizers:
+                entities_here = [e for e in r.supported_entities if e in wanted]
+                if not entities_here:
+                    continue
+                if isinstance(r, PhoneRecognizer) and entities_here == [PHONE_ENTITY]:
+                    self._phone = phone_runner(r)
+                else:
+                    self.routes.append(route(r, entities_here, no_nlp, min_score))
+        self._cached = lru_cache(maxsize=cache_size)(self._find)
 
-    def _results(self, text: str) -> list[RecognizerResult]:
+    def _hits(self, text: str) -> list[Hit]:
         if self.uses_ner:
-            results: list[RecognizerResult] = self.analyzer.analyze(
-                text=text, language="en", entities=self.entities, score_threshold=self.min_score
-            )
-            return results
-        found: list[RecognizerResult] = []
-        for recognizer, entities in self._direct:
-            for r in recognizer.analyze(text, entities, self._no_nlp) or ():
-                if r.score >= self.min_score and r.entity_type in entities:
-                    found.append(r)
-        return found
+            return [
+                Hit(r.entity_type, r.start, r.end, r.score)
+                for r in self.analyzer.analyze(
+                    text=text, language="en", entities=self.entities,
+                    score_threshold=self.min_score,
+                )
+            ]  # fmt: skip
+        hits: list[Hit] = []
+        for r in self.routes:
+            if r.gate is None or r.gate.search(text) is not None:
+                hits += r.run(text)
+        if self._phone is not None and PHONE_GATE.search(text) is not None:
+            # A phone number scores 0.4 and is no secret: any finding of a higher score or a
+            # secret wins over a phone number it overlaps, so only digits outside them count.
+            strong = [h for h in hits if h.score > PHONE_SCORE or h.entity in SECRET_ENTITIES]
+            if not strong or PHONE_GATE.search(blank(text, strong)) is not None:
+                hits += self._phone(text)
+        return hits
 
-    def find(self, text: str) -> list[Finding]:
-        return resolve_overlaps(
-            Finding(r.entity_type, r.start, r.end, r.score)
-            for r in self._results(text)
-            if r.end > r.start
-            and (r.entity_type not in _WHOLE_WORD_ENTITIES or _whole_word(text, r.start, r.end))
+    def _find(self, text: str) -> tuple[Finding, ...]:
+        min_score = self.min_score
+        return tuple(
+            resolve_overlaps(
+                Finding(h.entity, h.start, h.end, h.score)
+                for h in self._hits(text)
+                if h.score >= min_score
+                and h.end > h.start
+                and (h.entity not in _WHOLE_WORD_ENTITIES or _whole_word(text, h.start, h.end))
+            )
         )
+
+    def find(self, text: str) -> Sequence[Finding]:
+        if len(text) > self.CACHED_CHARS:
+            return self._find(text)
+        return self._cached(text)
+
+    def warm_up(self) -> None:
+        """Load what the recognizers load on first use (libphonenumber reads each region's
+        metadata then, ~10 ms a region), so the first batch served does not pay for it."""
+        sample = "+1 212 555 0134, 020 7946 0958, 01 23 45 67 89, 98765 43210, a@example.com"
+        self._find(sample)
+        if self._phone is not None:
+            self._phone(sample)
 
 
 def resolve_overlaps(findings: Iterable[Finding]) -> list[Finding]:

@@ -69,7 +69,7 @@ class MaskerService:
         return response.SerializeToString()
 
     async def run(self, stop: asyncio.Event) -> None:
-        default_detector()  # load the recognizers (and say what is not detected) before serving
+        default_detector().warm_up()  # load the recognizers (and say what is not detected)
         if not await start_broker(self.broker, stop, self.nats_url):
             return
         log.info("masker ready on %s (queue %s)", MASK_SUBJECT, MASK_QUEUE)
