@@ -28,7 +28,7 @@ from nats.errors import Error as NatsError
 from nats.errors import TimeoutError as NatsTimeout
 from nats.js import JetStreamContext
 from nats.js import api as js_api
-from nats.js.errors import BucketNotFoundError, KeyNotFoundError
+from nats.js.errors import BadRequestError, BucketNotFoundError, KeyNotFoundError
 from nats.js.kv import KeyValue
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -132,7 +132,11 @@ class SlackPoster:
             max_deliver=-1,
             filter_subjects=SUBJECTS,
         )
-        await js.add_consumer(stream, config)
+        try:
+            await js.add_consumer(stream, config)
+        except BadRequestError as exc:
+            # It exists with other settings (an older version made it): use it as it is.
+            log.warning("consumer %s exists with other settings (%s); using it", DURABLE, exc)
         return await js.pull_subscribe_bind(durable=DURABLE, stream=stream)
 
     async def start(self) -> Any:
