@@ -28,6 +28,11 @@ app's request URL with a valid, forged or stale `X-Slack-Signature`.
         await slack.click(message, "U0BOB", "deny", signature="stale")    # → 401
         await slack.wait_for_ephemeral("U0EVE")                  # chat.postEphemeral to a user
 
+Socket Mode: `slack.env(channel, socket_mode=True)` gives the service an app token instead of
+the signing secret; the fake answers `apps.connections.open` with its own WebSocket, and once
+`await slack.wait_for_socket()` returns, `click`/`submit`/`approve`/`deny` go over that socket
+as Socket Mode envelopes (the reply is the app's acknowledgement, e.g. its modal errors).
+
 Other parts: `slack.calls` (every `SlackCall`: method, args, token), `calls_to(method)`,
 `wait_for_call(method, match)`, `messages` (by ts, current content), `fail(method, error,
 times)` to make Slack refuse the next calls (e.g. "ratelimited"), and the pure helpers
@@ -55,6 +60,7 @@ from slack_sdk.signature import SignatureVerifier
 
 FAKE_BOT_TOKEN = "xoxb-fake-test-token"
 FAKE_SIGNING_SECRET = "fake-signing-secret"
+FAKE_APP_TOKEN = "xapp-fake-test-token"
 TEAM_ID = "T0FAKETEAM"
 BOT_USER = "U0FAKEBOT"
 
@@ -243,10 +249,18 @@ class FakeSlack:
     """Slack's Web API on a local port, and Slack's side of interactivity. See the module."""
 
     def __init__(
-        self, *, token: str = FAKE_BOT_TOKEN, signing_secret: str = FAKE_SIGNING_SECRET
+        self,
+        *,
+        token: str = FAKE_BOT_TOKEN,
+        signing_secret: str = FAKE_SIGNING_SECRET,
+        app_token: str = FAKE_APP_TOKEN,
     ) -> None:
         self.token = token
         self.signing_secret = signing_secret
+        self.app_token = app_token
+        self.socket_mode = False  # True: send() goes over the app's Socket Mode connection
+        self._sockets: list[web.WebSocketResponse] = []
+        self._acks: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self.calls: list[SlackCall] = []
         self.messages: dict[str, Message] = {}
         self.events_url = ""
@@ -262,6 +276,7 @@ class FakeSlack:
     async def start(self) -> FakeSlack:
         app = web.Application()
         app.router.add_post("/api/{method}", self._api)
+        app.router.add_get("/socket", self._socket)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -271,6 +286,8 @@ class FakeSlack:
         return self
 
     async def stop(self) -> None:
+        for ws in list(self._sockets):
+            await ws.close()
         if self._session is not None:
             await self._session.close()
         if self._runner is not None:
@@ -286,14 +303,20 @@ class FakeSlack:
     def api_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/api/"
 
-    def env(self, channel: str = "C0APPROVALS") -> dict[str, str]:
-        """The settings that point the approval service at this fake (HTTP mode)."""
-        return {
+    def env(self, channel: str = "C0APPROVALS", socket_mode: bool = False) -> dict[str, str]:
+        """The settings that point the approval service at this fake: HTTP mode, or Socket
+        Mode (an app token, no signing secret; `send()` then goes over the socket)."""
+        self.socket_mode = socket_mode
+        env = {
             "PROCTOR_SLACK_BOT_TOKEN": self.token,
-            "PROCTOR_SLACK_SIGNING_SECRET": self.signing_secret,
             "PROCTOR_SLACK_CHANNEL": channel,
             "PROCTOR_SLACK_API_URL": self.api_url,
         }
+        if socket_mode:
+            env["PROCTOR_SLACK_APP_TOKEN"] = self.app_token
+        else:
+            env["PROCTOR_SLACK_SIGNING_SECRET"] = self.signing_secret
+        return env
 
     # ---- the Web API -------------------------------------------------------------------------
 
@@ -324,6 +347,10 @@ class FakeSlack:
         return web.json_response(answer, status=status)
 
     def _answer(self, call: SlackCall) -> tuple[dict[str, Any], int]:
+        if call.method == "apps.connections.open":  # Socket Mode: the app token, not the bot's
+            if call.token != self.app_token:
+                return {"ok": False, "error": "invalid_auth"}, 200
+            return {"ok": True, "url": f"ws://127.0.0.1:{self.port}/socket"}, 200
         if call.token != self.token:
             return {"ok": False, "error": "invalid_auth"}, 200
         if self._failures.get(call.method):
@@ -413,11 +440,55 @@ class FakeSlack:
             "chat.postEphemeral", lambda c: c.args.get("user") == user, timeout, after
         )
 
+    # ---- Socket Mode -------------------------------------------------------------------------
+
+    async def _socket(self, request: web.Request) -> web.WebSocketResponse:
+        """An app's Socket Mode connection: hello, then envelopes out and their acks back."""
+        ws = web.WebSocketResponse(autoping=True)
+        await ws.prepare(request)
+        await ws.send_json({"type": "hello", "num_connections": len(self._sockets) + 1,
+                            "connection_info": {"app_id": "A0FAKEAPP"}})  # fmt: skip
+        async with self._changed:
+            self._sockets.append(ws)
+            self._changed.notify_all()
+        try:
+            async for frame in ws:
+                if frame.type == aiohttp.WSMsgType.TEXT:
+                    ack = json.loads(frame.data)
+                    waiting = self._acks.pop(str(ack.get("envelope_id", "")), None)
+                    if waiting is not None and not waiting.done():
+                        waiting.set_result(ack)
+        finally:
+            self._sockets.remove(ws)
+        return ws
+
+    async def wait_for_socket(self, timeout: float = 15.0) -> None:
+        """Until the app holds a Socket Mode connection."""
+        async with self._changed:
+            await asyncio.wait_for(self._changed.wait_for(lambda: bool(self._sockets)), timeout)
+
+    async def _send_over_socket(self, payload: dict[str, Any], timeout: float = 10.0) -> Reply:
+        await self.wait_for_socket(timeout)
+        envelope_id = str(uuid.uuid4())
+        waiting: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._acks[envelope_id] = waiting
+        await self._sockets[-1].send_json({
+            "envelope_id": envelope_id, "type": "interactive", "payload": payload,
+            "accepts_response_payload": True, "retry_attempt": 0, "retry_reason": "",
+        })  # fmt: skip
+        ack = await asyncio.wait_for(waiting, timeout)
+        body = json.dumps(ack["payload"]) if ack.get("payload") else ""
+        return Reply(200, body)
+
     # ---- Slack's requests to the app ---------------------------------------------------------
 
     async def send(self, payload: dict[str, Any], signature: Signature = "valid",
                    url: str | None = None) -> Reply:  # fmt: skip
-        """POST an interactivity payload to the app as Slack does (form field `payload`)."""
+        """POST an interactivity payload to the app as Slack does (form field `payload`); in
+        Socket Mode, send it over the app's connection and return its acknowledgement."""
+        if self.socket_mode and url is None:
+            assert signature == "valid", "Socket Mode messages are not signed"
+            return await self._send_over_socket(payload)
         body = urlencode({"payload": json.dumps(payload)})
         if signature == "forged":
             headers = sign(body, "not-the-signing-secret")

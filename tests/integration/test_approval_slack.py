@@ -87,13 +87,13 @@ def identities(tmp_path: Path) -> Path:
 
 
 async def _start(settings: Settings, tmp_path: Path, config: Path, slack: FakeSlack,
-                 name: str = "approval") -> SlackApproval:  # fmt: skip
+                 name: str = "approval", socket_mode: bool = False) -> SlackApproval:  # fmt: skip
     port = free_port()
     env = {
         "PROCTOR_GATEWAY_CONFIG": str(config),
         "PROCTOR_APPROVAL_HTTP_LISTEN": f"127.0.0.1:{port}",
         "PROCTOR_APPROVAL_EXPIRY_GRACE": "0.2",
-        **slack.env(channel=CHANNEL),
+        **slack.env(channel=CHANNEL, socket_mode=socket_mode),
     }
     runner = ServiceRunner("proctor_approval", settings, tmp_path / f"{name}.log", env).start()
 
@@ -414,3 +414,41 @@ async def test_two_replicas_post_one_message_per_request(
 
 async def _pending(replica: SlackApproval, approval_id: str) -> bool:
     return await replica.status(approval_id) == "pending"
+
+
+async def test_socket_mode(
+    settings: Settings, tmp_path: Path, identities: Path, slack: FakeSlack, js: Any,
+    decisions: asyncio.Queue[pb.Event],
+) -> None:  # fmt: skip
+    """With an app token the service connects out to Slack; interactions come over the socket,
+    and nothing is served at /slack/events."""
+    running = await _start(settings, tmp_path, identities, slack, socket_mode=True)
+    try:
+        await slack.wait_for_socket()
+        opened = slack.calls_to("apps.connections.open")
+        assert opened and opened[0].token == slack.app_token
+        async with (
+            aiohttp.ClientSession() as http,
+            http.post(f"http://{running.listen}/slack/events", data={"payload": "{}"}) as resp,
+        ):
+            # Not bolt's endpoint: the approvals API asks for a Proctor token.
+            assert resp.status == 401 and "Bearer" in await resp.text()
+
+        await request(js, settings, requested("ap-socket"))
+        message = await slack.wait_for_message("ap-socket")
+        click = await slack.click(message, BOB, "deny")
+        view = await slack.wait_for_modal(click.trigger_id)
+        empty = await slack.submit(view, BOB, "")
+        assert empty.json()["response_action"] == "errors"
+        seen = len(slack.calls)
+        await slack.click(message, EVE, "approve")
+        assert "not an approver" in (await slack.wait_for_ephemeral(EVE, after=seen)).args["text"]
+        await nothing_more(decisions)
+
+        assert (await slack.submit(view, BOB, "wrong namespace")).json() is None
+        event = await asyncio.wait_for(decisions.get(), 10)
+        assert event.approval_denied.note == "wrong namespace"
+        assert (await slack.wait_for_update(message)).buttons() == []
+    finally:
+        # In a thread: the fake must answer the socket's close while the service stops.
+        assert await asyncio.to_thread(running.runner.stop) == 0, running.runner.output()

@@ -136,16 +136,31 @@ class SlackApprovals:
         return await self.poster.start()
 
     async def run(self, stop: asyncio.Event, sub: Any = None) -> None:
-        socket: AsyncSocketModeHandler | None = None
-        if self.config.socket_mode:
-            socket = AsyncSocketModeHandler(self.app, self.config.app_token, web_client=self.client)
-            await socket.connect_async()  # type: ignore[no-untyped-call]
+        """Post and update messages until `stop`; in Socket Mode, hold the connection too."""
+        socket = asyncio.create_task(self._socket_mode(stop)) if self.config.socket_mode else None
         try:
             await self.poster.run(stop, sub)
         finally:
             if socket is not None:
-                with contextlib.suppress(Exception):  # closing a dead connection
-                    await socket.close_async()  # type: ignore[no-untyped-call]
+                # It closes by itself once `stop` is set; cancelled only if it hangs (or the
+                # poster failed and nothing is stopping).
+                done, _ = await asyncio.wait({socket}, timeout=5.0 if stop.is_set() else 0)
+                if not done:
+                    socket.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await socket
+
+    async def _socket_mode(self, stop: asyncio.Event) -> None:
+        """Connect out to Slack (slack_sdk retries until Slack answers, and reconnects) and
+        hold the connection until cancelled."""
+        handler = AsyncSocketModeHandler(self.app, self.config.app_token, web_client=self.client)
+        try:
+            await handler.connect_async()  # type: ignore[no-untyped-call]
+            log.info("connected to Slack in Socket Mode")
+            await stop.wait()
+        finally:
+            with contextlib.suppress(Exception):  # closing a dead connection
+                await handler.close_async()  # type: ignore[no-untyped-call]
 
     # ---- what a click and a submission do ----------------------------------------------------
 
