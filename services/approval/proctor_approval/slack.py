@@ -152,7 +152,7 @@ class SlackApprovals:
 
     async def _socket_mode(self, stop: asyncio.Event) -> None:
         """Connect out to Slack (slack_sdk retries until Slack answers, and reconnects) and
-        hold the connection until cancelled."""
+        hold the connection until `stop` (or cancellation)."""
         handler = AsyncSocketModeHandler(self.app, self.config.app_token, web_client=self.client)
         try:
             await handler.connect_async()  # type: ignore[no-untyped-call]
