@@ -6,12 +6,18 @@ acknowledgement, and the next acknowledged event of the session (executed, block
 confirms them, since the server stores one connection's messages to a stream in order.
 nats-py bounds how many acknowledgements may be pending; past that bound a new command waits
 rather than run unrecorded.
+
+Events of an allowed statement may be queued (`later`) and published by `flush` right after
+the pump has handed the statement to the target (or the result to the client), so building and
+sending them overlaps the target's work instead of delaying it. Every `emit` publishes what is
+queued first, so a session's events reach the stream in the order they happened.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import UTC, datetime
 from typing import Any
 
 from nats.aio.client import Client as NATS
@@ -44,9 +50,29 @@ class SessionEvents:
         self.identity = identity
         self.resource = resource
         self.failures = 0
+        self._queued: list[tuple[str, bool, datetime, dict[str, Any]]] = []
+
+    def later(self, command_id: str = "", *, acknowledged: bool = True, **payload: Any) -> None:
+        """Queue an event (with the time it happened) for the next `flush` or `emit`."""
+        self._queued.append((command_id, acknowledged, datetime.now(UTC), payload))
+
+    async def flush(self) -> None:
+        """Publish what is queued, in order."""
+        while self._queued:
+            queued, self._queued = self._queued, []
+            for command_id, acknowledged, at, payload in queued:
+                await self._publish(command_id, acknowledged, at, payload)
 
     async def emit(
         self, command_id: str = "", *, acknowledged: bool = True, **payload: Any
+    ) -> pb.Event:
+        """Publish an event now, after whatever is queued."""
+        if self._queued:
+            await self.flush()
+        return await self._publish(command_id, acknowledged, None, payload)
+
+    async def _publish(
+        self, command_id: str, acknowledged: bool, at: datetime | None, payload: dict[str, Any]
     ) -> pb.Event:
         event = new_event(
             session_id=self.session_id,
@@ -54,6 +80,7 @@ class SessionEvents:
             resource=self.resource,
             source="ingress-proxy",
             command_id=command_id,
+            occurred_at=at,
             **payload,
         )
         headers = {str(js_api.Header.MSG_ID.value): event.event_id}

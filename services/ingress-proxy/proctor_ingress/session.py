@@ -434,6 +434,8 @@ class ClientSession:
                 return str(exc)
             if out:
                 up.write(b"".join(out))
+            assert self.events is not None
+            await self.events.flush()
             await up.drain()
 
     def _expect(self, frame: bytes) -> bytes:
@@ -527,8 +529,9 @@ class ClientSession:
         they are not known yet."""
         assert self.events is not None
         self.commands += 1
-        # Confirmed by the acknowledgement of whatever follows (executed, blocked, requested).
-        await self.events.emit(
+        # Confirmed by the acknowledgement of whatever follows (executed, blocked, requested);
+        # published once the statement is on its way (or at once, if it is refused).
+        self.events.later(
             command.command_id,
             acknowledged=False,
             command_received=pb.CommandReceived(text=command.text),
@@ -543,7 +546,7 @@ class ClientSession:
                 ),
             )
             return refusals.unavailable(str(exc))
-        await self.events.emit(
+        self.events.later(
             command.command_id,
             acknowledged=False,
             command_classified=pb.CommandClassified(
@@ -782,6 +785,8 @@ class ClientSession:
                 await self._flush()
             del pending[:pos]
             self.writer.write(b"".join(out))
+            assert self.events is not None
+            await self.events.flush()
             await self.writer.drain()
 
     async def _backend(self, kind: bytes, body: bytes) -> bytes | None:
@@ -928,7 +933,7 @@ class ClientSession:
             self.statements.simple_query(done.command.text, done.command)
         stats = self.mask_stats.pop(done.command.command_id, None)
         if stats is not None and stats.values_masked:
-            await self.events.emit(
+            self.events.later(
                 done.command.command_id,
                 acknowledged=False,
                 result_masked=pb.ResultMasked(
@@ -940,7 +945,8 @@ class ClientSession:
                     ],
                 ),
             )
-        await self.events.emit(
+        # Published once the result is on its way to the client (see _upstream_pump).
+        self.events.later(
             done.command.command_id,
             command_executed=pb.CommandExecuted(
                 row_count=done.rows,
