@@ -111,6 +111,13 @@ class Settings(BaseSettings):
     slack_api_url: str = Field(
         "https://slack.com/api/", description="Base URL of Slack's Web API (tests point it away)"
     )
+    ingress_workers: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description="ingress-proxy processes sharing the listen port (SO_REUSEPORT), one per "
+        "core to use",
+    )
     verdict_cache_size: int = Field(10000, ge=0, description="Verdicts the proxy caches")
     policy_file: Path | None = Field(
         None, description="The classifier's policy YAML (docs/policy.md); none: built-in defaults"

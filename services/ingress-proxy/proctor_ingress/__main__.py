@@ -14,6 +14,7 @@ from proctor.settings import Settings
 from proctor_ingress.server import serve, tls_context
 from proctor_ingress.session import Gateway
 from proctor_ingress.verdicts import VerdictCache, Verdicts
+from proctor_ingress.workers import is_worker, serve_cancels, with_workers
 
 
 async def run(settings: Settings) -> None:
@@ -31,11 +32,13 @@ async def run(settings: Settings) -> None:
         )
         await verdicts.start()
         gw = Gateway(settings, config, nc, js, verdicts, ssl=tls_context(settings))
+        await serve_cancels(nc, gw.cancel)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        await serve(gw, stop)
+        workers = 1 if is_worker() else settings.ingress_workers
+        await with_workers(workers, lambda stopped: serve(gw, stopped), stop)
         await js.publish_async_completed()
     finally:
         await nc.close()

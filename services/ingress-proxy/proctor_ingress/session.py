@@ -47,6 +47,7 @@ from proctor_ingress.statements import SqlStatements
 from proctor_ingress.tracking import Command, CommandTracker, Completed
 from proctor_ingress.upstream import Target, Upstream, UpstreamError, open_upstream, send_cancel
 from proctor_ingress.verdicts import ClassifierUnavailable, Verdicts
+from proctor_ingress.workers import CANCEL_SUBJECT, cancel_message
 
 log = logging.getLogger("proctor.ingress")
 
@@ -83,6 +84,14 @@ class Gateway:
     # Live sessions by the BackendKeyData their clients were given, for CancelRequests.
     cancel_keys: dict[tuple[int, int], ClientSession] = field(default_factory=dict)
     sessions: int = 0
+
+    async def cancel(self, pid: int, key: int) -> bool:
+        """Cancel what the session with this BackendKeyData runs, if it is held here."""
+        session = self.cancel_keys.get((pid, key))
+        if session is None:
+            return False
+        await session.cancel()
+        return True
 
 
 class SessionEnded(Exception):
@@ -166,9 +175,9 @@ class ClientSession:
         raise SessionEnded("too many startup negotiation requests")
 
     async def _cancel(self, pid: int, key: int) -> None:
-        session = self.gw.cancel_keys.get((pid, key))
-        if session is not None:
-            await session.cancel()
+        if not await self.gw.cancel(pid, key):
+            # Held by another process on this port, or another replica: it acts on it.
+            await self.gw.nc.publish(CANCEL_SUBJECT, cancel_message(pid, key))
 
     async def cancel(self) -> None:
         """A CancelRequest for this session: withdraw a statement held for approval (it
