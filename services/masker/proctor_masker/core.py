@@ -11,8 +11,8 @@ import hmac
 import json
 import re
 from collections import Counter
-from collections.abc import Sequence
-from functools import lru_cache
+from collections.abc import Callable, Sequence
+from functools import lru_cache, partial
 
 from proctor import pgarray
 from proctor.maskrules import DOB_COLUMN
@@ -27,7 +27,6 @@ from proctor_masker.model import (
     Style,
     is_date_type,
 )
-from proctor_masker.prefilter import Prefilter
 from proctor_masker.recognizers import Detector, Finding, build_detector
 
 _SHORT_NAMES = {
@@ -93,10 +92,10 @@ def apply(text: str, findings: Sequence[Finding], settings: MaskSettings) -> str
 class _BatchMasker:
     """The per-batch state: the cache of analysed strings and the counts."""
 
-    def __init__(self, settings: MaskSettings, detector: Detector, prefilter: Prefilter) -> None:
+    def __init__(self, settings: MaskSettings, detector: Detector) -> None:
         self.settings = settings
         self.detector = detector
-        self.prefilter = prefilter
+        self.prefilter = detector.prefilter
         self.cache: dict[str, tuple[str, tuple[str, ...]]] = {}
         self.counts: Counter[tuple[str, str]] = Counter()
         self.analysed = 0
@@ -104,12 +103,12 @@ class _BatchMasker:
     def text(self, column: str, value: str) -> str:
         hit = self.cache.get(value)
         if hit is None:
-            if self.prefilter.could_contain(value):
-                self.analysed += 1
-                findings = self.detector.find(value)
-                hit = (apply(value, findings, self.settings), tuple(f.entity for f in findings))
-            else:
+            findings = self.detector.screen(value)
+            if findings is None:
                 hit = (value, ())
+            else:
+                self.analysed += 1
+                hit = (apply(value, findings, self.settings), tuple(f.entity for f in findings))
             self.cache[value] = hit
         for entity in hit[1]:
             self.counts[column, entity] += 1
@@ -148,18 +147,19 @@ class _BatchMasker:
             return _DATE_STAND_IN[column.type_name.strip().lower()]
         return replacement(DATE_OF_BIRTH, value, self.settings)
 
-    def value(self, column: Column, value: str) -> str:
+    def reader(self, column: Column) -> Callable[[str], str] | None:
+        """How the values of `column` are masked; None: they pass untouched."""
         if _DOB_COLUMN.search(column.name) and (
             column.kind is ColumnKind.TEXT or is_date_type(column.type_name)
         ):
-            return self.date_of_birth(column, value)
+            return partial(self.date_of_birth, column)
         if column.kind is ColumnKind.TEXT:
-            return self.text(column.name, value)
+            return partial(self.text, column.name)
         if column.kind is ColumnKind.JSON:
-            return self.json(column.name, value)
+            return partial(self.json, column.name)
         if column.kind is ColumnKind.ARRAY:
-            return self.array(column.name, value)
-        return value
+            return partial(self.array, column.name)
+        return None
 
 
 def mask(
@@ -167,17 +167,21 @@ def mask(
 ) -> MaskedBatch:
     """`batch` with every finding replaced, and a report of counts per column and entity."""
     detector = detector or default_detector()
-    masker = _BatchMasker(settings, detector, Prefilter(everything=detector.uses_ner))
+    masker = _BatchMasker(settings, detector)
+    readers = [masker.reader(c) for c in batch.columns]
     rows: list[tuple[str | None, ...]] = []
     values = changed = 0
     for row in batch.rows:
         out: list[str | None] = []
-        for column, value in zip(batch.columns, row, strict=True):
+        for read, value in zip(readers, row, strict=True):
             if value is None:
                 out.append(None)
                 continue
             values += 1
-            masked = masker.value(column, value)
+            if read is None:
+                out.append(value)
+                continue
+            masked = read(value)
             changed += masked != value
             out.append(masked)
         rows.append(tuple(out))

@@ -39,6 +39,7 @@ from presidio_analyzer.predefined_recognizers import (
 )
 from tldextract.remote import lenient_netloc
 
+from proctor.maskrules import Prefilter
 from proctor_masker.routing import (
     PHONE_ENTITY,
     PHONE_GATE,
@@ -47,6 +48,7 @@ from proctor_masker.routing import (
     Route,
     Runner,
     blank,
+    gate_groups,
     phone_runner,
     route,
 )
@@ -413,7 +415,10 @@ class Detector:
                     self._phone = phone_runner(r)
                 else:
                     self.routes.append(route(r, entities_here, no_nlp, min_score))
+        self._groups = gate_groups(self.routes)
         self._cached = lru_cache(maxsize=cache_size)(self._find)
+        self.prefilter = Prefilter(everything=self.uses_ner)
+        self._screened = lru_cache(maxsize=cache_size)(self._screen)
 
     def _hits(self, text: str) -> list[Hit]:
         if self.uses_ner:
@@ -425,9 +430,11 @@ class Detector:
                 )
             ]  # fmt: skip
         hits: list[Hit] = []
-        for r in self.routes:
-            if r.gate is None or r.gate.search(text) is not None:
-                hits += r.run(text)
+        for group, routes in self._groups:
+            if group is None or group.search(text) is not None:
+                for r in routes:
+                    if r.gate is None or r.gate.search(text) is not None:
+                        hits += r.run(text)
         if self._phone is not None and PHONE_GATE.search(text) is not None:
             # A phone number scores 0.4 and is no secret: any finding of a higher score or a
             # secret wins over a phone number it overlaps, so only digits outside them count.
@@ -452,6 +459,16 @@ class Detector:
         if len(text) > self.CACHED_CHARS:
             return self._find(text)
         return self._cached(text)
+
+    def _screen(self, text: str) -> Sequence[Finding] | None:
+        return self.find(text) if self.prefilter.could_contain(text) else None
+
+    def screen(self, text: str) -> Sequence[Finding] | None:
+        """None when the prefilter rules every recognizer out, else `find(text)`; remembered
+        per value like `find`, so a value seen again skips the prefilter too."""
+        if len(text) > self.CACHED_CHARS:
+            return self._screen(text)
+        return self._screened(text)
 
     def warm_up(self) -> None:
         """Load what the recognizers load on first use (libphonenumber reads each region's
