@@ -41,11 +41,13 @@ proto: install
 	$(BIN)/python -m grpc_tools.protoc -I proto --python_out=libs --pyi_out=libs \
 		$(shell find proto -name '*.proto')
 
-## Benchmarks: the gateway against a direct connection (pgbench), audit ingest and lag.
+## Benchmarks: the gateway against a direct connection (pgbench), audit ingest and lag,
+## masking throughput, and an approver's click to the agent's result.
 bench: install
 	$(BIN)/python bench/proxy_pgbench.py
 	$(BIN)/python bench/audit_ingest.py
 	$(BIN)/python bench/masker_throughput.py
+	$(BIN)/python bench/approval_click.py
 
 clean:
 	rm -rf $(VENV) .proctor .pytest_cache .mypy_cache .ruff_cache
