@@ -50,6 +50,9 @@ def run_pgbench(
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=int, default=8)
+    parser.add_argument(
+        "--workers", type=int, default=os.cpu_count() or 1, help="ingress-proxy processes"
+    )
     args = parser.parse_args()
     results: list[tuple[str, int, tuple[float, float], tuple[float, float]]] = []
     with tempfile.TemporaryDirectory(prefix="proctor-pgbench-") as tmp:
@@ -75,6 +78,7 @@ def main() -> int:
             extra = {
                 "PROCTOR_GATEWAY_CONFIG": str(config),
                 "PROCTOR_PG_LISTEN": f"127.0.0.1:{port}",
+                "PROCTOR_INGRESS_WORKERS": str(args.workers),
             }
             services = [
                 ServiceRunner(
@@ -100,7 +104,8 @@ def main() -> int:
                 s.stop()
             pg.stop("immediate")
             nats.stop()
-    print(f"gateway vs direct, pgbench {args.seconds}s per run, 2 cores shared by everything")
+    print(f"gateway vs direct, pgbench {args.seconds}s per run, {os.cpu_count()} cores shared by "
+          f"everything, {args.workers} ingress-proxy processes")  # fmt: skip
     print(f"  {'workload':<18}{'clients':>8}{'direct tps':>12}{'gateway tps':>13}{'ratio':>7}"
           f"{'direct ms':>11}{'gateway ms':>12}{'added ms':>10}")  # fmt: skip
     for name, clients, (dt, dl), (gt, gl) in results:
