@@ -312,14 +312,18 @@ def realistic_mix(n: int, sensitive_share: float = 0.05, seed: int = SEED) -> li
     return out
 
 
-def pii_table_sql(table: str, rows: int) -> str:
+def pii_table_sql(table: str, rows: int, customers: int | None = None) -> str:
     """SQL that creates `table` with `rows` rows of a realistic customer-orders table, made
-    server-side: an id, a timestamp, a status, an amount, a name, and PII in most rows (a
-    distinct email in every row, a US or international phone number in four rows of five, a
-    Luhn-valid card number in every other row, and now and then an email in the note)."""
-    # A card: 4, then the seven digits of g at the positions Luhn does not double, zeros at
-    # those it doubles, and the check digit: distinct and valid for g below 10 million.
-    digits = [f"(g / {10**k} % 10)" for k in range(6, -1, -1)]
+    server-side: an id, a timestamp, a status, an amount, a name, and PII in most rows (an email
+    in every row, a US or international phone number in four rows of five, a Luhn-valid card
+    number in every other row, and now and then an email in the note).
+
+    The PII is that of customer c: every row its own customer (all values distinct), or with
+    `customers`, c = id % customers, as when orders repeat their customer's details."""
+    c = "g" if customers is None else f"(g % {customers})"
+    # A card: 4, then the seven digits of c at the positions Luhn does not double, zeros at
+    # those it doubles, and the check digit: distinct and valid for c below 10 million.
+    digits = [f"({c} / {10**k} % 10)" for k in range(6, -1, -1)]
     card = "'4' || " + " || '0' || ".join(digits) + " || '0' || "
     card += f"(10 - (8 + {' + '.join(digits)}) % 10) % 10"
     return f"""
@@ -328,21 +332,21 @@ SELECT g::bigint AS id,
        timestamptz '2026-01-01' + g * interval '17 seconds' AS created_at,
        (ARRAY['active', 'pending', 'shipped', 'cancelled', 'refunded'])[1 + g % 5] AS status,
        round((g % 99991) / 7.0 + 1, 2)::numeric(12, 2) AS amount,
-       (ARRAY['Ada', 'Grace', 'Alan', 'Edsger', 'Barbara', 'Ken', 'Margaret'])[1 + g % 7]
+       (ARRAY['Ada', 'Grace', 'Alan', 'Edsger', 'Barbara', 'Ken', 'Margaret'])[1 + {c} % 7]
            || ' ' || (ARRAY['Lovelace', 'Hopper', 'Turing', 'Dijkstra', 'Liskov', 'Thompson',
-                            'Hamilton', 'Ritchie', 'Knuth', 'Wirth', 'Backus'])[1 + g / 7 % 11]
+                            'Hamilton', 'Ritchie', 'Knuth', 'Wirth', 'Backus'])[1 + {c} / 7 % 11]
            AS customer,
-       'customer' || g || '@' || (ARRAY['example.com', 'gmail.com', 'corp.example.org',
-                                        'mail.example.net'])[1 + g % 4] AS email,
-       CASE WHEN g % 5 = 0 THEN NULL
-            WHEN g % 3 = 0
-                THEN '+44 20 7' || (100 + g % 900) || ' ' || lpad((g % 10000)::text, 4, '0')
-            ELSE format(CASE WHEN g % 2 = 0 THEN '(%s) %s-%s' ELSE '%s-%s-%s' END,
-                        (ARRAY['212', '415', '312', '617', '206', '303', '646'])[1 + g % 7],
-                        200 + g * 7 % 800, lpad((g % 10000)::text, 4, '0'))
+       'customer' || {c} || '@' || (ARRAY['example.com', 'gmail.com', 'corp.example.org',
+                                          'mail.example.net'])[1 + {c} % 4] AS email,
+       CASE WHEN {c} % 5 = 0 THEN NULL
+            WHEN {c} % 3 = 0
+                THEN '+44 20 7' || (100 + {c} % 900) || ' ' || lpad(({c} % 10000)::text, 4, '0')
+            ELSE format(CASE WHEN {c} % 2 = 0 THEN '(%s) %s-%s' ELSE '%s-%s-%s' END,
+                        (ARRAY['212', '415', '312', '617', '206', '303', '646'])[1 + {c} % 7],
+                        200 + {c} * 7 % 800, lpad(({c} % 10000)::text, 4, '0'))
        END AS phone,
-       CASE WHEN g % 2 = 0 THEN {card} END AS card,
-       CASE WHEN g % 25 = 0 THEN 'customer wrote from backup' || g || '@example.org'
+       CASE WHEN {c} % 2 = 0 THEN {card} END AS card,
+       CASE WHEN g % 25 = 0 THEN 'customer wrote from backup' || {c} || '@example.org'
             ELSE (ARRAY['left at front door', 'gift wrap please', 'deliver after 5pm', '',
                         'priority shipping', 'order ORD-' || (100000 + g % 900000),
                         'refund approved by support'])[1 + g % 7]
