@@ -36,11 +36,24 @@ _ALTERNATIVES = (
 )
 PATTERN = re.compile("|".join(f"(?:{a})" for a in _ALTERNATIVES), re.IGNORECASE)
 
+# The same test for ASCII text, ~3x faster: case-insensitive matching is what makes PATTERN slow,
+# and for ASCII text it equals matching the lowered text (every letter in the alternatives is
+# lower case), here with the alternatives that start with `@`, `:` or a digit factored by their
+# first character and the keyword alternatives flattened into one. A test proves both agree.
+_ASCII_SHAPES = re.compile(
+    r"@|:(?://|[0-9a-f]{0,4}:)"
+    r"|\d(?:(?:[\s.\-()/]?\d){4}|\.\d{1,3}\.\d|[a-z][a-z0-9]\d-?[a-z][a-z0-9]\d-?[a-z]{2}\d\d)"
+)
+_ASCII_WORDS = re.compile("|".join(_ALTERNATIVES[6:]))
+
 # A column that holds dates of birth says so in its name; its values need no label.
 DOB_COLUMN = re.compile(r"(?:^|_)(?:dob|birth_?date|date_of_birth|birthday|born_on)$", re.I)
 
 
 def _search(text: str) -> bool:
+    if text.isascii():
+        low = text.lower()
+        return _ASCII_SHAPES.search(low) is not None or _ASCII_WORDS.search(low) is not None
     return PATTERN.search(text) is not None
 
 

@@ -14,10 +14,15 @@ import random
 import string
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date as _date
+from datetime import datetime
 
 from faker import Faker
 
 SEED = 20261122
+# Faker's dates end at its idea of now unless told: a fixed end keeps the corpus the same from
+# one second to the next.
+_NOW = datetime(2026, 11, 22)
 
 
 @dataclass(frozen=True)
@@ -183,7 +188,7 @@ class _Gen:
         )
 
     def dob(self) -> str:
-        day = self.fake.date_of_birth(minimum_age=18, maximum_age=90)
+        day = self.fake.date_between_dates(_date(1936, 1, 1), _date(2008, 1, 1))
         label = self.rng.choice(["dob: ", "DOB=", "date of birth: ", '"date_of_birth": "'])
         value = self.rng.choice([day.isoformat(), day.strftime("%m/%d/%Y")])
         return label + value + ('"' if label.endswith('"') else "")
@@ -212,9 +217,9 @@ class _Gen:
             lambda: str(f.uuid4()),
             lambda: hashlib.sha256(self.rng.randbytes(16)).hexdigest(),
             lambda: hashlib.md5(self.rng.randbytes(16)).hexdigest(),
-            lambda: f.date_time().isoformat() + "Z",
-            lambda: f.date_time().strftime("%Y-%m-%d %H:%M:%S"),
-            lambda: f.date(),
+            lambda: f.date_time(end_datetime=_NOW).isoformat() + "Z",
+            lambda: f.date_time(end_datetime=_NOW).strftime("%Y-%m-%d %H:%M:%S"),
+            lambda: f.date(end_datetime=_NOW),
             lambda: f"{self.rng.randint(0, 9)}.{self.rng.randint(0, 30)}.{self.rng.randint(0, 99)}",
             lambda: f"v{self.rng.randint(1, 4)}.{self.rng.randint(0, 20)}.{self.rng.randint(0, 9)}",
             lambda: f"ORD-{self.rng.randint(100000, 999999)}",
@@ -225,8 +230,10 @@ class _Gen:
             lambda: f"${self.rng.randint(1, 999)}.{self.rng.randint(0, 99):02d}",
             lambda: str(self.rng.randint(0, 99999)),
             lambda: f.file_path(),
-            lambda: f"created on {f.date()} by the nightly job",
-            lambda: f"order ORD-{self.rng.randint(100000, 999999)} shipped {f.date()}",
+            lambda: f"created on {f.date(end_datetime=_NOW)} by the nightly job",
+            lambda: (
+                f"order ORD-{self.rng.randint(100000, 999999)} shipped {f.date(end_datetime=_NOW)}"
+            ),
             lambda: f"sku {self.chars(_UPPER_DIGITS, 8)} qty {self.rng.randint(1, 50)}",
             lambda: f.hostname(),
             lambda: f"passport office opens {f.day_of_week()}",

@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from presidio_analyzer.predefined_recognizers import PhoneRecognizer
 
+from proctor import maskrules
 from proctor_masker.core import default_detector
 from proctor_masker.prefilter import Prefilter
 from proctor_masker.recognizers import (
@@ -238,3 +239,21 @@ def test_gates_never_narrower_on_mixed_fragments(data: st.DataObject) -> None:
     for r in detector.routes:
         if r.gate is not None and any(h.score >= detector.min_score for h in r.run(text)):
             assert r.gate.search(text), (r.name, text)
+
+
+_ASCII = st.text(alphabet="0123456789abcdefABCDEFklmnopqrsSKxyzY@:/.-()_ #=\t\x1c", max_size=40)
+
+
+@settings(max_examples=500, deadline=None)
+@given(text=_ASCII)
+def test_prefilter_ascii_path_agrees_with_the_pattern(text: str) -> None:
+    """For ASCII text the prefilter lowers the text and matches without IGNORECASE."""
+    assert maskrules._search(text) == (maskrules.PATTERN.search(text) is not None), text
+
+
+def test_prefilter_ascii_path_on_the_corpus(corpus: list[Sample]) -> None:
+    alternatives = "".join(maskrules._ALTERNATIVES)
+    assert alternatives == alternatives.lower()  # what lowering the text relies on
+    texts = [s.text for s in corpus] + realistic_mix(500, 0.2, seed=9) + _phone_texts()
+    for text in texts + [t.upper() for t in texts]:
+        assert maskrules._search(text) == (maskrules.PATTERN.search(text) is not None), text
