@@ -8,9 +8,10 @@ Subjects are `proctor.evt.<type>.<session_id>`, so a consumer takes everything
 from __future__ import annotations
 
 import re
+import time
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from google.protobuf import json_format
@@ -99,7 +100,11 @@ def new_event(
     )
     if trace is not None:
         event.trace.CopyFrom(trace)
-    event.occurred_at.FromDatetime(occurred_at or datetime.now(UTC))
+    if occurred_at is not None:
+        event.occurred_at.FromDatetime(occurred_at)
+    else:  # the hot path: a few times cheaper than going through a datetime
+        now = time.time_ns()
+        event.occurred_at.seconds, event.occurred_at.nanos = divmod(now, 1_000_000_000)
     getattr(event, kind).CopyFrom(body)
     return event
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import UTC, datetime
+import time
 from typing import Any
 
 from nats.aio.client import Client as NATS
@@ -50,11 +50,11 @@ class SessionEvents:
         self.identity = identity
         self.resource = resource
         self.failures = 0
-        self._queued: list[tuple[str, bool, datetime, dict[str, Any]]] = []
+        self._queued: list[tuple[str, bool, int, dict[str, Any]]] = []
 
     def later(self, command_id: str = "", *, acknowledged: bool = True, **payload: Any) -> None:
         """Queue an event (with the time it happened) for the next `flush` or `emit`."""
-        self._queued.append((command_id, acknowledged, datetime.now(UTC), payload))
+        self._queued.append((command_id, acknowledged, time.time_ns(), payload))
 
     async def flush(self) -> None:
         """Publish what is queued, in order."""
@@ -72,7 +72,7 @@ class SessionEvents:
         return await self._publish(command_id, acknowledged, None, payload)
 
     async def _publish(
-        self, command_id: str, acknowledged: bool, at: datetime | None, payload: dict[str, Any]
+        self, command_id: str, acknowledged: bool, at_ns: int | None, payload: dict[str, Any]
     ) -> pb.Event:
         event = new_event(
             session_id=self.session_id,
@@ -80,9 +80,10 @@ class SessionEvents:
             resource=self.resource,
             source="ingress-proxy",
             command_id=command_id,
-            occurred_at=at,
             **payload,
         )
+        if at_ns is not None:  # when it happened, not when it was published
+            event.occurred_at.seconds, event.occurred_at.nanos = divmod(at_ns, 1_000_000_000)
         headers = {str(js_api.Header.MSG_ID.value): event.event_id}
         if not acknowledged:
             await self.nc.publish(codec.subject_for(event), codec.encode(event), headers=headers)
