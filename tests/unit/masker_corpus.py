@@ -360,3 +360,44 @@ SELECT g::bigint AS id,
        END AS note
 FROM generate_series(1, {rows}) g;
 """
+
+
+TABLE_COLUMNS = (
+    ("id", "int8"),
+    ("created_at", "timestamptz"),
+    ("status", "text"),
+    ("amount", "numeric"),
+    ("customer", "text"),
+    ("email", "text"),
+    ("phone", "text"),
+    ("card", "text"),
+    ("note", "text"),
+)
+
+
+def realistic_table(n: int, seed: int = SEED) -> list[tuple[str | None, ...]]:
+    """`n` rows of a customer-orders table (TABLE_COLUMNS) in Postgres text format, each row its
+    own customer: a distinct email in every row, a phone number (US, UK, German, French formats)
+    in four of five, a card number in every other, and a note that is sensitive 5% of the time
+    and otherwise a hard negative (dates, hashes, order numbers, sentences)."""
+    gen = _Gen(seed)
+    rng = gen.rng
+    notes = realistic_mix(n, 0.05, seed=seed)
+    statuses = ("active", "pending", "shipped", "cancelled", "refunded")
+    rows: list[tuple[str | None, ...]] = []
+    for i in range(n):
+        rows.append(
+            (
+                str(i + 1),
+                f"2026-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d} "
+                f"{rng.randint(0, 23):02d}:{rng.randint(0, 59):02d}:{rng.randint(0, 59):02d}+00",
+                rng.choice(statuses),
+                f"{rng.randint(1, 2000)}.{rng.randint(0, 99):02d}",
+                gen.fake.name(),
+                f"{gen.fake.user_name()}{i}@{gen.fake.free_email_domain()}",
+                gen.phone() if rng.random() < 0.8 else None,
+                gen.card() if rng.random() < 0.5 else None,
+                notes[i],
+            )
+        )
+    return rows

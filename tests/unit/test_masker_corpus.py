@@ -151,6 +151,7 @@ def _phone_texts() -> list[str]:
         texts.append(f"{fake.msisdn()}" if i % 2 else f"+{fake.msisdn()}")
         texts.append(f"{fake.date()} {fake.time()}")
         texts.append(f"ORD-{fake.random_int(1000000, 99999999)}")
+        texts += [str(fake.uuid4()), fake.sha1(), f"abc{fake.msisdn()}", f"{fake.msisdn()}def"]
     return texts
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import phonenumbers
+from phonenumbers import phonenumbermatcher as _pnm
 from presidio_analyzer import EntityRecognizer, PatternRecognizer
 from presidio_analyzer.nlp_engine import NlpArtifacts
 from presidio_analyzer.predefined_recognizers import (
@@ -142,15 +143,51 @@ def _analyze(recognizer: EntityRecognizer, entities: list[str], no_nlp: NlpArtif
     return run
 
 
+def _reaches_parsing(matcher: phonenumbers.PhoneNumberMatcher, candidate: str, offset: int) -> bool:
+    """Whether the matcher's `_parse_and_verify` gets as far as parsing `candidate`: the checks
+    it makes first (phonenumbers 9.0), which are the same in every region."""
+    if not _pnm._MATCHING_BRACKETS.fullmatch(candidate) or _pnm._PUB_PAGES.search(candidate):
+        return False
+    if matcher.leniency >= _pnm.Leniency.VALID:
+        text = matcher.text
+        if offset > 0 and not _pnm._LEAD_PATTERN.match(candidate):
+            before = text[offset - 1]
+            if matcher._is_invalid_punctuation_symbol(before) or matcher._is_latin_letter(before):
+                return False
+        end = offset + len(candidate)
+        if end < len(text):
+            after = text[end]
+            if matcher._is_invalid_punctuation_symbol(after) or matcher._is_latin_letter(after):
+                return False
+    return True
+
+
+class _FirstRegionMatcher(phonenumbers.PhoneNumberMatcher):
+    """libphonenumber's matcher, noting whether any candidate got as far as being parsed.
+    Finding candidates and skipping dates, time stamps, page references, unbalanced brackets
+    and digits glued to letters happen before that and are the same in every region; so when
+    this matcher finds nothing and parsed nothing, the other regions find nothing either (a
+    text of hex digests or UUIDs costs one region instead of four)."""
+
+    parsed = False
+
+    def _parse_and_verify(self, candidate: str, offset: int) -> Any:
+        if not self.parsed and _reaches_parsing(self, candidate, offset):
+            self.parsed = True
+        return super()._parse_and_verify(candidate, offset)
+
+
 def phone_runner(recognizer: PhoneRecognizer) -> Runner:
     """The spans libphonenumber's matcher finds in any of the recognizer's regions (presidio
     also re-parses each match to name its region in the explanation, which is not used).
 
-    Once a region's match spans the whole value (leading and trailing spaces aside: a match
-    starts with a digit, `(` or `+` and ends with a digit or `#`), the other regions are not
-    asked: whatever they found would lie inside it, and `resolve_overlaps` keeps the longest
-    of equally scored findings, so the result is the same. A column of phone numbers in the
-    first region's format or with a `+country` prefix costs one region instead of four."""
+    When the first region finds nothing and parses no candidate, no region can find anything
+    (`_FirstRegionMatcher`). Once a region's match spans the whole value (leading and trailing
+    spaces aside: a match starts with a digit, `(` or `+` and ends with a digit or `#`), the
+    other regions are not asked: whatever they found would lie inside it, and
+    `resolve_overlaps` keeps the longest of equally scored findings, so the result is the
+    same. A column of phone numbers in the first region's format or with a `+country` prefix
+    costs one region instead of four."""
     regions = tuple(recognizer.supported_regions)
     leniency: int = 1 if recognizer.leniency is None else recognizer.leniency
     score = float(recognizer.SCORE)
@@ -159,11 +196,14 @@ def phone_runner(recognizer: PhoneRecognizer) -> Runner:
     def run(text: str) -> list[Hit]:
         first = len(text) - len(text.lstrip())
         whole = (first, len(text.rstrip()))
-        spans: set[tuple[int, int]] = set()
-        for region in regions:
-            spans.update((m.start, m.end) for m in matcher(text, region, leniency))
+        screen = _FirstRegionMatcher(text, regions[0], leniency)
+        spans = {(m.start, m.end) for m in screen}
+        if not spans and not screen.parsed:
+            return []
+        for region in regions[1:]:
             if whole in spans:
                 return [Hit(PHONE_ENTITY, whole[0], whole[1], score)]
+            spans.update((m.start, m.end) for m in matcher(text, region, leniency))
         return [Hit(PHONE_ENTITY, start, end, score) for start, end in sorted(spans)]
 
     return run
