@@ -120,7 +120,12 @@ def pgbench(conninfo: str, script: Path, seconds: int, env: dict[str, str]) -> t
 
 
 def ms(seconds: list[float]) -> str:
-    return f"median {statistics.median(seconds) * 1e3:7.2f} ms, mean {statistics.mean(seconds) * 1e3:7.2f} ms"
+    median, mean = statistics.median(seconds) * 1e3, statistics.mean(seconds) * 1e3
+    return f"median {median:7.2f} ms, mean {mean:7.2f} ms"
+
+
+def added(gateway: list[float], direct: list[float]) -> str:
+    return f"added {(statistics.median(gateway) - statistics.median(direct)) * 1e3:.2f} ms"
 
 
 async def run(args: argparse.Namespace, work: Path) -> None:
@@ -172,17 +177,13 @@ async def run(args: argparse.Namespace, work: Path) -> None:
         g = await latencies(gateway, READ_100, lambda: [rng.randint(1, top)], n, ssl=False)
         print(f"\n100-row read, random rows, asyncpg x{n} (binary format):")
         print(f"  direct  {ms(d)}")
-        print(
-            f"  gateway {ms(g)}   added {(statistics.median(g) - statistics.median(d)) * 1e3:.2f} ms (medians)"
-        )
+        print(f"  gateway {ms(g)}   {added(g, d)} (medians)")
 
         d = await latencies(direct, READ_100, lambda: [1000], n)
         g = await latencies(gateway, READ_100, lambda: [1000], n, ssl=False)
         print(f"\n100-row read, the same rows again, asyncpg x{n}:")
         print(f"  direct  {ms(d)}")
-        print(
-            f"  gateway {ms(g)}   added {(statistics.median(g) - statistics.median(d)) * 1e3:.2f} ms (medians)"
-        )
+        print(f"  gateway {ms(g)}   {added(g, d)} (medians)")
 
         print(f"\n{args.rows:,}-row read (whole table):")
         for label, fn in (
