@@ -10,7 +10,10 @@ rather than run unrecorded.
 Events of an allowed statement may be queued (`later`) and published by `flush` right after
 the pump has handed the statement to the target (or the result to the client), so building and
 sending them overlaps the target's work instead of delaying it. Every `emit` publishes what is
-queued first, so a session's events reach the stream in the order they happened.
+queued first, so a session's events reach the stream in the order they happened. A queued event
+that asks for an acknowledgement gets one for a batch: every CONFIRM_EVERY events of a busy
+session, or at once when the session's last acknowledgement is older than CONFIRM_AFTER
+seconds, so an acknowledgement round trip is not paid on every statement.
 """
 
 from __future__ import annotations
@@ -28,6 +31,9 @@ from proctor.events import codec, new_event
 from proctor.events.v1 import events_pb2 as pb
 
 log = logging.getLogger("proctor.ingress.events")
+
+CONFIRM_EVERY = 16  # events a busy session publishes per acknowledgement
+CONFIRM_AFTER = 1.0  # seconds after which the next event is acknowledged anyway
 
 
 class SessionEvents:
@@ -50,6 +56,7 @@ class SessionEvents:
         self.identity = identity
         self.resource = resource
         self.failures = 0
+        self._confirmed_at = 0.0  # time.monotonic() of the last acknowledged publish
         self._queued: list[tuple[str, bool, int, dict[str, Any]]] = []
 
     def later(self, command_id: str = "", *, acknowledged: bool = True, **payload: Any) -> None:
@@ -61,6 +68,8 @@ class SessionEvents:
         while self._queued:
             queued, self._queued = self._queued, []
             for command_id, acknowledged, at, payload in queued:
+                if acknowledged and self.unconfirmed + 1 < CONFIRM_EVERY:
+                    acknowledged = time.monotonic() - self._confirmed_at > CONFIRM_AFTER
                 await self._publish(command_id, acknowledged, at, payload)
 
     async def emit(
@@ -90,6 +99,7 @@ class SessionEvents:
             self.unconfirmed += 1
             return event
         covered, self.unconfirmed = self.unconfirmed, 0
+        self._confirmed_at = time.monotonic()
         future = await self.js.publish_async(
             codec.subject_for(event),
             codec.encode(event),
