@@ -34,6 +34,7 @@ log = logging.getLogger("proctor.ingress.events")
 
 CONFIRM_EVERY = 16  # events a busy session publishes per acknowledgement
 CONFIRM_AFTER = 1.0  # seconds after which the next event is acknowledged anyway
+FLUSH_DELAY = 0.005  # seconds a forwarded statement's events may wait for its result's
 
 
 class SessionEvents:
@@ -58,13 +59,40 @@ class SessionEvents:
         self.failures = 0
         self._confirmed_at = 0.0  # time.monotonic() of the last acknowledged publish
         self._queued: list[tuple[str, bool, int, dict[str, Any]]] = []
+        # One publisher at a time: a publish may wait (for acknowledgement slots), and two
+        # pumps publishing at once must not reorder the session's events.
+        self._lock = asyncio.Lock()
+        self._timer: asyncio.TimerHandle | None = None
+        self._timed: asyncio.Task[None] | None = None
 
     def later(self, command_id: str = "", *, acknowledged: bool = True, **payload: Any) -> None:
         """Queue an event (with the time it happened) for the next `flush` or `emit`."""
         self._queued.append((command_id, acknowledged, time.time_ns(), payload))
 
+    def flush_soon(self, delay: float = FLUSH_DELAY) -> None:
+        """Publish what is queued within `delay` seconds, unless a `flush` does it first:
+        a quick statement's events then go out together with its result's, in one write."""
+        if self._queued and self._timer is None:
+            self._timer = asyncio.get_running_loop().call_later(delay, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        if self._queued and (self._timed is None or self._timed.done()):
+            self._timed = asyncio.create_task(self._flush_logged())
+
+    async def _flush_logged(self) -> None:
+        try:
+            await self.flush()
+        except Exception as exc:  # the next emit of the session raises it again
+            log.warning("events of session %s not published yet: %s", self.session_id, exc)
+
     async def flush(self) -> None:
         """Publish what is queued, in order."""
+        if self._queued:
+            async with self._lock:
+                await self._publish_queued()
+
+    async def _publish_queued(self) -> None:
         while self._queued:
             queued, self._queued = self._queued, []
             for command_id, acknowledged, at, payload in queued:
@@ -76,9 +104,9 @@ class SessionEvents:
         self, command_id: str = "", *, acknowledged: bool = True, **payload: Any
     ) -> pb.Event:
         """Publish an event now, after whatever is queued."""
-        if self._queued:
-            await self.flush()
-        return await self._publish(command_id, acknowledged, None, payload)
+        async with self._lock:
+            await self._publish_queued()
+            return await self._publish(command_id, acknowledged, None, payload)
 
     async def _publish(
         self, command_id: str, acknowledged: bool, at_ns: int | None, payload: dict[str, Any]

@@ -444,7 +444,7 @@ class ClientSession:
             if out:
                 up.write(b"".join(out))
             assert self.events is not None
-            await self.events.flush()
+            self.events.flush_soon()
             await up.drain()
 
     def _expect(self, frame: bytes) -> bytes:
@@ -795,7 +795,7 @@ class ClientSession:
             del pending[:pos]
             self.writer.write(b"".join(out))
             assert self.events is not None
-            await self.events.flush()
+            self.events.flush_soon()
             await self.writer.drain()
 
     async def _backend(self, kind: bytes, body: bytes) -> bytes | None:
