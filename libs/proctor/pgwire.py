@@ -228,6 +228,23 @@ def backend_key_data(pid: int, key: int) -> bytes:
     return frame(b"K", struct.pack("!ii", pid, key))
 
 
+def parse_notification(body: bytes) -> tuple[int, str, str]:
+    """(backend pid, channel, payload) of a NotificationResponse."""
+    try:
+        (pid,) = _I32.unpack_from(body, 0)
+    except struct.error as exc:
+        raise ProtocolError(f"truncated NotificationResponse: {exc}") from exc
+    channel, pos = cstring(body, 4)
+    payload, _ = cstring(body, pos)
+    return pid, channel, payload
+
+
+def notification(pid: int, channel: str, payload: str) -> bytes:
+    """A NotificationResponse frame."""
+    body = _I32.pack(pid) + channel.encode() + b"\0" + payload.encode() + b"\0"
+    return frame(b"A", body)
+
+
 def cancel_request(pid: int, key: int) -> bytes:
     return struct.pack("!iiii", 16, CANCEL_REQUEST, pid, key)
 

@@ -173,3 +173,28 @@ async def test_without_masker_rows_are_withheld(gateway: RunningGateway) -> None
     copied = await psql(gateway.libpq(), stdin="COPY people TO STDOUT;\nSELECT 43;\n")
     _no_pii(copied.stdout + copied.stderr)
     assert "masking was unavailable" in copied.stderr and "43" in copied.stdout
+
+
+async def test_notification_payloads_are_masked(gateway: RunningGateway) -> None:
+    """What the target sends to a LISTENing agent is a result too: NOTIFY payloads from other
+    sessions reach the agent masked; harmless ones unchanged."""
+    agent = await asyncpg.connect(gateway.dsn(), ssl=False)
+    received: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
+    try:
+        await agent.add_listener(
+            "orders", lambda _c, _p, ch, payload: received.put_nowait((ch, payload))
+        )
+        target = await asyncpg.connect(gateway.target_url)
+        try:
+            paid = "paid by jane.roe@example.com with 4111 1111 1111 1111"
+            await target.execute("SELECT pg_notify('orders', $1)", paid)
+            await target.execute("SELECT pg_notify('orders', 'order 1042 shipped')")
+        finally:
+            await target.close()
+        channel, first = await asyncio.wait_for(received.get(), 10)
+        assert channel == "orders"
+        assert "jane.roe@example.com" not in first and "4111 1111 1111 1111" not in first
+        assert first.startswith("paid by ")
+        assert await asyncio.wait_for(received.get(), 10) == ("orders", "order 1042 shipped")
+    finally:
+        await agent.close()

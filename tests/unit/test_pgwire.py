@@ -118,3 +118,14 @@ def test_execute_of_sql_prepared_statement_is_judged_by_its_body() -> None:
     assert statements.judged_text("EXECUTE other(1)") == "EXECUTE other(1)"
     statements.simple_query("DEALLOCATE wipe", Command("d", "DEALLOCATE wipe"))
     assert statements.judged_text("EXECUTE wipe") == "EXECUTE wipe"
+
+
+@given(
+    st.integers(-(2**31), 2**31 - 1),
+    st.text(alphabet=st.characters(blacklist_characters="\0", blacklist_categories=["Cs"])),
+    st.text(alphabet=st.characters(blacklist_characters="\0", blacklist_categories=["Cs"])),
+)
+def test_a_notification_reads_back_as_written(pid: int, channel: str, payload: str) -> None:
+    frame = pgwire.notification(pid, channel, payload)
+    assert frame[:1] == b"A"
+    assert pgwire.parse_notification(frame[5:]) == (pid, channel, payload)

@@ -769,7 +769,7 @@ class ClientSession:
                         await self._row(result, bytes(pending[pos:nxt]))
                     pos = nxt
                     continue
-                if kind not in b"TnCEZIsN12tHc" and not self.drop_until_ready:
+                if kind not in b"TnCEZIsN12tHcA" and not self.drop_until_ready:
                     pos = nxt  # forwarded as it is
                     continue
                 if self.batch:
@@ -801,6 +801,8 @@ class ClientSession:
     async def _backend(self, kind: bytes, body: bytes) -> bytes | None:
         """Account for one target message other than a DataRow; returns what to send in its
         place (b"" drops it), or None to forward it as it is."""
+        if kind == b"A":
+            return await self._mask_notification(body)
         if kind not in b"TnCEZIsN12tHc":
             return b""  # after a withheld result, until the ReadyForQuery
         if kind in b"Hc":
@@ -927,6 +929,28 @@ class ClientSession:
                 fields[c] = row.values[0].text if row.values else WITHHELD_FIELD
             self._count(response, 0)
         return pgwire.fields_message(kind, fields)
+
+    async def _mask_notification(self, body: bytes) -> bytes | None:
+        """A NotificationResponse (LISTEN/NOTIFY) with its payload masked, or None when it
+        cannot hold anything sensitive; withheld when the masker does not answer."""
+        pid, channel, payload = pgwire.parse_notification(body)
+        if not self.prefilter.could_contain(payload):
+            return None
+        request = mpb.MaskRequest(
+            columns=[mpb.Column(name="notification", type_name="text")],
+            rows=[mpb.Row(values=[mpb.Value(text=payload)])],
+        )
+        try:
+            response = await call_masker(self.gw.nc, request, self.gw.settings.mask_timeout)
+            masked = response.rows[0].values[0].text if response.rows[0].values else None
+        except (MaskUnavailable, IndexError) as exc:
+            log.warning("session %s: notification payload withheld: %s", self.session_id, exc)
+            masked = None
+        if masked is None:
+            masked = WITHHELD_FIELD
+        else:
+            self._count(response, 0)
+        return pgwire.notification(pid, channel, masked)
 
     def _replacement(self, body: bytes) -> bytes | None:
         message = pgwire.error_fields(body).get("M", "")
