@@ -111,6 +111,12 @@ class Settings(BaseSettings):
     slack_api_url: str = Field(
         "https://slack.com/api/", description="Base URL of Slack's Web API (tests point it away)"
     )
+    mask_all_text: bool = Field(
+        False,
+        description="Send every text value to the masker, not only those the prefilter flags "
+        "(needed when the masker has a NER model for names; the proxy also learns it from the "
+        "masker's answers)",
+    )
     ingress_workers: int = Field(
         1,
         ge=1,

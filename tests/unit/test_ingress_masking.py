@@ -16,6 +16,7 @@ from proctor_ingress.masking import (
     decode_binary_array,
     encode_binary_array,
     from_text,
+    learn_masker,
     plan_column,
     sniff_binary_array,
     to_text,
@@ -140,3 +141,22 @@ def test_descriptions_follow_prepared_statements() -> None:
     d.backend(b"E")
     assert d.execution() == (False, None)
     d.backend(b"Z")
+
+
+def test_a_masker_that_analyses_all_text_gets_every_text_value() -> None:
+    prefilter = Prefilter()
+    assert not prefilter.could_contain("Jane Roe")  # no pattern recognizer finds a bare name
+    learn_masker(prefilter, mpb.MaskResponse())
+    assert not prefilter.could_contain("Jane Roe")
+    learn_masker(prefilter, mpb.MaskResponse(analyses_all_text=True))
+    assert prefilter.could_contain("Jane Roe") and prefilter.could_contain("x")
+
+
+def test_the_masker_says_whether_it_analyses_all_text() -> None:
+    from proctor_masker.core import default_detector
+    from proctor_masker.model import MaskSettings
+    from proctor_masker.service import handle_request
+
+    probe = handle_request(mpb.MaskRequest().SerializeToString(), MaskSettings())
+    assert not probe.error
+    assert probe.analyses_all_text == default_detector().uses_ner

@@ -11,6 +11,7 @@ from proctor.errors import ConfigError
 from proctor.gateway import load_gateway_config
 from proctor.runtime import run_service
 from proctor.settings import Settings
+from proctor_ingress.masking import probe_masker
 from proctor_ingress.server import serve, tls_context
 from proctor_ingress.session import Gateway
 from proctor_ingress.verdicts import VerdictCache, Verdicts
@@ -32,13 +33,16 @@ async def run(settings: Settings) -> None:
         )
         await verdicts.start()
         gw = Gateway(settings, config, nc, js, verdicts, ssl=tls_context(settings))
+        gw.prefilter.everything = settings.mask_all_text
         await serve_cancels(nc, gw.cancel)
         stop = asyncio.Event()
+        probe = asyncio.create_task(probe_masker(nc, gw.prefilter, stop))
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         workers = 1 if is_worker() else settings.ingress_workers
         await with_workers(workers, lambda stopped: serve(gw, stopped), stop)
+        probe.cancel()
         await js.publish_async_completed()
     finally:
         await nc.close()

@@ -18,6 +18,9 @@ Known gap: inet/cidr/macaddr in binary carry addresses as raw bytes and pass uns
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import struct
 from collections import Counter, deque
 from collections.abc import Sequence
@@ -31,6 +34,8 @@ from proctor.masker.v1 import masker_pb2 as mpb
 from proctor.maskrules import DOB_COLUMN, ColumnKind, Prefilter, is_date_type, kind_for_type
 from proctor.pgwire import Field
 from proctor.pgwire import with_formats as pgwire_with_formats
+
+log = logging.getLogger("proctor.ingress")
 
 MASK_SUBJECT = "proctor.rpc.mask"
 BATCH_ROWS = 500
@@ -387,6 +392,25 @@ async def call_masker(nc: NATS, request: mpb.MaskRequest, timeout: float) -> mpb
     if len(response.rows) != len(request.rows):
         raise MaskUnavailable("the masker answered a different number of rows")
     return response
+
+
+def learn_masker(prefilter: Prefilter, response: mpb.MaskResponse) -> None:
+    """A masker that looks at all text (a NER model finds names anywhere) must be sent every
+    text value: switch the shared prefilter to let everything through, for good."""
+    if response.analyses_all_text and not prefilter.everything:
+        prefilter.everything = True
+        log.warning("the masker analyses all text (names): every text value now goes to it")
+
+
+async def probe_masker(nc: NATS, prefilter: Prefilter, stop: asyncio.Event) -> None:
+    """Ask a masker, until one answers, whether it analyses all text."""
+    while not stop.is_set():
+        try:
+            learn_masker(prefilter, await call_masker(nc, mpb.MaskRequest(), timeout=2.0))
+            return
+        except MaskUnavailable:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 2.0)
 
 
 def add_counts(stats: MaskStats, response: mpb.MaskResponse, rows: int) -> None:

@@ -41,6 +41,7 @@ from proctor_ingress.masking import (
     Unmaskable,
     add_counts,
     call_masker,
+    learn_masker,
     message_candidates,
 )
 from proctor_ingress.statements import SqlStatements
@@ -81,6 +82,9 @@ class Gateway:
     js: JetStreamContext
     verdicts: Verdicts
     ssl: object | None = None  # ssl.SSLContext when TLS is configured
+    # Shared by every session: lets every text value through once the masker says it looks
+    # at all text (a NER model for names), or when PROCTOR_MASK_ALL_TEXT says so.
+    prefilter: Prefilter = field(default_factory=Prefilter)
     # Live sessions by the BackendKeyData their clients were given, for CancelRequests.
     cancel_keys: dict[tuple[int, int], ClientSession] = field(default_factory=dict)
     sessions: int = 0
@@ -121,7 +125,7 @@ class ClientSession:
         self.resource = pb.Resource(kind=pb.RESOURCE_KIND_POSTGRES)
         self.key = (secrets.randbits(31), secrets.randbits(31))
         # Masking of what the target answers (see _upstream_pump).
-        self.prefilter = Prefilter()
+        self.prefilter = gw.prefilter
         self.descriptions = Descriptions()
         self.result: Result | None = None  # the columns of the result being read
         self.batch: list[tuple[bytes, list[bytes | None], list[str | None]]] = []
@@ -903,6 +907,7 @@ class ClientSession:
         self.out.extend(frames)
 
     def _count(self, response: mpb.MaskResponse, rows: int) -> None:
+        learn_masker(self.gw.prefilter, response)
         command = self.tracker.current()
         if command is not None:
             add_counts(self.mask_stats.setdefault(command.command_id, MaskStats()), response, rows)

@@ -45,6 +45,7 @@ def handle_request(body: bytes, settings: MaskSettings) -> mpb.MaskResponse:
         ],
         values_masked=result.report.masked,
     )
+    response.analyses_all_text = default_detector().uses_ner
     add_row = response.rows.add
     for row in result.rows:
         add = add_row().values.add  # adding in place: 2.5x faster than building messages

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from proctor.events.v1 import events_pb2 as proctor_dot_events_dot_v1_dot_events__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1eproctor/masker/v1/masker.proto\x12\x11proctor.masker.v1\x1a\x1eproctor/events/v1/events.proto\")\n\x06\x43olumn\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\ttype_name\x18\x02 \x01(\t\"#\n\x05Value\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x0c\n\x04null\x18\x02 \x01(\x08\"/\n\x03Row\x12(\n\x06values\x18\x01 \x03(\x0b\x32\x18.proctor.masker.v1.Value\"_\n\x0bMaskRequest\x12*\n\x07\x63olumns\x18\x01 \x03(\x0b\x32\x19.proctor.masker.v1.Column\x12$\n\x04rows\x18\x02 \x03(\x0b\x32\x16.proctor.masker.v1.Row\"\x88\x01\n\x0cMaskResponse\x12$\n\x04rows\x18\x01 \x03(\x0b\x32\x16.proctor.masker.v1.Row\x12,\n\x06\x63ounts\x18\x02 \x03(\x0b\x32\x1c.proctor.events.v1.MaskCount\x12\x15\n\rvalues_masked\x18\x03 \x01(\x04\x12\r\n\x05\x65rror\x18\x04 \x01(\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1eproctor/masker/v1/masker.proto\x12\x11proctor.masker.v1\x1a\x1eproctor/events/v1/events.proto\")\n\x06\x43olumn\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\ttype_name\x18\x02 \x01(\t\"#\n\x05Value\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x0c\n\x04null\x18\x02 \x01(\x08\"/\n\x03Row\x12(\n\x06values\x18\x01 \x03(\x0b\x32\x18.proctor.masker.v1.Value\"_\n\x0bMaskRequest\x12*\n\x07\x63olumns\x18\x01 \x03(\x0b\x32\x19.proctor.masker.v1.Column\x12$\n\x04rows\x18\x02 \x03(\x0b\x32\x16.proctor.masker.v1.Row\"\xa3\x01\n\x0cMaskResponse\x12$\n\x04rows\x18\x01 \x03(\x0b\x32\x16.proctor.masker.v1.Row\x12,\n\x06\x63ounts\x18\x02 \x03(\x0b\x32\x1c.proctor.events.v1.MaskCount\x12\x15\n\rvalues_masked\x18\x03 \x01(\x04\x12\r\n\x05\x65rror\x18\x04 \x01(\t\x12\x19\n\x11\x61nalyses_all_text\x18\x05 \x01(\x08\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -41,5 +41,5 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_MASKREQUEST']._serialized_start=214
   _globals['_MASKREQUEST']._serialized_end=309
   _globals['_MASKRESPONSE']._serialized_start=312
-  _globals['_MASKRESPONSE']._serialized_end=448
+  _globals['_MASKRESPONSE']._serialized_end=475
 # @@protoc_insertion_point(module_scope)

@@ -38,13 +38,15 @@ class MaskRequest(_message.Message):
     def __init__(self, columns: _Optional[_Iterable[_Union[Column, _Mapping]]] = ..., rows: _Optional[_Iterable[_Union[Row, _Mapping]]] = ...) -> None: ...
 
 class MaskResponse(_message.Message):
-    __slots__ = ("rows", "counts", "values_masked", "error")
+    __slots__ = ("rows", "counts", "values_masked", "error", "analyses_all_text")
     ROWS_FIELD_NUMBER: _ClassVar[int]
     COUNTS_FIELD_NUMBER: _ClassVar[int]
     VALUES_MASKED_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
+    ANALYSES_ALL_TEXT_FIELD_NUMBER: _ClassVar[int]
     rows: _containers.RepeatedCompositeFieldContainer[Row]
     counts: _containers.RepeatedCompositeFieldContainer[_events_pb2.MaskCount]
     values_masked: int
     error: str
-    def __init__(self, rows: _Optional[_Iterable[_Union[Row, _Mapping]]] = ..., counts: _Optional[_Iterable[_Union[_events_pb2.MaskCount, _Mapping]]] = ..., values_masked: _Optional[int] = ..., error: _Optional[str] = ...) -> None: ...
+    analyses_all_text: bool
+    def __init__(self, rows: _Optional[_Iterable[_Union[Row, _Mapping]]] = ..., counts: _Optional[_Iterable[_Union[_events_pb2.MaskCount, _Mapping]]] = ..., values_masked: _Optional[int] = ..., error: _Optional[str] = ..., analyses_all_text: _Optional[bool] = ...) -> None: ...
