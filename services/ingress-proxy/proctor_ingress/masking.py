@@ -5,7 +5,9 @@ Each column of a result gets a plan from its type OID and format:
 - PASS: a type that holds no free text (kind OTHER, arrays of such types): never sent.
 - every other column is sent; a row is a *candidate* when one of its non-NULL values in such a
   column passes the masker's own prefilter (`proctor.maskrules`), or lies in a date-of-birth
-  column (always masked). Rows without candidates are forwarded untouched.
+  column (always masked). Rows without candidates are forwarded untouched. Of a candidate row
+  only those values travel; the others go as NULL, which the masker returns as NULL, and are
+  kept as they were (the masker's prefilter would have passed them untouched anyway).
 
 Binary format (asyncpg asks for it): text, varchar, bpchar, name and json are their UTF-8 bytes;
 jsonb is a version byte 1 then the text; one-dimensional or nested arrays of those are decoded
@@ -320,8 +322,9 @@ class Result:
         return bool(self.sent)
 
     def candidate(self, values: list[bytes | None], prefilter: Prefilter) -> list[str | None]:
-        """The texts of the sent columns when the row is a candidate, else []. All of them go:
-        a masker with NER (names) looks at every value, which this prefilter cannot know."""
+        """When the row is a candidate, the texts of the sent columns that could need masking,
+        None for the others (NULL, or cleared by the prefilter: the masker would return them
+        as they are, so they travel as NULL and are kept); else []."""
         if len(values) != len(self.plans):
             raise Unmaskable("a DataRow does not match its RowDescription")
         texts: list[str | None] = []
@@ -333,13 +336,16 @@ class Result:
                 continue
             col = self.plans[i]
             text = to_text(col, raw, prefilter)
-            texts.append(text)
-            if text is None or hit:
-                continue
-            if col.plan is Plan.ALL or prefilter.could_contain(text):
+            if text is not None and (
+                col.plan is Plan.ALL
+                or prefilter.could_contain(text)
+                # an escape may hide what the prefilter looks for
+                or (col.kind in (ColumnKind.JSON, ColumnKind.ARRAY) and "\\" in text)
+            ):
                 hit = True
-            elif col.kind in (ColumnKind.JSON, ColumnKind.ARRAY) and "\\" in text:
-                hit = True  # an escape may hide what the prefilter looks for
+                texts.append(text)
+            else:
+                texts.append(None)
         return texts if hit else []
 
     def request(self, rows: Sequence[list[str | None]]) -> mpb.MaskRequest:
