@@ -75,7 +75,7 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     if args.command != "explain":
-        return run_service("proctor-classifier", serve)
+        return run_service("proctor-classifier", serve, fast_loop=True)
     try:
         settings = load_settings()
         setup_logging(settings.log_level)

@@ -46,7 +46,7 @@ async def serve(settings: Settings) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     if args.command in (None, "serve"):
-        return run_service("proctor-masker", serve)
+        return run_service("proctor-masker", serve, fast_loop=True)
     logging.basicConfig(level="WARNING", format="%(levelname)s %(name)s: %(message)s")
     values = args.values or [line.rstrip("\n") for line in sys.stdin]
     kind = ColumnKind.JSON if args.json else ColumnKind.TEXT
