@@ -17,19 +17,23 @@ from tests.integration.conftest import RunningGateway, eventually
 pytestmark = pytest.mark.integration
 
 
-async def stored_types(js: Any, session: str) -> list[str]:
-    """The event types the stream holds for one session, in order."""
-    sub = await js.subscribe(codec.subject_filter(None, session), ordered_consumer=True)
-    found: list[str] = []
+async def stored(js: Any, subject: str) -> list[Any]:
+    """The events the stream holds on `subject`, in order."""
+    sub = await js.subscribe(subject, ordered_consumer=True)
+    found: list[Any] = []
     try:
         while True:
             try:
                 msg = await sub.next_msg(timeout=1)
             except TimeoutError:
                 return found
-            found.append(codec.event_type(codec.decode(msg.data)))
+            found.append(codec.decode(msg.data))
     finally:
         await sub.unsubscribe()
+
+
+async def stored_types(js: Any, session: str) -> list[str]:
+    return [codec.event_type(e) for e in await stored(js, codec.subject_filter(None, session))]
 
 
 async def test_the_gateway_rides_out_a_broker_restart(
@@ -77,17 +81,7 @@ async def _connected(nc: Any) -> bool:
 
 
 async def _sessions(js: Any) -> list[str]:
-    sub = await js.subscribe(codec.subject_filter("session_opened"), ordered_consumer=True)
-    found: list[str] = []
-    try:
-        while True:
-            try:
-                msg = await sub.next_msg(timeout=1)
-            except TimeoutError:
-                return found
-            found.append(codec.decode(msg.data).session_id)
-    finally:
-        await sub.unsubscribe()
+    return [e.session_id for e in await stored(js, codec.subject_filter("session_opened"))]
 
 
 async def _ends_closed(js: Any, session: str) -> bool:

@@ -86,11 +86,11 @@ def withdrawn(approval_id: str) -> bytes:
     )
 
 
-def unavailable(why: str) -> bytes:
+def unavailable(why: str, service: str = "classifier") -> bytes:
     return pgwire.error_response(
         f"Proctor could not judge this statement ({why}), so it was not run.",
         code=SYSTEM_ERROR,
-        hint="Retry in a moment. If it persists, the gateway's classifier needs attention.",
+        hint=f"Retry in a moment. If it persists, the gateway's {service} needs attention.",
     )
 
 

@@ -552,13 +552,7 @@ class ClientSession:
         try:
             verdict, cached = await self.gw.verdicts.classify(judged, self.identity, self.resource)
         except ClassifierUnavailable as exc:
-            await self.events.emit(
-                command.command_id,
-                command_blocked=pb.CommandBlocked(
-                    rule_ids=["gateway.unavailable"], reason=str(exc)
-                ),
-            )
-            return refusals.unavailable(str(exc))
+            return await self._unavailable(command, str(exc), "classifier")
         self.events.later(
             command.command_id,
             acknowledged=False,
@@ -591,6 +585,15 @@ class ClientSession:
             ),
         )
         return refusals.blocked(verdict)
+
+    async def _unavailable(self, command: Command, why: str, service: str) -> bytes:
+        """Fail closed when a service the decision needs does not answer."""
+        assert self.events is not None
+        await self.events.emit(
+            command.command_id,
+            command_blocked=pb.CommandBlocked(rule_ids=["gateway.unavailable"], reason=why),
+        )
+        return refusals.unavailable(why, service)
 
     def _approval_request(
         self, approval_id: str, command: Command, verdict: cpb.ClassifyResponse, binding: str
@@ -627,13 +630,7 @@ class ClientSession:
         try:
             found = await redeem(self.gw.nc, request, self.gw.settings.classify_timeout)
         except BusError as exc:
-            await self.events.emit(
-                command.command_id,
-                command_blocked=pb.CommandBlocked(
-                    rule_ids=["gateway.unavailable"], reason=str(exc)
-                ),
-            )
-            return refusals.unavailable(str(exc))
+            return await self._unavailable(command, str(exc), "approval service")
         outcome = found.outcome
         if outcome == apb.REDEEM_OUTCOME_GRANTED:
             return None  # the grant is used up by this command (ApprovalRedeemed)
