@@ -372,3 +372,18 @@ def test_upcast_of_an_unknown_payload_is_a_no_op() -> None:
 
 if __name__ == "__main__":
     GOLDEN_V1.write_bytes(command_executed_v1())
+
+
+def test_event_ids_are_version_4_uuids_and_unique() -> None:
+    import uuid
+
+    from proctor.events.codec import new_hex_id, new_id
+
+    ids = {new_id() for _ in range(10000)}
+    assert len(ids) == 10000
+    for text in list(ids)[:200]:
+        parsed = uuid.UUID(text)
+        assert str(parsed) == text
+        assert parsed.version == 4 and parsed.variant == uuid.RFC_4122
+    hexes = {new_hex_id() for _ in range(10000)}
+    assert len(hexes) == 10000 and all(len(h) == 32 for h in hexes)

@@ -7,9 +7,9 @@ Subjects are `proctor.evt.<type>.<session_id>`, so a consumer takes everything
 
 from __future__ import annotations
 
+import random
 import re
 import time
-import uuid
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -72,6 +72,23 @@ def subject_filter(event_type_name: str | None = None, session_id: str | None = 
     return f"{SUBJECT_PREFIX}.{kind}.{session_id or '*'}"
 
 
+_bits = random.getrandbits  # reseeded in forked children; ids need uniqueness, not secrecy
+_VERSION_4 = (0xF000 << 64, 0x4000 << 64)
+_VARIANT = (0xC000 << 48, 0x8000 << 48)
+
+
+def new_id() -> str:
+    """A random UUID (version 4) as text, ~3x cheaper than str(uuid.uuid4())."""
+    n = (_bits(128) & ~_VERSION_4[0] | _VERSION_4[1]) & ~_VARIANT[0] | _VARIANT[1]
+    h = f"{n:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def new_hex_id() -> str:
+    """128 random bits as 32 hex digits (command and session ids)."""
+    return f"{_bits(128):032x}"
+
+
 def new_event(
     *,
     session_id: str,
@@ -90,7 +107,7 @@ def new_event(
     if kind not in EVENT_TYPES:
         raise InvalidEvent(f"unknown event type {kind!r}")
     event = pb.Event(
-        event_id=str(uuid.uuid4()),
+        event_id=new_id(),
         command_id=command_id,
         session_id=session_id,
         identity=identity,

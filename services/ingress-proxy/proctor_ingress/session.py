@@ -472,7 +472,7 @@ class ClientSession:
             parse = pgwire.parse_parse(msg.body)
             if self.skip_until_sync:  # the target discards it anyway after an error
                 return msg.frame
-            command = Command(uuid.uuid4().hex, parse.query)
+            command = Command(codec.new_hex_id(), parse.query)
             refusal = await self._decide(command, self.statements.judged_text(parse.query))
             if refusal is None:
                 self.statements.forget_replaced(parse.query)
@@ -487,7 +487,7 @@ class ClientSession:
             token = self._remember(refusal)
             return pgwire.build_parse(parse.statement, REFUSED_MARKER + token)
         text = pgwire.query_text(msg.body)
-        command = Command(uuid.uuid4().hex, text)
+        command = Command(codec.new_hex_id(), text)
         refusal = await self._decide(command, self.statements.judged_text(text), b"")
         if refusal is not None:
             command.refused = True
@@ -506,7 +506,7 @@ class ClientSession:
         if statement.approvals > 0:
             statement.approvals -= 1
             return msg.frame
-        command = Command(uuid.uuid4().hex, statement.text)
+        command = Command(codec.new_hex_id(), statement.text)
         parameters = pgwire.bind_parameters(msg.body)
         refusal = await self._decide(
             command, self.statements.judged_text(statement.text), parameters
