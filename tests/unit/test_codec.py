@@ -387,3 +387,26 @@ def test_event_ids_are_version_4_uuids_and_unique() -> None:
         assert parsed.version == 4 and parsed.variant == uuid.RFC_4122
     hexes = {new_hex_id() for _ in range(10000)}
     assert len(hexes) == 10000 and all(len(h) == 32 for h in hexes)
+
+
+def test_an_event_factory_builds_what_new_event_builds() -> None:
+    from proctor.events.codec import EventFactory
+
+    who = pb.Identity(human="alice@example.com", agent="psql", groups=["eng"])
+    where = pb.Resource(name="demo", kind=pb.RESOURCE_KIND_POSTGRES)
+    factory = EventFactory(session_id="s" * 32, identity=who, resource=where, source="test")
+    body = pb.CommandExecuted(row_count=3, duration_us=120)
+    made = factory.make("c1", 1_700_000_000_123_456_789, command_executed=body)
+    reference = new_event(
+        session_id="s" * 32, identity=who, resource=where, source="test", command_id="c1",
+        command_executed=body,
+    )  # fmt: skip
+    assert made.occurred_at.seconds == 1_700_000_000 and made.occurred_at.nanos == 123_456_789
+    reference.event_id = made.event_id
+    reference.occurred_at.CopyFrom(made.occurred_at)
+    assert made == reference
+    assert decode(encode(made)) == made
+    with pytest.raises(InvalidEvent):
+        factory.make("c1", no_such_payload=body)
+    with pytest.raises(InvalidEvent):
+        factory.make("c1")

@@ -126,6 +126,38 @@ def new_event(
     return event
 
 
+class EventFactory:
+    """Builds the events of one session (same session, identity, resource and source) from a
+    template: about twice as fast as `new_event`, for a publisher on the hot path."""
+
+    def __init__(
+        self, *, session_id: str, identity: pb.Identity, resource: pb.Resource, source: str
+    ) -> None:
+        self._template = pb.Event(
+            session_id=session_id, identity=identity, resource=resource, source=source
+        )
+
+    def make(
+        self, command_id: str = "", occurred_ns: int | None = None, **payload: Any
+    ) -> pb.Event:
+        """An event with a fresh id, the current schema version and exactly one payload."""
+        if len(payload) != 1:
+            raise InvalidEvent(f"an event carries exactly one payload, got {sorted(payload)}")
+        ((kind, body),) = payload.items()
+        version = CURRENT_SCHEMA_VERSIONS.get(kind)
+        if version is None:
+            raise InvalidEvent(f"unknown event type {kind!r}")
+        event = pb.Event()
+        event.CopyFrom(self._template)
+        event.event_id = new_id()
+        event.command_id = command_id
+        event.schema_version = version
+        now = time.time_ns() if occurred_ns is None else occurred_ns
+        event.occurred_at.seconds, event.occurred_at.nanos = divmod(now, 1_000_000_000)
+        getattr(event, kind).CopyFrom(body)
+        return event
+
+
 def encode(event: pb.Event) -> bytes:
     """Wire bytes of an event (deterministic field order, so equal events give equal bytes)."""
     return event.SerializeToString(deterministic=True)

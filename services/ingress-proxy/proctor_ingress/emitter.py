@@ -27,13 +27,15 @@ from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 from nats.js import api as js_api
 
-from proctor.events import codec, new_event
+from proctor.events import codec
+from proctor.events.codec import EventFactory
 from proctor.events.v1 import events_pb2 as pb
 
 log = logging.getLogger("proctor.ingress.events")
 
 CONFIRM_EVERY = 16  # events a busy session publishes per acknowledgement
 CONFIRM_AFTER = 1.0  # seconds after which the next event is acknowledged anyway
+_MSG_ID = str(js_api.Header.MSG_ID.value)
 FLUSH_DELAY = 0.005  # seconds a forwarded statement's events may wait for its result's
 
 
@@ -57,6 +59,9 @@ class SessionEvents:
         self.identity = identity
         self.resource = resource
         self.failures = 0
+        self._events = EventFactory(
+            session_id=session_id, identity=identity, resource=resource, source="ingress-proxy"
+        )
         self._confirmed_at = 0.0  # time.monotonic() of the last acknowledged publish
         self._queued: list[tuple[str, bool, int, dict[str, Any]]] = []
         # One publisher at a time: a publish may wait (for acknowledgement slots), and two
@@ -111,17 +116,8 @@ class SessionEvents:
     async def _publish(
         self, command_id: str, acknowledged: bool, at_ns: int | None, payload: dict[str, Any]
     ) -> pb.Event:
-        event = new_event(
-            session_id=self.session_id,
-            identity=self.identity,
-            resource=self.resource,
-            source="ingress-proxy",
-            command_id=command_id,
-            **payload,
-        )
-        if at_ns is not None:  # when it happened, not when it was published
-            event.occurred_at.seconds, event.occurred_at.nanos = divmod(at_ns, 1_000_000_000)
-        headers = {str(js_api.Header.MSG_ID.value): event.event_id}
+        event = self._events.make(command_id, at_ns, **payload)
+        headers = {_MSG_ID: event.event_id}
         if not acknowledged:
             await self.nc.publish(codec.subject_for(event), codec.encode(event), headers=headers)
             self.unconfirmed += 1
