@@ -16,6 +16,7 @@ from proctor_approval.core import (
     RefusalCode,
     Resubmission,
     Vote,
+    complete,
     decide,
     evolve,
     expire,
@@ -168,7 +169,9 @@ def test_a_vote_after_expiry_is_refused() -> None:
 def test_n_approvals_need_n_distinct_approvers() -> None:
     two = rules(approvals_required=2)
     first = decide(state_with(requested()), vote("bob"), two)
-    assert first.refusal is None and first.events == ()
+    assert first.refusal is None
+    (voted,) = first.events
+    assert codec.event_type(voted) == "approval_voted" and voted.approval_voted.approver == "bob"
     assert first.state.pending["ap1"].approvals == ("bob",)
     again = decide(first.state, vote("bob"), two)
     assert again.refusal is not None and again.refusal.code is RefusalCode.ALREADY_VOTED
@@ -298,3 +301,27 @@ def test_a_newer_request_for_the_same_binding_takes_over() -> None:
     found = redeem(state, resubmit())
     assert found.outcome is RedeemOutcome.GRANTED
     assert found.approval is not None and found.approval.approval_id == "ap2"
+
+
+def test_votes_cast_on_different_replicas_add_up_to_one_grant() -> None:
+    """bob's vote reaches replica A, carol's replica B; each folds the other's from the
+    stream, and whichever completes the approval first publishes the grant, once."""
+    two = rules(approvals_required=2)
+    start = state_with(requested())
+    on_a = decide(start, vote("bob"), two)
+    on_b = decide(start, vote("carol"), two)
+    assert codec.event_type(on_a.events[0]) == codec.event_type(on_b.events[0]) == "approval_voted"
+    a = evolve(on_a.state, on_b.events[0])
+    b = evolve(on_b.state, on_a.events[0])
+    grant_a = complete(a, two, T0 + timedelta(seconds=20))
+    grant_b = complete(b, two, T0 + timedelta(seconds=20))
+    (event_a,), (event_b,) = grant_a.events, grant_b.events
+    assert event_a.event_id == event_b.event_id  # the stream keeps one
+    assert sorted(event_a.approval_granted.approver.split(", ")) == ["bob", "carol"]
+    assert complete(grant_a.state, two, T0 + timedelta(seconds=21)).events == ()
+    # A vote folded twice counts once; one vote is not enough.
+    once = evolve(evolve(start, on_a.events[0]), on_a.events[0])
+    assert once.pending["ap1"].approvals == ("bob",)
+    assert complete(once, two, T0 + timedelta(seconds=20)).events == ()
+    # Past its deadline, votes grant nothing (it expires instead).
+    assert complete(a, two, T0 + timedelta(seconds=400)).events == ()

@@ -71,6 +71,7 @@ SAMPLE_PAYLOADS: dict[str, Message] = {
         approval_id="a1b2c3d4e5f6", approver="bob@example.com", note="wrong namespace"
     ),
     "approval_expired": pb.ApprovalExpired(approval_id="a1b2c3d4e5f6"),
+    "approval_voted": pb.ApprovalVoted(approval_id="a1b2c3d4e5f6", approver="bob@example.com"),
     "approval_redeemed": pb.ApprovalRedeemed(
         approval_id="a1b2c3d4e5f6", decision="approval_granted"
     ),

@@ -53,6 +53,10 @@ def describe(event: pb.Event) -> str:
         e7 = event.approval_granted
         note = f', note: "{e7.note}"' if e7.note else ""
         return f"approval {e7.approval_id} granted by {e7.approver}{note}"
+    if kind == "approval_voted":
+        ev = event.approval_voted
+        note = f', note: "{ev.note}"' if ev.note else ""
+        return f"approval {ev.approval_id}: yes from {ev.approver}, more approvals needed{note}"
     if kind == "approval_denied":
         e8 = event.approval_denied
         return f'approval {e8.approval_id} denied by {e8.approver}, note: "{e8.note}"'

@@ -137,7 +137,7 @@ async def _decide(request: web.Request, approve: bool) -> web.Response:
     if decision.refusal is not None:
         r = decision.refusal
         return _error(_STATUS[r.code], r.message, r.code.value)
-    if not decision.events:
+    if aid in decision.state.pending:  # a vote recorded; more approvals are needed
         pending = decision.state.pending[aid]
         return web.json_response(
             {

@@ -185,6 +185,13 @@ def evolve(state: ApprovalState, event: pb.Event) -> ApprovalState:
                 requests={**state.requests, request.approval_id: request},
             )
         return state
+    if kind == "approval_voted":
+        voted = event.approval_voted
+        open_request = state.pending.get(voted.approval_id)
+        if open_request is None or voted.approver in open_request.approvals:
+            return state
+        updated = replace(open_request, approvals=(*open_request.approvals, voted.approver))
+        return replace(state, pending={**state.pending, voted.approval_id: updated})
     if kind == "approval_redeemed":
         claimed = state.requests.get(event.approval_redeemed.approval_id)
         if claimed is None:
@@ -273,18 +280,44 @@ def decide(state: ApprovalState, vote: Vote, rules: ApproverRules) -> Decision:
         return Decision(evolve(state, event), (event,))
     if vote.approver in request.approvals:
         return _refuse(state, RefusalCode.ALREADY_VOTED, f"{vote.approver} already approved {aid}")
-    approvals = (*request.approvals, vote.approver)
-    if len(approvals) < rules.approvals_required:
-        updated = replace(request, approvals=approvals)
-        return Decision(replace(state, pending={**state.pending, aid: updated}))
-    event = _decision_event(
+    if len(request.approvals) + 1 < rules.approvals_required:
+        # A vote, not yet a decision: on the stream, so every replica counts it.
+        event = _decision_event(
+            request,
+            vote.at,
+            approval_voted=pb.ApprovalVoted(approval_id=aid, approver=vote.approver, note=note),
+        )
+        event.event_id = str(uuid.uuid5(_DECISION_NAMESPACE, f"{aid}/vote/{vote.approver}"))
+        return Decision(evolve(state, event), (event,))
+    event = _grant(request, vote.at, (*request.approvals, vote.approver), note)
+    return Decision(evolve(state, event), (event,))
+
+
+def _grant(
+    request: PendingApproval, at: datetime, approvers: tuple[str, ...], note: str
+) -> pb.Event:
+    return _decision_event(
         request,
-        vote.at,
+        at,
         approval_granted=pb.ApprovalGranted(
-            approval_id=aid, approver=", ".join(approvals), note=note
+            approval_id=request.approval_id, approver=", ".join(approvers), note=note
         ),
     )
-    return Decision(evolve(state, event), (event,))
+
+
+def complete(state: ApprovalState, rules: ApproverRules, now: datetime) -> Decision:
+    """ApprovalGranted for every pending request that enough votes, folded from the stream,
+    now approve: votes that reached different replicas still add up. The grant's event id is
+    the approval's decision id, so replicas completing it at once store it once."""
+    events = tuple(
+        _grant(r, now, r.approvals, "")
+        for r in state.pending.values()
+        if len(r.approvals) >= rules.approvals_required
+        and (r.expires_at is None or now < r.expires_at)
+    )
+    for event in events:
+        state = evolve(state, event)
+    return Decision(state, events)
 
 
 def expire(state: ApprovalState, now: datetime) -> Decision:

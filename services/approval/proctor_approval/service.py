@@ -3,8 +3,9 @@ core's state, publishes the decisions the core returns, and expires what nobody 
 
 Each replica needs every request (any replica may be asked over HTTP), so each reads the
 approval subjects through its own ephemeral consumer from the first stored event instead of
-sharing a durable one: a restart rebuilds the same state and loses nothing. Partial votes (when
-more than one approval is required) are not events and live only in the replica that took them.
+sharing a durable one: a restart rebuilds the same state and loses nothing. When more than one
+approval is required, each yes is an ApprovalVoted event, so votes cast on different replicas add
+up: the replica that folds the deciding vote publishes the grant (deterministic id, stored once).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from proctor_approval.core import (
     RefusalCode,
     Resubmission,
     Vote,
+    complete,
     decide,
     evolve,
     expire,
@@ -51,6 +53,7 @@ APPROVAL_SUBJECTS = [
         "approval_denied",
         "approval_expired",
         "approval_redeemed",
+        "approval_voted",
     )
 ]
 
@@ -125,6 +128,8 @@ class ApprovalService:
                     await msg.ack()
             if msgs and msgs[-1].metadata.num_pending == 0:
                 self.caught_up.set()
+            if msgs and self.caught_up.is_set():
+                await self._complete_voted()
 
     # ---- deciding ---------------------------------------------------------------------------
 
@@ -147,6 +152,14 @@ class ApprovalService:
                     return Redemption(self.state, RedeemOutcome.PENDING, redemption.approval)
             self.state = redemption.state
             return redemption
+
+    async def _complete_voted(self) -> None:
+        """Grant what votes folded from the stream (cast on any replica) now approve."""
+        try:
+            async with self._lock:
+                await self._commit(complete(self.state, self.rules, datetime.now(UTC)))
+        except BusError as exc:  # the next batch of events tries again
+            log.warning("could not grant a completed approval: %s", exc)
 
     async def expire_due(self, now: datetime | None = None) -> Decision:
         now = now or datetime.now(UTC)

@@ -236,7 +236,7 @@ class SlackApprovals:
             log.info("Slack vote on %s by %s refused: %s",
                      context.approval_id, identity, decision.refusal.message)  # fmt: skip
             await self.tell(context.channel, user, decision.refusal.message)
-        elif not decision.events:
+        elif context.approval_id in decision.state.pending:  # a vote; more are needed
             pending = decision.state.pending[context.approval_id]
             wanted = self.service.rules.approvals_required - len(pending.approvals)
             await self.tell(context.channel, user,

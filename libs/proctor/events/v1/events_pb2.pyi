@@ -151,6 +151,16 @@ class ApprovalGranted(_message.Message):
     note: str
     def __init__(self, approval_id: _Optional[str] = ..., approver: _Optional[str] = ..., note: _Optional[str] = ...) -> None: ...
 
+class ApprovalVoted(_message.Message):
+    __slots__ = ("approval_id", "approver", "note")
+    APPROVAL_ID_FIELD_NUMBER: _ClassVar[int]
+    APPROVER_FIELD_NUMBER: _ClassVar[int]
+    NOTE_FIELD_NUMBER: _ClassVar[int]
+    approval_id: str
+    approver: str
+    note: str
+    def __init__(self, approval_id: _Optional[str] = ..., approver: _Optional[str] = ..., note: _Optional[str] = ...) -> None: ...
+
 class ApprovalDenied(_message.Message):
     __slots__ = ("approval_id", "approver", "note")
     APPROVAL_ID_FIELD_NUMBER: _ClassVar[int]
@@ -212,7 +222,7 @@ class ResultMasked(_message.Message):
     def __init__(self, row_count: _Optional[int] = ..., values_masked: _Optional[int] = ..., counts: _Optional[_Iterable[_Union[MaskCount, _Mapping]]] = ...) -> None: ...
 
 class Event(_message.Message):
-    __slots__ = ("event_id", "command_id", "session_id", "identity", "resource", "occurred_at", "trace", "schema_version", "source", "session_opened", "session_closed", "command_received", "command_classified", "command_blocked", "approval_requested", "approval_granted", "approval_denied", "approval_expired", "command_executed", "result_masked", "approval_redeemed")
+    __slots__ = ("event_id", "command_id", "session_id", "identity", "resource", "occurred_at", "trace", "schema_version", "source", "session_opened", "session_closed", "command_received", "command_classified", "command_blocked", "approval_requested", "approval_granted", "approval_denied", "approval_expired", "command_executed", "result_masked", "approval_redeemed", "approval_voted")
     EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     COMMAND_ID_FIELD_NUMBER: _ClassVar[int]
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
@@ -234,6 +244,7 @@ class Event(_message.Message):
     COMMAND_EXECUTED_FIELD_NUMBER: _ClassVar[int]
     RESULT_MASKED_FIELD_NUMBER: _ClassVar[int]
     APPROVAL_REDEEMED_FIELD_NUMBER: _ClassVar[int]
+    APPROVAL_VOTED_FIELD_NUMBER: _ClassVar[int]
     event_id: str
     command_id: str
     session_id: str
@@ -255,4 +266,5 @@ class Event(_message.Message):
     command_executed: CommandExecuted
     result_masked: ResultMasked
     approval_redeemed: ApprovalRedeemed
-    def __init__(self, event_id: _Optional[str] = ..., command_id: _Optional[str] = ..., session_id: _Optional[str] = ..., identity: _Optional[_Union[Identity, _Mapping]] = ..., resource: _Optional[_Union[Resource, _Mapping]] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., trace: _Optional[_Union[TraceContext, _Mapping]] = ..., schema_version: _Optional[int] = ..., source: _Optional[str] = ..., session_opened: _Optional[_Union[SessionOpened, _Mapping]] = ..., session_closed: _Optional[_Union[SessionClosed, _Mapping]] = ..., command_received: _Optional[_Union[CommandReceived, _Mapping]] = ..., command_classified: _Optional[_Union[CommandClassified, _Mapping]] = ..., command_blocked: _Optional[_Union[CommandBlocked, _Mapping]] = ..., approval_requested: _Optional[_Union[ApprovalRequested, _Mapping]] = ..., approval_granted: _Optional[_Union[ApprovalGranted, _Mapping]] = ..., approval_denied: _Optional[_Union[ApprovalDenied, _Mapping]] = ..., approval_expired: _Optional[_Union[ApprovalExpired, _Mapping]] = ..., command_executed: _Optional[_Union[CommandExecuted, _Mapping]] = ..., result_masked: _Optional[_Union[ResultMasked, _Mapping]] = ..., approval_redeemed: _Optional[_Union[ApprovalRedeemed, _Mapping]] = ...) -> None: ...
+    approval_voted: ApprovalVoted
+    def __init__(self, event_id: _Optional[str] = ..., command_id: _Optional[str] = ..., session_id: _Optional[str] = ..., identity: _Optional[_Union[Identity, _Mapping]] = ..., resource: _Optional[_Union[Resource, _Mapping]] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., trace: _Optional[_Union[TraceContext, _Mapping]] = ..., schema_version: _Optional[int] = ..., source: _Optional[str] = ..., session_opened: _Optional[_Union[SessionOpened, _Mapping]] = ..., session_closed: _Optional[_Union[SessionClosed, _Mapping]] = ..., command_received: _Optional[_Union[CommandReceived, _Mapping]] = ..., command_classified: _Optional[_Union[CommandClassified, _Mapping]] = ..., command_blocked: _Optional[_Union[CommandBlocked, _Mapping]] = ..., approval_requested: _Optional[_Union[ApprovalRequested, _Mapping]] = ..., approval_granted: _Optional[_Union[ApprovalGranted, _Mapping]] = ..., approval_denied: _Optional[_Union[ApprovalDenied, _Mapping]] = ..., approval_expired: _Optional[_Union[ApprovalExpired, _Mapping]] = ..., command_executed: _Optional[_Union[CommandExecuted, _Mapping]] = ..., result_masked: _Optional[_Union[ResultMasked, _Mapping]] = ..., approval_redeemed: _Optional[_Union[ApprovalRedeemed, _Mapping]] = ..., approval_voted: _Optional[_Union[ApprovalVoted, _Mapping]] = ...) -> None: ...
