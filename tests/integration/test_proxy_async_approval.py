@@ -11,6 +11,7 @@ from typing import Any
 import asyncpg
 import pytest
 
+from proctor.events import codec
 from tests.integration.conftest import (
     APPROVER_TOKEN,
     RunningGateway,
@@ -53,6 +54,23 @@ async def submit(conn: asyncpg.Connection, sql: str, *args: Any) -> str:
         if "is pending" in str(exc):
             return f"pending {approval_id_of(exc)}"
         return f"refused: {exc}"
+
+
+async def _story_of_run(gateway: RunningGateway, session: str) -> bool:
+    sub = await gateway.js.subscribe(codec.subject_filter(None, session), ordered_consumer=True)
+    kinds: dict[str, list[str]] = {}
+    try:
+        while True:
+            try:
+                msg = await sub.next_msg(timeout=0.5)
+            except TimeoutError:
+                break
+            event = codec.decode(msg.data)
+            kinds.setdefault(event.command_id, []).append(codec.event_type(event))
+    finally:
+        await sub.unsubscribe()
+    run = ["command_received", "command_classified", "approval_redeemed", "command_executed"]
+    return run in kinds.values()
 
 
 async def balance(gateway: RunningGateway, account: int = 1) -> Any:
@@ -99,6 +117,10 @@ async def test_pending_at_once_then_runs_once_after_approval(
 
         assert await submit(conn, UPDATE) == "UPDATE 1"
         assert await balance(gateway) == 0
+        # On the stream, the command that ran tells its story in order.
+        await eventually(
+            lambda: _story_of_run(gateway, request.session_id), 10, "the run's events in order"
+        )
         # Run once: the same command again needs a new approval.
         third = await submit(conn, UPDATE)
         assert third.startswith("pending ") and third != f"pending {aid}"

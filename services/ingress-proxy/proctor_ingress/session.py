@@ -619,6 +619,9 @@ class ClientSession:
         """Async mode: run the command if its approval was granted (once), report a denial or
         expiry, or ask for an approval and tell the agent to re-submit after it."""
         assert self.events is not None
+        # The approval service records the redemption on the stream: this command's own
+        # events (received, classified) must be there before it.
+        await self.events.flush()
         binding = command_binding(command.text, parameters, self.identity.human, self.resource.name)
         request = apb.RedeemRequest(
             command_hash=binding,
