@@ -65,9 +65,9 @@ def timed(fn: Callable[[], object], before: Callable[[], object] = lambda: None)
 
 
 def forget(detector: Detector) -> None:
-    """Empty the detector's per-value caches: the next run sees every value for the first time."""
-    detector._cached.cache_clear()
-    detector._screened.cache_clear()
+    """Empty every cache kept across values (the detector's findings, the prefilter's and the
+    phone matcher's verdicts, email hosts): the next run sees every value for the first time."""
+    detector.forget()
 
 
 def text_values(batch: MaskRequestBatch) -> list[str]:

@@ -63,6 +63,11 @@ _CACHED_CHARS = 64
 _cached_search = lru_cache(maxsize=32768)(_search)
 
 
+def forget_prefilter() -> None:
+    """Forget the verdicts remembered for short values (for measuring values never seen)."""
+    _cached_search.cache_clear()
+
+
 class Prefilter:
     """`could_contain(text)`: False only where no recognizer can match."""
 

@@ -39,14 +39,14 @@ from presidio_analyzer.predefined_recognizers import (
 )
 from tldextract.remote import lenient_netloc
 
-from proctor.maskrules import Prefilter
+from proctor.maskrules import Prefilter, forget_prefilter
 from proctor_masker.routing import (
     PHONE_ENTITY,
     PHONE_GATE,
     PHONE_SCORE,
     Hit,
+    PhoneRunner,
     Route,
-    Runner,
     blank,
     gate_groups,
     phone_runner,
@@ -405,7 +405,7 @@ class Detector:
         # these recognizers but cost ~120 µs a value: call the recognizers themselves.
         no_nlp = analyzer.nlp_engine.process_text("", "en")
         self.routes: list[Route] = []
-        self._phone: Runner | None = None
+        self._phone: PhoneRunner | None = None
         if not self.uses_ner:
             for r in analyzer.registry.recognizers:
                 entities_here = [e for e in r.supported_entities if e in wanted]
@@ -469,6 +469,16 @@ class Detector:
         if len(text) > self.CACHED_CHARS:
             return self._screen(text)
         return self._screened(text)
+
+    def forget(self) -> None:
+        """Forget every verdict remembered across values (findings, prefilter verdicts, phone
+        number candidates, email hosts), as in a process that has seen none of them."""
+        self._cached.cache_clear()
+        self._screened.cache_clear()
+        if self._phone is not None:
+            self._phone.forget()
+        _has_public_suffix.cache_clear()
+        forget_prefilter()
 
     def warm_up(self) -> None:
         """Load what the recognizers load on first use (libphonenumber reads each region's

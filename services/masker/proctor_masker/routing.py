@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import phonenumbers
@@ -162,51 +163,166 @@ def _reaches_parsing(matcher: phonenumbers.PhoneNumberMatcher, candidate: str, o
     return True
 
 
-class _FirstRegionMatcher(phonenumbers.PhoneNumberMatcher):
-    """libphonenumber's matcher, noting whether any candidate got as far as being parsed.
-    Finding candidates and skipping dates, time stamps, page references, unbalanced brackets
-    and digits glued to letters happen before that and are the same in every region; so when
-    this matcher finds nothing and parsed nothing, the other regions find nothing either (a
-    text of hex digests or UUIDs costs one region instead of four)."""
+Verdict = Callable[[str, str], Any]
 
-    parsed = False
+# A candidate of ASCII digits and these separators only: no plus sign, letter or extension mark.
+_PLAIN_CANDIDATE = re.compile(r"[0-9 .()/\-]+")
+_NOT_DIGIT = re.compile(r"[^0-9]")
+
+
+@dataclass(frozen=True, slots=True)
+class _NationalLengths:
+    """What decides, for one region, whether a plain candidate is read as a national number
+    kept whole: the digits must not start with the region's country code, its international
+    (IDD) prefix or a national prefix it strips. A candidate read so is valid only if its digit
+    count is a possible length of a region of that country code."""
+
+    country_code: str
+    prefixes: tuple[re.Pattern[str], ...]  # IDD and national prefixes, matched at the start
+    lengths: frozenset[int]
+
+
+def _national_lengths(region: str) -> _NationalLengths | None:
+    """For `region`, from libphonenumber's metadata; None where the rule cannot be relied on (a
+    national prefix transform, a region of its country code with no possible lengths listed).
+
+    `parse(candidate, region)` of a plain candidate (`_PLAIN_CANDIDATE`): the possible number
+    is the candidate from its first digit to its last, no extension can be stripped (every
+    extension pattern needs a letter, `#`, `,`, `;`, `~` or `x`), and normalising keeps its ASCII
+    digits. Without a plus sign or an IDD prefix the country code is the region's; the digits
+    lose a leading country code or national prefix only when they start with one; otherwise
+    the national significant number is all of them. `is_valid_number` then requires its length
+    to be one of the possible lengths of the region of the country code it picks."""
+    meta = phonenumbers.PhoneMetadata.metadata_for_region(region)
+    if meta is None or meta.country_code is None:
+        return None
+    code = meta.country_code
+    main = phonenumbers.PhoneMetadata.metadata_for_region(
+        phonenumbers.region_code_for_country_code(code)
+    )
+    prefixes = []
+    lengths: set[int] = set()
+    for m in (meta, main):
+        if m is None or m.national_prefix_transform_rule:
+            return None
+        for pattern in (m.international_prefix, m.national_prefix_for_parsing):
+            if pattern:
+                prefixes.append(re.compile(pattern))
+    for other in phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(code, ()):
+        other_meta = phonenumbers.PhoneMetadata.metadata_for_region(other)
+        desc = None if other_meta is None else other_meta.general_desc
+        if desc is None or not desc.possible_length:
+            return None
+        lengths.update(desc.possible_length)
+    return _NationalLengths(str(code), tuple(prefixes), frozenset(lengths))
+
+
+def cannot_be_valid(candidate: str, rule: _NationalLengths | None) -> bool:
+    """True only where `parse` and `is_valid_number` must reject `candidate` in the region of
+    `rule` (see `_national_lengths`): a plain candidate, read as a national number kept whole,
+    whose digit count is no possible length there (a date, 2024-01-05, in the US or France)."""
+    if rule is None or _PLAIN_CANDIDATE.fullmatch(candidate) is None:
+        return False
+    digits = _NOT_DIGIT.sub("", candidate)
+    if digits.startswith(rule.country_code) or any(p.match(digits) for p in rule.prefixes):
+        return False
+    return len(digits) not in rule.lengths
+
+
+def _verdicts(leniency: int, size: int = 65536) -> Verdict:
+    """`verdict(candidate, region)`: the number libphonenumber's matcher accepts `candidate` as
+    in `region`, or None. Past the checks of `_reaches_parsing` (the text around the candidate,
+    its brackets), the matcher's `_parse_and_verify` is `parse` and `_verify` of the candidate
+    alone, a pure function of (candidate, region, leniency): asked of a matcher over the
+    candidate alone (nothing around it to check) unless `cannot_be_valid` rules it out, and
+    remembered. Candidates repeat across values (dates, times, the digit runs of hex digests),
+    and across the regions of one value.
+    """
+    rules: dict[str, _NationalLengths | None] = {}
+
+    @lru_cache(maxsize=size)
+    def verdict(candidate: str, region: str) -> Any:
+        if region not in rules:
+            rules[region] = _national_lengths(region)
+        if leniency >= _pnm.Leniency.VALID and cannot_be_valid(candidate, rules[region]):
+            return None
+        match = phonenumbers.PhoneNumberMatcher(candidate, region, leniency)._parse_and_verify(
+            candidate, 0
+        )
+        return None if match is None else match.number
+
+    return verdict
+
+
+class _VerdictMatcher(phonenumbers.PhoneNumberMatcher):
+    """libphonenumber's matcher, its parse-and-verify step answered from `verdict`, noting each
+    candidate that got as far as being parsed (`parsed`, in the order the matcher asked).
+
+    Finding candidates and skipping dates, time stamps, page references, unbalanced brackets
+    and digits glued to letters happen before parsing and are the same in every region; only
+    the parse-and-verify verdicts differ, and the matcher's path through the text depends only
+    on them. So when this matcher finds nothing, another region finds nothing either unless
+    it accepts one of the candidates noted here."""
+
+    def __init__(self, text: str, region: str, leniency: int, verdict: Verdict) -> None:
+        super().__init__(text, region, leniency)
+        self.parsed: list[str] = []
+        self._region = region
+        self._verdict = verdict
 
     def _parse_and_verify(self, candidate: str, offset: int) -> Any:
-        if not self.parsed and _reaches_parsing(self, candidate, offset):
-            self.parsed = True
-        return super()._parse_and_verify(candidate, offset)
+        if not _reaches_parsing(self, candidate, offset):
+            return None
+        self.parsed.append(candidate)
+        number = self._verdict(candidate, self._region)
+        return None if number is None else _pnm.PhoneNumberMatch(offset, candidate, number)
 
 
-def phone_runner(recognizer: PhoneRecognizer) -> Runner:
+class PhoneRunner:
     """The spans libphonenumber's matcher finds in any of the recognizer's regions (presidio
     also re-parses each match to name its region in the explanation, which is not used).
 
-    When the first region finds nothing and parses no candidate, no region can find anything
-    (`_FirstRegionMatcher`). Once a region's match spans the whole value (leading and trailing
-    spaces aside: a match starts with a digit, `(` or `+` and ends with a digit or `#`), the
-    other regions are not asked: whatever they found would lie inside it, and
-    `resolve_overlaps` keeps the longest of equally scored findings, so the result is the
-    same. A column of phone numbers in the first region's format or with a `+country` prefix
-    costs one region instead of four."""
-    regions = tuple(recognizer.supported_regions)
-    leniency: int = 1 if recognizer.leniency is None else recognizer.leniency
-    score = float(recognizer.SCORE)
-    matcher = phonenumbers.PhoneNumberMatcher
+    The first region's matcher runs over the text. When it finds nothing, another region can
+    find something only by accepting a candidate the first one parsed (`_VerdictMatcher`):
+    those verdicts are asked first, remembered per candidate, and a region that accepts none
+    is not run (a text of dates, hex digests or UUIDs costs one region instead of four). Once a
+    region's match spans the whole value (leading and trailing spaces aside: a match starts
+    with a digit, `(` or `+` and ends with a digit or `#`), the other regions are not asked:
+    whatever they found would lie inside it, and `resolve_overlaps` keeps the longest of
+    equally scored findings, so the result is the same. A column of phone numbers in the first
+    region's format or with a `+country` prefix costs one region instead of four."""
 
-    def run(text: str) -> list[Hit]:
+    def __init__(self, recognizer: PhoneRecognizer) -> None:
+        self.regions = tuple(recognizer.supported_regions)
+        self.leniency: int = 1 if recognizer.leniency is None else recognizer.leniency
+        self.score = float(recognizer.SCORE)
+        self.verdict = _verdicts(self.leniency)
+
+    def forget(self) -> None:
+        """Forget the verdicts remembered per candidate."""
+        self.verdict.cache_clear()  # type: ignore[attr-defined]
+
+    def __call__(self, text: str) -> list[Hit]:
+        regions, leniency, verdict, score = self.regions, self.leniency, self.verdict, self.score
         first = len(text) - len(text.lstrip())
         whole = (first, len(text.rstrip()))
-        screen = _FirstRegionMatcher(text, regions[0], leniency)
+        screen = _VerdictMatcher(text, regions[0], leniency, verdict)
         spans = {(m.start, m.end) for m in screen}
-        if not spans and not screen.parsed:
-            return []
-        for region in regions[1:]:
+        if spans:
+            others = regions[1:]
+        else:
+            parsed = screen.parsed
+            others = tuple(r for r in regions[1:] if any(verdict(c, r) for c in parsed))
+        for region in others:
             if whole in spans:
                 return [Hit(PHONE_ENTITY, whole[0], whole[1], score)]
-            spans.update((m.start, m.end) for m in matcher(text, region, leniency))
+            spans.update((m.start, m.end) for m in _VerdictMatcher(text, region, leniency, verdict))
         return [Hit(PHONE_ENTITY, start, end, score) for start, end in sorted(spans)]
 
-    return run
+
+def phone_runner(recognizer: PhoneRecognizer) -> PhoneRunner:
+    """The runner of presidio's phone recognizer (`PhoneRunner`)."""
+    return PhoneRunner(recognizer)
 
 
 def route(
