@@ -375,6 +375,67 @@ def gate_groups(routes: list[Route]) -> list[tuple[re.Pattern[str] | None, list[
     return groups
 
 
+# An escape that names a class by an upper-case letter (`\\D`, `\\W`, `\\S`...) would change meaning
+# when the pattern is lowered; so would inline flags.
+_CASE_SENSITIVE_SYNTAX = re.compile(r"\\[A-Z]|\(\?[a-zA-Z]")
+
+
+def ascii_form(pattern: re.Pattern[str], *, widen: bool = False) -> re.Pattern[str] | None:
+    """The pattern that, searched in an ASCII text lowered, finds a match exactly where
+    `pattern` finds one in the text; None where there is no such simple form.
+
+    For a case-insensitive pattern and ASCII text, matching ignoring case is matching the
+    lowered pattern against the lowered text (a literal letter matches either case; a class
+    `[A-Z]` lowered reads `[a-z]`), and Python's case-insensitive matching costs ~3x as much.
+    Only patterns without upper-case class escapes and inline flags are rewritten. With
+    `widen`, a case-sensitive pattern is lowered too: it then finds a match wherever the
+    pattern does, and also where only the case differs."""
+    if _CASE_SENSITIVE_SYNTAX.search(pattern.pattern):
+        return None
+    if not pattern.flags & re.IGNORECASE and not widen:
+        return None
+    return re.compile(pattern.pattern.lower(), pattern.flags & ~re.IGNORECASE)
+
+
+# A member of a group for ASCII text: the route; its gate's `ascii_form`, searched in the
+# lowered text; or, for a case-sensitive gate, the gate itself, searched in the text.
+AsciiMember = tuple[Route, re.Pattern[str] | None, re.Pattern[str] | None]
+
+
+@dataclass(frozen=True, slots=True)
+class AsciiGroups:
+    """`gate_groups` for ASCII text: each group's test is the alternation of its members'
+    gates in (widened) ASCII forms, searched in the lowered text: a value that passes a
+    member's gate passes it; then each member's own gate decides, exactly."""
+
+    groups: list[tuple[re.Pattern[str] | None, list[AsciiMember]]]
+
+
+def ascii_groups(
+    groups: list[tuple[re.Pattern[str] | None, list[Route]]],
+) -> AsciiGroups | None:
+    """The groups in their ASCII forms, or None if some gate has none."""
+    out: list[tuple[re.Pattern[str] | None, list[AsciiMember]]] = []
+    for _, routes in groups:
+        members: list[AsciiMember] = []
+        widened: list[re.Pattern[str]] = []
+        for r in routes:
+            if r.gate is None:
+                members.append((r, None, None))
+                continue
+            wide = ascii_form(r.gate, widen=True)
+            if wide is None:
+                return None
+            widened.append(wide)
+            exact = ascii_form(r.gate)
+            members.append((r, exact, None) if exact is not None else (r, None, r.gate))
+        if len(widened) < len(members):
+            out.append((None, members))
+        else:
+            out.append((re.compile("|".join(f"(?:{g.pattern})" for g in widened)), members))
+    return AsciiGroups(out)
+
+
 def blank(text: str, hits: Iterable[Hit]) -> str:
     """`text` with the spans of `hits` overwritten by letters (so no digit run crosses them)."""
     chars = list(text)
