@@ -89,30 +89,90 @@ def apply(text: str, findings: Sequence[Finding], settings: MaskSettings) -> str
     return "".join(out)
 
 
+# What a value becomes: (masked value, entities found, whether it changed, whether it was
+# analysed, i.e. passed the prefilter).
+_Result = tuple[str, tuple[str, ...], bool, bool]
+
+
+def _results(detector: Detector, settings: MaskSettings) -> Callable[[str], _Result]:
+    """`result(value)` under `settings`, remembered across batches per value (an LRU like the
+    detector's findings), so a value seen before costs one look-up instead of re-applying its
+    findings. Kept on the detector, one per settings object (a service has one)."""
+    kept = detector.results.get(id(settings))
+    if kept is not None and kept[0] is settings:
+        return kept[1]
+
+    def compute(value: str) -> _Result:
+        findings = detector.screen(value)
+        if findings is None:
+            return (value, (), False, False)
+        masked = apply(value, findings, settings)
+        return (masked, tuple(f.entity for f in findings), masked != value, True)
+
+    cached = lru_cache(maxsize=detector.cache_size)(compute)
+    limit = detector.CACHED_CHARS
+
+    def result(value: str) -> _Result:
+        return cached(value) if len(value) <= limit else compute(value)
+
+    if len(detector.results) >= 8:
+        detector.results.clear()
+    detector.results[id(settings)] = (settings, result)
+    return result
+
+
 class _BatchMasker:
-    """The per-batch state: the cache of analysed strings and the counts."""
+    """The per-batch state: the distinct strings seen in this batch and the counts."""
 
     def __init__(self, settings: MaskSettings, detector: Detector) -> None:
         self.settings = settings
         self.detector = detector
         self.prefilter = detector.prefilter
-        self.cache: dict[str, tuple[str, tuple[str, ...]]] = {}
+        self.result = _results(detector, settings)
+        self.cache: dict[str, _Result] = {}
         self.counts: Counter[tuple[str, str]] = Counter()
         self.analysed = 0
+
+    def _first(self, value: str) -> _Result:
+        hit = self.cache[value] = self.result(value)
+        self.analysed += hit[3]
+        return hit
 
     def text(self, column: str, value: str) -> str:
         hit = self.cache.get(value)
         if hit is None:
-            findings = self.detector.screen(value)
-            if findings is None:
-                hit = (value, ())
-            else:
-                self.analysed += 1
-                hit = (apply(value, findings, self.settings), tuple(f.entity for f in findings))
-            self.cache[value] = hit
+            hit = self._first(value)
         for entity in hit[1]:
             self.counts[column, entity] += 1
-        return hit[0]
+        return hit[0] if hit[2] else value
+
+    def text_column(
+        self, column: str, values: Sequence[str | None]
+    ) -> tuple[list[str | None], int]:
+        """A TEXT column's values masked, and how many changed: `text` over a column, with
+        the per-value work of the loop kept to a look-up."""
+        get = self.cache.get
+        first = self._first
+        counts = self.counts
+        out: list[str | None] = []
+        append = out.append
+        changed = 0
+        for value in values:
+            if value is None:
+                append(None)
+                continue
+            hit = get(value)
+            if hit is None:
+                hit = first(value)
+            if hit[1]:
+                for entity in hit[1]:
+                    counts[column, entity] += 1
+            if hit[2]:
+                changed += 1
+                append(hit[0])
+            else:
+                append(value)
+        return out, changed
 
     def json(self, column: str, value: str) -> str:
         if "\\" not in value and not self.prefilter.could_contain(value):
@@ -168,25 +228,40 @@ def mask(
     """`batch` with every finding replaced, and a report of counts per column and entity."""
     detector = detector or default_detector()
     masker = _BatchMasker(settings, detector)
-    readers = [masker.reader(c) for c in batch.columns]
-    rows: list[tuple[str | None, ...]] = []
+    n_rows = len(batch.rows)
+    # Column by column: each column's values in one sequence, read the same way.
+    columns_in: list[Sequence[str | None]] = (
+        list(zip(*batch.rows, strict=True)) if batch.columns and n_rows else []
+    )
+    columns_out: list[Sequence[str | None]] = []
     values = changed = 0
-    for row in batch.rows:
-        out: list[str | None] = []
-        for read, value in zip(readers, row, strict=True):
-            if value is None:
-                out.append(None)
-                continue
-            values += 1
-            if read is None:
-                out.append(value)
-                continue
-            masked = read(value)
-            changed += masked != value
-            out.append(masked)
-        rows.append(tuple(out))
+    for i, column in enumerate(batch.columns):
+        col = columns_in[i] if columns_in else ()
+        values += len(col) - col.count(None)
+        if column.kind is ColumnKind.TEXT and not _DOB_COLUMN.search(column.name):
+            masked_col, n = masker.text_column(column.name, col)
+            changed += n
+            columns_out.append(masked_col)
+            continue
+        read = masker.reader(column)
+        if read is None:
+            columns_out.append(col)
+        else:
+            out: list[str | None] = []
+            for value in col:
+                if value is None:
+                    out.append(None)
+                    continue
+                masked = read(value)
+                changed += masked != value
+                out.append(masked)
+            columns_out.append(out)
+    if columns_out and n_rows:
+        rows: tuple[tuple[str | None, ...], ...] = tuple(zip(*columns_out, strict=True))
+    else:
+        rows = tuple(() for _ in batch.rows)
     counts = tuple(
         EntityCount(column, entity, n) for (column, entity), n in sorted(masker.counts.items())
     )
     report = MaskingReport(counts=counts, values=values, analysed=masker.analysed, masked=changed)
-    return MaskedBatch(columns=batch.columns, rows=tuple(rows), report=report)
+    return MaskedBatch(columns=batch.columns, rows=rows, report=report)

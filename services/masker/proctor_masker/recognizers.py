@@ -418,6 +418,9 @@ class Detector:
                     self.routes.append(route(r, entities_here, no_nlp, min_score))
         self._groups = gate_groups(self.routes)
         self._ascii_groups = ascii_groups(self._groups)
+        self.cache_size = cache_size
+        # What core.mask makes of a value, per MaskSettings object (see core._results).
+        self.results: dict[int, tuple[Any, Callable[[str], Any]]] = {}
         self._cached = lru_cache(maxsize=cache_size)(self._find)
         self.prefilter = Prefilter(everything=self.uses_ner)
         self._screened = lru_cache(maxsize=cache_size)(self._screen)
@@ -488,6 +491,7 @@ class Detector:
         number candidates, email hosts), as in a process that has seen none of them."""
         self._cached.cache_clear()
         self._screened.cache_clear()
+        self.results.clear()
         if self._phone is not None:
             self._phone.forget()
         _has_public_suffix.cache_clear()
