@@ -12,6 +12,7 @@ from proctor.events.v1 import events_pb2 as pb
 from proctor.masker.v1 import masker_pb2 as mpb
 from proctor.rpc import make_broker, raw_body, start_broker
 from proctor.settings import Settings
+from proctor_masker import wire
 from proctor_masker.core import default_detector, mask
 from proctor_masker.model import Column, MaskRequestBatch, MaskSettings, kind_for_type
 
@@ -29,32 +30,36 @@ def to_batch(request: mpb.MaskRequest) -> MaskRequestBatch:
     return MaskRequestBatch(columns, rows)
 
 
-def handle_request(body: bytes, settings: MaskSettings) -> mpb.MaskResponse:
-    """The pure part of serving: bytes in, response out (errors become error replies)."""
-    request = mpb.MaskRequest()
+def _error(message: str) -> bytes:
+    return mpb.MaskResponse(error=message).SerializeToString()
+
+
+def handle_bytes(body: bytes, settings: MaskSettings) -> bytes:
+    """The pure part of serving: request bytes in, reply bytes out (errors become error
+    replies). Rows are read and written by `wire`, a Python object per value."""
     try:
-        request.ParseFromString(body)
-        batch = to_batch(request)
+        columns, rows = wire.decode_request(body)
+        batch = MaskRequestBatch(
+            tuple(Column(c.name, c.type_name, kind_for_type(c.type_name)) for c in columns),
+            tuple(map(tuple, rows)),
+        )
     except (DecodeError, RuntimeError, ValueError) as exc:
-        return mpb.MaskResponse(error=f"not a valid proctor.masker.v1.MaskRequest: {exc}")
+        return _error(f"not a valid proctor.masker.v1.MaskRequest: {exc}")
     result = mask(batch, settings)
-    response = mpb.MaskResponse(
+    rest = mpb.MaskResponse(
         counts=[
             pb.MaskCount(column=c.column, entity_type=c.entity, count=c.count)
             for c in result.report.counts
         ],
         values_masked=result.report.masked,
+        analyses_all_text=default_detector().uses_ner,
     )
-    response.analyses_all_text = default_detector().uses_ner
-    add_row = response.rows.add
-    for row in result.rows:
-        add = add_row().values.add  # adding in place: 2.5x faster than building messages
-        for v in row:
-            if v is None:
-                add(null=True)
-            else:
-                add(text=v)
-    return response
+    return wire.encode_rows(result.rows) + rest.SerializeToString()
+
+
+def handle_request(body: bytes, settings: MaskSettings) -> mpb.MaskResponse:
+    """`handle_bytes`, its reply parsed."""
+    return mpb.MaskResponse.FromString(handle_bytes(body, settings))
 
 
 class MaskerService:
@@ -68,11 +73,10 @@ class MaskerService:
     async def handle(self, body: bytes) -> bytes:
         self.served += 1
         try:
-            response = handle_request(body, self.mask_settings)
+            return handle_bytes(body, self.mask_settings)
         except Exception as exc:  # a bug must not take the masker down; the proxy fails closed
             log.exception("masking a batch failed")
-            response = mpb.MaskResponse(error=f"the masker failed on this batch: {exc}")
-        return response.SerializeToString()
+            return _error(f"the masker failed on this batch: {exc}")
 
     async def run(self, stop: asyncio.Event) -> None:
         default_detector().warm_up()  # load the recognizers (and say what is not detected)
