@@ -44,6 +44,7 @@ from proctor_masker.routing import (
     PHONE_ENTITY,
     PHONE_GATE,
     PHONE_SCORE,
+    AsciiGroup,
     Hit,
     PhoneRunner,
     Route,
@@ -417,7 +418,7 @@ class Detector:
                 else:
                     self.routes.append(route(r, entities_here, no_nlp, min_score))
         self._groups = gate_groups(self.routes)
-        self._ascii_groups = ascii_groups(self._groups)
+        self._ascii_groups: list[AsciiGroup] | None = ascii_groups(self._groups)  # None: unused
         self.cache_size = cache_size
         # What core.mask makes of a value, per MaskSettings object (see core._results).
         self.results: dict[int, tuple[Any, Callable[[str], Any]]] = {}
@@ -437,9 +438,9 @@ class Detector:
         hits: list[Hit] = []
         if self._ascii_groups is not None and text.isascii():
             low = text.lower()  # gates in their ASCII forms: case-insensitive costs ~3x
-            for ascii_group, members in self._ascii_groups.groups:
-                if ascii_group is None or ascii_group.search(low) is not None:
-                    for r, low_gate, gate in members:
+            for ascii_group in self._ascii_groups:
+                if ascii_group.entered(text, low):
+                    for r, low_gate, gate in ascii_group.members:
                         if low_gate is not None:
                             if low_gate.search(low) is not None:
                                 hits += r.run(text)

@@ -380,60 +380,57 @@ def gate_groups(routes: list[Route]) -> list[tuple[re.Pattern[str] | None, list[
 _CASE_SENSITIVE_SYNTAX = re.compile(r"\\[A-Z]|\(\?[a-zA-Z]")
 
 
-def ascii_form(pattern: re.Pattern[str], *, widen: bool = False) -> re.Pattern[str] | None:
+def ascii_form(pattern: re.Pattern[str]) -> re.Pattern[str] | None:
     """The pattern that, searched in an ASCII text lowered, finds a match exactly where
     `pattern` finds one in the text; None where there is no such simple form.
 
     For a case-insensitive pattern and ASCII text, matching ignoring case is matching the
     lowered pattern against the lowered text (a literal letter matches either case; a class
     `[A-Z]` lowered reads `[a-z]`), and Python's case-insensitive matching costs ~3x as much.
-    Only patterns without upper-case class escapes and inline flags are rewritten. With
-    `widen`, a case-sensitive pattern is lowered too: it then finds a match wherever the
-    pattern does, and also where only the case differs."""
-    if _CASE_SENSITIVE_SYNTAX.search(pattern.pattern):
-        return None
-    if not pattern.flags & re.IGNORECASE and not widen:
+    Only case-insensitive patterns without upper-case class escapes and inline flags are
+    rewritten."""
+    if not pattern.flags & re.IGNORECASE or _CASE_SENSITIVE_SYNTAX.search(pattern.pattern):
         return None
     return re.compile(pattern.pattern.lower(), pattern.flags & ~re.IGNORECASE)
 
 
 # A member of a group for ASCII text: the route; its gate's `ascii_form`, searched in the
-# lowered text; or, for a case-sensitive gate, the gate itself, searched in the text.
+# lowered text; or, for a gate without one, the gate itself, searched in the text.
 AsciiMember = tuple[Route, re.Pattern[str] | None, re.Pattern[str] | None]
 
 
 @dataclass(frozen=True, slots=True)
-class AsciiGroups:
-    """`gate_groups` for ASCII text: each group's test is the alternation of its members'
-    gates in (widened) ASCII forms, searched in the lowered text: a value that passes a
-    member's gate passes it; then each member's own gate decides, exactly."""
+class AsciiGroup:
+    """A group of `gate_groups` for ASCII text. A value enters it when the alternation of its
+    members' ASCII forms finds a match in the lowered text, or one of the gates without an
+    ASCII form (`direct`) finds one in the text, or a member has no gate (`always`); then each
+    member's own gate decides."""
 
-    groups: list[tuple[re.Pattern[str] | None, list[AsciiMember]]]
+    lowered: re.Pattern[str] | None
+    direct: tuple[re.Pattern[str], ...]
+    always: bool
+    members: list[AsciiMember]
+
+    def entered(self, text: str, low: str) -> bool:
+        if self.always or (self.lowered is not None and self.lowered.search(low) is not None):
+            return True
+        return any(g.search(text) is not None for g in self.direct)
 
 
-def ascii_groups(
-    groups: list[tuple[re.Pattern[str] | None, list[Route]]],
-) -> AsciiGroups | None:
-    """The groups in their ASCII forms, or None if some gate has none."""
-    out: list[tuple[re.Pattern[str] | None, list[AsciiMember]]] = []
+def ascii_groups(groups: list[tuple[re.Pattern[str] | None, list[Route]]]) -> list[AsciiGroup]:
+    """The groups in their ASCII forms."""
+    out: list[AsciiGroup] = []
     for _, routes in groups:
         members: list[AsciiMember] = []
-        widened: list[re.Pattern[str]] = []
         for r in routes:
-            if r.gate is None:
-                members.append((r, None, None))
-                continue
-            wide = ascii_form(r.gate, widen=True)
-            if wide is None:
-                return None
-            widened.append(wide)
-            exact = ascii_form(r.gate)
-            members.append((r, exact, None) if exact is not None else (r, None, r.gate))
-        if len(widened) < len(members):
-            out.append((None, members))
-        else:
-            out.append((re.compile("|".join(f"(?:{g.pattern})" for g in widened)), members))
-    return AsciiGroups(out)
+            low = None if r.gate is None else ascii_form(r.gate)
+            members.append((r, low, None) if low is not None else (r, None, r.gate))
+        lowered = [low for _, low, _ in members if low is not None]
+        union = re.compile("|".join(f"(?:{g.pattern})" for g in lowered)) if lowered else None
+        direct = tuple(gate for _, _, gate in members if gate is not None)
+        always = any(r.gate is None for r, _, _ in members)
+        out.append(AsciiGroup(union, direct, always, members))
+    return out
 
 
 def blank(text: str, hits: Iterable[Hit]) -> str:
