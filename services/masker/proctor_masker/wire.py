@@ -75,6 +75,12 @@ _decoded: dict[bytes, str | None] = {}
 _encoded: dict[str | None, bytes] = {}
 
 
+def forget() -> None:
+    """Empty the memos (for measuring values never seen)."""
+    _decoded.clear()
+    _encoded.clear()
+
+
 def _decode_new(raw: bytes) -> str | None:
     value = _value(raw)
     if len(raw) <= MEMO_BYTES:
