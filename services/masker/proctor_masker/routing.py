@@ -42,7 +42,7 @@ PRESIDIO_GATES: dict[type[EntityRecognizer], str] = {
     IbanRecognizer: r"[A-Z]{2}\d{2}",
     UsSsnRecognizer: r"\d(?:[\- .]?\d){8}",
     # IPv4 (four octets), IPv6 (two colons, at most four hex digits apart, or `::`).
-    IpRecognizer: r"\d\.\d{1,3}\.\d|[0-9a-f]{0,4}:[0-9a-f]{0,4}:",
+    IpRecognizer: r"\d\.\d{1,3}\.\d|:[0-9a-f]{0,4}:",
     MedicalLicenseRecognizer: r"\d{7}",
     NhsRecognizer: r"\d(?:[\- ]?\d){9}",
     UsMbiRecognizer: r"\d[a-z][a-z0-9]\d-?[a-z][a-z0-9]\d-?[a-z]{2}\d\d",
