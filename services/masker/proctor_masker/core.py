@@ -102,10 +102,13 @@ def _results(detector: Detector, settings: MaskSettings) -> Callable[[str], _Res
     if kept is not None and kept[0] is settings:
         return kept[1]
 
+    could_contain = detector.prefilter.could_contain
+
     def compute(value: str) -> _Result:
-        findings = detector.screen(value)
-        if findings is None:
+        # Remembered here, so not also in the detector's cache of prefilter verdicts.
+        if not could_contain(value):
             return (value, (), False, False)
+        findings = detector.find(value)
         masked = apply(value, findings, settings)
         return (masked, tuple(f.entity for f in findings), masked != value, True)
 
