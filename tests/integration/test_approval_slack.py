@@ -27,6 +27,7 @@ from proctor.settings import Settings
 from proctor.testing import ServiceRunner
 from tests.fakeslack import FAKE_BOT_TOKEN, FakeSlack
 from tests.integration.conftest import APPROVER_TOKEN, eventually
+from tests.integration.test_approval_service import wait_listening
 
 pytestmark = pytest.mark.integration
 
@@ -96,19 +97,7 @@ async def _start(settings: Settings, tmp_path: Path, config: Path, slack: FakeSl
         **slack.env(channel=CHANNEL, socket_mode=socket_mode),
     }
     runner = ServiceRunner("proctor_approval", settings, tmp_path / f"{name}.log", env).start()
-
-    async def listening() -> bool:
-        assert runner.proc is not None
-        if runner.proc.poll() is not None:
-            raise AssertionError(f"the approval service exited:\n{runner.output()}")
-        try:
-            _, writer = await asyncio.open_connection("127.0.0.1", port)
-        except OSError:
-            return False
-        writer.close()
-        return True
-
-    await eventually(listening, 20, "the approval service listening")
+    await wait_listening(runner, port)
     return SlackApproval(runner, f"127.0.0.1:{port}", slack)
 
 
