@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
-from proctor import bus
+from proctor import bus, subjects
 from proctor.classifier.v1 import classifier_pb2 as cpb
 from proctor.demo import (
     AGENT,
@@ -127,7 +127,7 @@ async def _wait_for_classifier(settings: Settings, timeout: float = 30.0) -> boo
         probe = cpb.ClassifyRequest(text="SELECT 1", kind=cpb.COMMAND_KIND_SQL)
         while time.monotonic() < deadline:
             with contextlib.suppress(Exception):
-                await nc.request("proctor.rpc.classify", probe.SerializeToString(), timeout=1)
+                await nc.request(subjects.CLASSIFY, probe.SerializeToString(), timeout=1)
                 return True
             await asyncio.sleep(0.2)
         return False

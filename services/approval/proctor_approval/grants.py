@@ -12,6 +12,7 @@ from google.protobuf.message import DecodeError
 from nats.aio.client import Client as NATS
 from nats.aio.subscription import Subscription
 
+from proctor import subjects
 from proctor.approval.v1 import approval_pb2 as apb
 from proctor.errors import ProctorError
 from proctor_approval.core import RedeemOutcome, Resubmission
@@ -19,8 +20,8 @@ from proctor_approval.service import ApprovalService
 
 log = logging.getLogger("proctor.approval")
 
-REDEEM_SUBJECT = "proctor.rpc.approval.redeem"
-QUEUE = "approval"
+REDEEM_SUBJECT = subjects.APPROVAL_REDEEM
+QUEUE = subjects.APPROVAL_QUEUE
 
 _OUTCOMES = {
     RedeemOutcome.NONE: apb.REDEEM_OUTCOME_NONE,

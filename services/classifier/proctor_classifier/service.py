@@ -12,6 +12,7 @@ from pathlib import Path
 
 from google.protobuf.message import DecodeError
 
+from proctor import subjects
 from proctor.classifier.v1 import classifier_pb2 as cpb
 from proctor.policy import Policy, PolicyError, load_policy, parse_policy, policy_version
 from proctor.rpc import make_broker, raw_body, start_broker
@@ -20,9 +21,9 @@ from proctor_classifier.core import classify, refusal
 
 log = logging.getLogger("proctor.classifier")
 
-CLASSIFY_SUBJECT = "proctor.rpc.classify"
-CLASSIFY_QUEUE = "classifier"
-POLICY_CHANGED_SUBJECT = "proctor.policy.changed"
+CLASSIFY_SUBJECT = subjects.CLASSIFY
+CLASSIFY_QUEUE = subjects.CLASSIFY_QUEUE
+POLICY_CHANGED_SUBJECT = subjects.POLICY_CHANGED
 POLICY_POLL_SECONDS = 1.0
 
 

@@ -11,10 +11,11 @@ from nats.aio.client import Client as NATS
 from nats.errors import Error as NatsError
 from pglast import parser
 
+from proctor import subjects
 from proctor.approval.v1 import approval_pb2 as apb
 from proctor.errors import BusError
 
-REDEEM_SUBJECT = "proctor.rpc.approval.redeem"
+REDEEM_SUBJECT = subjects.APPROVAL_REDEEM
 _POSITIONS = frozenset({"location", "stmt_location", "stmt_len"})
 
 

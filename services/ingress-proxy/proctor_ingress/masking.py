@@ -31,7 +31,7 @@ from enum import Enum
 
 from nats.aio.client import Client as NATS
 
-from proctor import pgarray, pgwire
+from proctor import pgarray, pgwire, subjects
 from proctor.masker.v1 import masker_pb2 as mpb
 from proctor.maskrules import DOB_COLUMN, ColumnKind, Prefilter, is_date_type, kind_for_type
 from proctor.pgwire import Field
@@ -39,7 +39,7 @@ from proctor.pgwire import with_formats as pgwire_with_formats
 
 log = logging.getLogger("proctor.ingress")
 
-MASK_SUBJECT = "proctor.rpc.mask"
+MASK_SUBJECT = subjects.MASK
 BATCH_ROWS = 500
 BATCH_BYTES = 512 * 1024  # under NATS's default 1 MiB max_payload with the protobuf overhead
 

@@ -21,13 +21,14 @@ from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeout
 from pglast.parser import fingerprint
 
+from proctor import subjects
 from proctor.classifier.v1 import classifier_pb2 as cpb
 from proctor.events.v1 import events_pb2 as pb
 
 log = logging.getLogger("proctor.ingress.verdicts")
 
-CLASSIFY_SUBJECT = "proctor.rpc.classify"
-POLICY_CHANGED_SUBJECT = "proctor.policy.changed"
+CLASSIFY_SUBJECT = subjects.CLASSIFY
+POLICY_CHANGED_SUBJECT = subjects.POLICY_CHANGED
 NO_RESPONDERS_RETRY = 0.05  # seconds between asks while no classifier is subscribed
 
 

@@ -20,9 +20,11 @@ from typing import Any
 from nats.aio.client import Client as NATS
 from nats.aio.subscription import Subscription
 
+from proctor import subjects
+
 log = logging.getLogger("proctor.ingress")
 
-CANCEL_SUBJECT = "proctor.ingress.cancel"
+CANCEL_SUBJECT = subjects.INGRESS_CANCEL
 WORKER_ENV = "PROCTOR_INGRESS_WORKER"
 RESTART_DELAY = 1.0
 _KEY = struct.Struct("!ii")

@@ -8,6 +8,7 @@ import logging
 
 from google.protobuf.message import DecodeError
 
+from proctor import subjects
 from proctor.events.v1 import events_pb2 as pb
 from proctor.masker.v1 import masker_pb2 as mpb
 from proctor.rpc import make_broker, raw_body, start_broker
@@ -18,8 +19,8 @@ from proctor_masker.model import Column, MaskRequestBatch, MaskSettings, kind_fo
 
 log = logging.getLogger("proctor.masker")
 
-MASK_SUBJECT = "proctor.rpc.mask"
-MASK_QUEUE = "masker"
+MASK_SUBJECT = subjects.MASK
+MASK_QUEUE = subjects.MASK_QUEUE
 
 
 def to_batch(request: mpb.MaskRequest) -> MaskRequestBatch:
