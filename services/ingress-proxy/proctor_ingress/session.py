@@ -122,6 +122,7 @@ class ClientSession:
         self.upstream: Upstream | None = None
         self.events: SessionEvents | None = None
         self.identity = pb.Identity()
+        self.groups: tuple[str, ...] = ()
         self.resource = pb.Resource(kind=pb.RESOURCE_KIND_POSTGRES)
         self.key = (secrets.randbits(31), secrets.randbits(31))
         # Masking of what the target answers (see _upstream_pump).
@@ -240,6 +241,7 @@ class ClientSession:
             agent=params.get("application_name") or "unknown",
             groups=list(identity.groups),
         )
+        self.groups = tuple(sorted(identity.groups))  # the verdict cache's key, once
         self.resource = pb.Resource(name=resource.name, kind=pb.RESOURCE_KIND_POSTGRES)
         return identity
 
@@ -550,7 +552,9 @@ class ClientSession:
             command_received=pb.CommandReceived(text=command.text),
         )
         try:
-            verdict, cached = await self.gw.verdicts.classify(judged, self.identity, self.resource)
+            verdict, cached = await self.gw.verdicts.classify(
+                judged, self.identity, self.resource, self.groups
+            )
         except ClassifierUnavailable as exc:
             return await self._unavailable(command, str(exc), "classifier")
         self.events.later(
@@ -912,6 +916,21 @@ class ClientSession:
         if command is not None:
             add_counts(self.mask_stats.setdefault(command.command_id, MaskStats()), response, rows)
 
+    async def _mask_texts(self, what: str, texts: list[str]) -> list[str]:
+        """Loose texts the target sent (message fields, a notification payload) masked as
+        one text column; each is withheld when the masker does not answer."""
+        request = mpb.MaskRequest(
+            columns=[mpb.Column(name=what, type_name="text")],
+            rows=[mpb.Row(values=[mpb.Value(text=t)]) for t in texts],
+        )
+        try:
+            response = await call_masker(self.gw.nc, request, self.gw.settings.mask_timeout)
+        except MaskUnavailable as exc:
+            log.warning("session %s: %s withheld: %s", self.session_id, what, exc)
+            return [WITHHELD_FIELD] * len(texts)
+        self._count(response, 0)
+        return [row.values[0].text if row.values else WITHHELD_FIELD for row in response.rows]
+
     async def _mask_message(self, kind: bytes, body: bytes) -> bytes | None:
         """An ErrorResponse or NoticeResponse of the target with its texts masked (the detail
         of a unique violation repeats the value), or None when nothing could need it."""
@@ -919,42 +938,17 @@ class ClientSession:
         codes = message_candidates(fields, self.prefilter)
         if not codes:
             return None
-        request = mpb.MaskRequest(
-            columns=[mpb.Column(name="message", type_name="text")],
-            rows=[mpb.Row(values=[mpb.Value(text=fields[c])]) for c in codes],
-        )
-        try:
-            response = await call_masker(self.gw.nc, request, self.gw.settings.mask_timeout)
-        except MaskUnavailable as exc:
-            log.warning("session %s: error text withheld: %s", self.session_id, exc)
-            for c in codes:
-                fields[c] = WITHHELD_FIELD
-        else:
-            for c, row in zip(codes, response.rows, strict=True):
-                fields[c] = row.values[0].text if row.values else WITHHELD_FIELD
-            self._count(response, 0)
+        masked = await self._mask_texts("message", [fields[c] for c in codes])
+        fields.update(zip(codes, masked, strict=True))
         return pgwire.fields_message(kind, fields)
 
     async def _mask_notification(self, body: bytes) -> bytes | None:
         """A NotificationResponse (LISTEN/NOTIFY) with its payload masked, or None when it
-        cannot hold anything sensitive; withheld when the masker does not answer."""
+        cannot hold anything sensitive."""
         pid, channel, payload = pgwire.parse_notification(body)
         if not self.prefilter.could_contain(payload):
             return None
-        request = mpb.MaskRequest(
-            columns=[mpb.Column(name="notification", type_name="text")],
-            rows=[mpb.Row(values=[mpb.Value(text=payload)])],
-        )
-        try:
-            response = await call_masker(self.gw.nc, request, self.gw.settings.mask_timeout)
-            masked = response.rows[0].values[0].text if response.rows[0].values else None
-        except (MaskUnavailable, IndexError) as exc:
-            log.warning("session %s: notification payload withheld: %s", self.session_id, exc)
-            masked = None
-        if masked is None:
-            masked = WITHHELD_FIELD
-        else:
-            self._count(response, 0)
+        (masked,) = await self._mask_texts("notification", [payload])
         return pgwire.notification(pid, channel, masked)
 
     def _replacement(self, body: bytes) -> bytes | None:

@@ -95,10 +95,16 @@ class Verdicts:
         await self.nc.subscribe(POLICY_CHANGED_SUBJECT, cb=changed)
 
     async def classify(
-        self, text: str, identity: pb.Identity, resource: pb.Resource
+        self,
+        text: str,
+        identity: pb.Identity,
+        resource: pb.Resource,
+        groups: tuple[str, ...] | None = None,
     ) -> tuple[cpb.ClassifyResponse, bool]:
-        """The verdict and whether it came from the cache."""
-        groups = tuple(sorted(identity.groups))
+        """The verdict and whether it came from the cache. `groups` is the identity's groups,
+        sorted (a session passes them, computed once; else they are sorted here)."""
+        if groups is None:
+            groups = tuple(sorted(identity.groups))
         key = (text, resource.name, groups)
         cached = self.cache.get(key)
         if cached is not None:
