@@ -42,6 +42,26 @@ pytestmark = pytest.mark.integration
 UPDATE = "UPDATE accounts SET balance = 0 WHERE id = 1"
 
 
+async def api_call(
+    listen: str, method: str, path: str, token: str, body: Any = None
+) -> tuple[int, Any]:
+    """One call of the approval service's HTTP API: (status, JSON body)."""
+
+    def call() -> tuple[int, Any]:
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(
+            f"http://{listen}{path}", data=data, method=method,
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        )  # fmt: skip
+        try:
+            with urllib.request.urlopen(req, timeout=10) as resp:
+                return resp.status, json.loads(resp.read())
+        except urllib.error.HTTPError as exc:
+            return exc.code, json.loads(exc.read())
+
+    return await asyncio.to_thread(call)
+
+
 @dataclass
 class RunningApproval:
     runner: ServiceRunner
@@ -63,20 +83,7 @@ class RunningApproval:
 
     async def http(self, method: str, path: str, token: str, body: Any = None) -> Any:
         """A raw HTTP call: (status, JSON body)."""
-
-        def call() -> tuple[int, Any]:
-            data = json.dumps(body).encode() if body is not None else None
-            req = urllib.request.Request(
-                f"http://{self.listen}{path}", data=data, method=method,
-                headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-            )  # fmt: skip
-            try:
-                with urllib.request.urlopen(req, timeout=10) as resp:
-                    return resp.status, json.loads(resp.read())
-            except urllib.error.HTTPError as exc:
-                return exc.code, json.loads(exc.read())
-
-        return await asyncio.to_thread(call)
+        return await api_call(self.listen, method, path, token, body)
 
     async def pending_ids(self) -> list[str]:
         _, body = await self.http("GET", "/approvals", APPROVER_TOKEN)

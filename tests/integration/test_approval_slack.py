@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import urllib.error
-import urllib.request
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -27,7 +25,7 @@ from proctor.settings import Settings
 from proctor.testing import ServiceRunner
 from tests.fakeslack import FAKE_BOT_TOKEN, FakeSlack
 from tests.integration.conftest import APPROVER_TOKEN, eventually
-from tests.integration.test_approval_service import wait_listening
+from tests.integration.test_approval_service import api_call, wait_listening
 
 pytestmark = pytest.mark.integration
 
@@ -47,21 +45,7 @@ class SlackApproval:
 
     async def http(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
         """The approval HTTP API as bob (an approver)."""
-
-        def call() -> tuple[int, Any]:
-            data = json.dumps(body).encode() if body is not None else None
-            req = urllib.request.Request(
-                f"http://{self.listen}{path}", data=data, method=method,
-                headers={"Authorization": f"Bearer {APPROVER_TOKEN}",
-                         "Content-Type": "application/json"},
-            )  # fmt: skip
-            try:
-                with urllib.request.urlopen(req, timeout=10) as resp:
-                    return resp.status, json.loads(resp.read())
-            except urllib.error.HTTPError as exc:
-                return exc.code, json.loads(exc.read())
-
-        return await asyncio.to_thread(call)
+        return await api_call(self.listen, method, path, APPROVER_TOKEN, body)
 
     async def status(self, approval_id: str) -> str:
         _, body = await self.http("GET", f"/approvals/{approval_id}")
