@@ -19,15 +19,13 @@ from pathlib import Path
 
 import asyncpg
 import nats as nats_client
-import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from proctor.embedded import EmbeddedNats, EmbeddedPostgres, free_port
 from proctor.events import codec
-from proctor.gateway import hash_token
 from proctor.settings import Settings
-from proctor.testing import ServiceRunner
+from proctor.testing import ServiceRunner, wait_for_port, write_gateway_config
 from tests.fakeslack import FakeSlack
 
 AGENT = "prx_bench_agent_token_not_a_secret"
@@ -40,19 +38,6 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-async def wait_port(port: int, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            _, writer = await asyncio.open_connection("127.0.0.1", port)
-            writer.close()
-            return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            await asyncio.sleep(0.05)
-
-
 async def measure(rounds: int, work: Path) -> tuple[list[float], list[float]]:
     nats = EmbeddedNats(work / "nats").start()
     pg = EmbeddedPostgres(work / "pg").start()
@@ -63,15 +48,14 @@ async def measure(rounds: int, work: Path) -> tuple[list[float], list[float]]:
         await conn.execute("CREATE TABLE accounts (id int PRIMARY KEY, balance int NOT NULL);"
                            "INSERT INTO accounts VALUES (1, 0);")  # fmt: skip
         await conn.close()
-        config = work / "gateway.yaml"
-        config.write_text(yaml.safe_dump({
-            "identities": {
-                "alice": {"groups": ["engineering"], "token_sha256": hash_token(AGENT)},
-                "bob": {"groups": ["sre"], "token_sha256": hash_token(APPROVER),
-                        "slack_user": "U0BOB"},
+        config = write_gateway_config(
+            work / "gateway.yaml",
+            {
+                "alice": {"groups": ["engineering"], "token": AGENT},
+                "bob": {"groups": ["sre"], "token": APPROVER, "slack_user": "U0BOB"},
             },
-            "resources": {"target": {"kind": "postgres", "url": pg.url("target")}},
-        }))  # fmt: skip
+            {"target": pg.url("target")},
+        )
         pg_port, http_port = free_port(), free_port()
         settings = Settings(nats_url=nats.url, log_level="WARNING")
         async with FakeSlack() as slack:
@@ -85,7 +69,10 @@ async def measure(rounds: int, work: Path) -> tuple[list[float], list[float]]:
                          "proctor_approval"):  # fmt: skip
                 services.append(ServiceRunner(name, settings, work / f"{name}.log", env).start())
             slack.events_url = f"http://127.0.0.1:{http_port}/slack/events"
-            await asyncio.gather(wait_port(pg_port), wait_port(http_port))
+            await asyncio.gather(
+                asyncio.to_thread(wait_for_port, "127.0.0.1", pg_port),
+                asyncio.to_thread(wait_for_port, "127.0.0.1", http_port),
+            )
             nc = await nats_client.connect(nats.url)
             requests: asyncio.Queue[str] = asyncio.Queue()
 

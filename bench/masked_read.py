@@ -28,14 +28,12 @@ from pathlib import Path
 
 import asyncpg
 import nats
-import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from proctor.embedded import EmbeddedNats, EmbeddedPostgres, _pg_bin, free_port
-from proctor.gateway import hash_token
 from proctor.settings import Settings
-from proctor.testing import ServiceRunner
+from proctor.testing import ServiceRunner, write_gateway_config
 from tests.unit.masker_corpus import pii_table_sql
 
 TOKEN = "prx_bench_token_not_a_secret"
@@ -138,12 +136,11 @@ async def run(args: argparse.Namespace, work: Path) -> None:
         await conn.execute(pii_table_sql("orders", args.rows))
         await conn.execute("ALTER TABLE orders ADD PRIMARY KEY (id); ANALYZE orders")
         await conn.close()
-        config = work / "gateway.yaml"
-        config.write_text(yaml.safe_dump({
-            "identities": {"bench": {"groups": ["engineering"],
-                                     "token_sha256": hash_token(TOKEN)}},
-            "resources": {"bench": {"kind": "postgres", "url": pg.url("bench")}},
-        }))  # fmt: skip
+        config = write_gateway_config(
+            work / "gateway.yaml",
+            {"bench": {"groups": ["engineering"], "token": TOKEN}},
+            {"bench": pg.url("bench")},
+        )
         port = free_port()
         settings = Settings(nats_url=nats_server.url, log_level="WARNING")
         extra = {"PROCTOR_GATEWAY_CONFIG": str(config), "PROCTOR_PG_LISTEN": f"127.0.0.1:{port}"}

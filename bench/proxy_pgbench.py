@@ -14,12 +14,9 @@ import tempfile
 import time
 from pathlib import Path
 
-import yaml
-
 from proctor.embedded import EmbeddedNats, EmbeddedPostgres, free_port
-from proctor.gateway import hash_token
 from proctor.settings import Settings
-from proctor.testing import ServiceRunner
+from proctor.testing import ServiceRunner, write_gateway_config
 
 TOKEN = "prx_bench_token_not_a_secret"
 READ_100 = r"""\set a random(1, 99900)
@@ -67,12 +64,11 @@ def main() -> int:
                            capture_output=True, env=env)  # fmt: skip
             script = work / "read100.sql"
             script.write_text(READ_100)
-            config = work / "gateway.yaml"
-            config.write_text(yaml.safe_dump({
-                "identities": {"bench": {"groups": ["engineering"],
-                                         "token_sha256": hash_token(TOKEN)}},
-                "resources": {"bench": {"kind": "postgres", "url": pg.url("bench")}},
-            }))  # fmt: skip
+            config = write_gateway_config(
+                work / "gateway.yaml",
+                {"bench": {"groups": ["engineering"], "token": TOKEN}},
+                {"bench": pg.url("bench")},
+            )
             port = free_port()
             settings = Settings(nats_url=nats.url, log_level="WARNING")
             extra = {

@@ -5,16 +5,21 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from proctor.events import new_event
 from proctor.events.v1 import events_pb2 as pb
+from proctor.gateway import hash_token
 from proctor.settings import Settings
 
 
@@ -214,3 +219,32 @@ async def wait_until(
             return True
         await asyncio.sleep(interval)
     return await check()
+
+
+def write_gateway_config(
+    path: Path, identities: dict[str, dict[str, Any]], resources: dict[str, str]
+) -> Path:
+    """A gateway config file: each identity's `token` is stored as its SHA-256 (other keys, such
+    as `groups` or `slack_user`, go as given); each resource is a Postgres URL."""
+    config = {
+        "identities": {
+            name: {k: v for k, v in spec.items() if k != "token"}
+            | {"token_sha256": hash_token(spec["token"])}
+            for name, spec in identities.items()
+        },
+        "resources": {name: {"kind": "postgres", "url": url} for name, url in resources.items()},
+    }
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def wait_for_port(host: str, port: int, timeout: float = 20.0) -> None:
+    """Until something accepts connections on host:port (TimeoutError after `timeout`)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((host, port), 0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on {host}:{port}")

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import socket
 import subprocess
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -17,15 +16,13 @@ from urllib.parse import unquote, urlsplit
 
 import asyncpg
 import pytest
-import yaml
 
 from proctor import bus
 from proctor.embedded import free_port
 from proctor.events import codec, new_event
 from proctor.events.v1 import events_pb2 as pb
-from proctor.gateway import hash_token
 from proctor.settings import Settings
-from proctor.testing import ServiceRunner
+from proctor.testing import ServiceRunner, wait_for_port, write_gateway_config
 
 AGENT_TOKEN = "prx_test_agent_token_not_a_secret"
 APPROVER_TOKEN = "prx_test_approver_token_not_a_secret"
@@ -91,17 +88,6 @@ async def _wait_masker(js: Any, timeout: float = 30.0) -> None:
             await asyncio.sleep(0.05)
 
 
-def _wait_port(host: str, port: int, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection((host, port), 0.5):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise TimeoutError(f"nothing listens on {host}:{port}")
-
-
 @pytest.fixture
 def gateway_env() -> dict[str, str]:
     """Extra settings for the gateway's processes; a test module may override it."""
@@ -118,15 +104,14 @@ async def gateway(
         await conn.execute(TARGET_SQL)
     finally:
         await conn.close()
-    config = {
-        "identities": {
-            "alice": {"groups": ["engineering"], "token_sha256": hash_token(AGENT_TOKEN)},
-            "bob": {"groups": ["sre"], "token_sha256": hash_token(APPROVER_TOKEN)},
+    config_path = write_gateway_config(
+        tmp_path / "gateway.yaml",
+        {
+            "alice": {"groups": ["engineering"], "token": AGENT_TOKEN},
+            "bob": {"groups": ["sre"], "token": APPROVER_TOKEN},
         },
-        "resources": {"target": {"kind": "postgres", "url": target_url}},
-    }
-    config_path = tmp_path / "gateway.yaml"
-    config_path.write_text(yaml.safe_dump(config))
+        {"target": target_url},
+    )
     port = free_port()
     env = {
         "PROCTOR_GATEWAY_CONFIG": str(config_path),
@@ -141,7 +126,7 @@ async def gateway(
     masker.start()
     proxy.start()
     try:
-        await asyncio.gather(asyncio.to_thread(_wait_port, "127.0.0.1", port), _wait_masker(js))
+        await asyncio.gather(asyncio.to_thread(wait_for_port, "127.0.0.1", port), _wait_masker(js))
         yield RunningGateway(settings, target_url, "127.0.0.1", port, proxy, classifier, js, masker)
     finally:
         proxy.stop()
