@@ -415,8 +415,10 @@ class ClientSession:
                             out.append(
                                 self._expect(await self._judge_execution(msg, portal, command))
                             )
-                        else:
-                            out.append(self._expect(msg.frame))
+                        else:  # forwarded as it came: no need to parse it again
+                            formats = pgwire.bind_result_formats(msg.body)
+                            self.descriptions.bind(portal, statement, formats)
+                            out.append(msg.frame)
                     elif kind == b"E":
                         portal, _ = pgwire.parse_execute(msg.body)
                         self.tracker.execute(self.statements.portal(portal))
