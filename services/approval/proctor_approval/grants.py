@@ -40,6 +40,9 @@ async def answer(service: ApprovalService, body: bytes) -> apb.RedeemResponse:
         return apb.RedeemResponse(error=f"undecodable RedeemRequest: {exc}")
     if not request.command_hash or not request.command_id or not request.identity.human:
         return apb.RedeemResponse(error="RedeemRequest needs command_hash, command_id, identity")
+    # The proxy had its ApprovalRequested stored before telling the agent "pending": fold
+    # everything stored so far, so an immediate re-submission finds it.
+    await service.settle()
     try:
         redemption = await service.redeem(
             Resubmission(

@@ -67,6 +67,7 @@ class ApprovalService:
         self.rules = rules
         self.state = ApprovalState()
         self.caught_up = asyncio.Event()
+        self._sub: Any = None  # the approval events' consumer, while there is one
         self._lock = asyncio.Lock()  # one decision at a time, so two votes cannot both win
 
     # ---- following the stream ---------------------------------------------------------------
@@ -101,14 +102,14 @@ class ApprovalService:
 
     async def follow(self, stop: asyncio.Event) -> None:
         """Read every approval event from the first one on; set `caught_up` at the head."""
-        sub = await self._subscribe(0)
+        sub = self._sub = await self._subscribe(0)
         last_seq = 0
         while not stop.is_set():
             try:
                 if sub is None:
                     # The consumer was lost (e.g. the NATS server restarted): carry on from
                     # the last event folded, so nothing is missed or folded twice.
-                    sub = await self._subscribe(last_seq + 1)
+                    sub = self._sub = await self._subscribe(last_seq + 1)
                 msgs = await sub.fetch(256, timeout=1)
             except (NatsTimeout, TimeoutError):  # nats-py raises either on an empty fetch
                 self.caught_up.set()  # nothing more stored: we are at the head
@@ -141,6 +142,22 @@ class ApprovalService:
                 self.rules,
             )
             return await self._commit(decision)
+
+    async def settle(self, timeout: float = 2.0) -> None:
+        """Wait (up to `timeout`) until every approval event stored so far is folded, so an
+        answer reflects every request acknowledged before it was asked."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while loop.time() < deadline:
+            sub = self._sub
+            if sub is not None:
+                try:
+                    info = await sub.consumer_info()
+                except NatsError:
+                    info = None
+                if info is not None and info.num_pending == 0 and info.num_ack_pending == 0:
+                    return
+            await asyncio.sleep(0.02)
 
     async def redeem(self, resubmission: Resubmission) -> Redemption:
         """A command re-submitted in async mode: claim the decision on its approval, if any."""

@@ -24,9 +24,11 @@ import time
 from typing import Any
 
 from nats.aio.client import Client as NATS
+from nats.errors import Error as NatsError
 from nats.js import JetStreamContext
 from nats.js import api as js_api
 
+from proctor.errors import BusError
 from proctor.events import codec
 from proctor.events.codec import EventFactory
 from proctor.events.v1 import events_pb2 as pb
@@ -112,6 +114,26 @@ class SessionEvents:
         async with self._lock:
             await self._publish_queued()
             return await self._publish(command_id, acknowledged, None, payload)
+
+    async def emit_stored(self, command_id: str = "", **payload: Any) -> pb.Event:
+        """Publish an event (after whatever is queued) and wait until the stream has stored
+        it; BusError if it was not."""
+        async with self._lock:
+            await self._publish_queued()
+            event = self._events.make(command_id, None, **payload)
+            try:
+                await self.js.publish(
+                    codec.subject_for(event),
+                    codec.encode(event),
+                    timeout=5.0,
+                    stream=self.stream,
+                    headers={_MSG_ID: event.event_id},
+                )
+            except (TimeoutError, NatsError) as exc:
+                raise BusError(f"the event was not stored: {exc or type(exc).__name__}") from exc
+            self.unconfirmed = 0
+            self._confirmed_at = time.monotonic()
+            return event
 
     async def _publish(
         self, command_id: str, acknowledged: bool, at_ns: int | None, payload: dict[str, Any]

@@ -659,10 +659,13 @@ class ClientSession:
             )
             return refusals.pending(found.approval_id, approvers, new=False)
         approval_id = uuid.uuid4().hex[:12]
-        await self.events.emit(
-            command.command_id,
-            approval_requested=self._approval_request(approval_id, command, verdict, binding),
-        )
+        try:  # stored before the agent is told, so its re-submission finds it
+            await self.events.emit_stored(
+                command.command_id,
+                approval_requested=self._approval_request(approval_id, command, verdict, binding),
+            )
+        except BusError as exc:
+            return await self._unavailable(command, str(exc), "approval service")
         return refusals.pending(approval_id, approvers, new=True)
 
     async def _review(
