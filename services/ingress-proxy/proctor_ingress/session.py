@@ -44,6 +44,7 @@ from proctor_ingress.masking import (
     learn_masker,
     message_candidates,
 )
+from proctor_ingress.pipes import Pipe
 from proctor_ingress.statements import SqlStatements
 from proctor_ingress.tracking import Command, CommandTracker, Completed
 from proctor_ingress.upstream import Target, Upstream, UpstreamError, open_upstream, send_cancel
@@ -68,6 +69,7 @@ PROTOCOL_VIOLATION = "08P01"
 ADMIN_SHUTDOWN = "57P01"
 STARTUP_TIMEOUT = 60.0  # Postgres's authentication_timeout default
 HELD_READ_LIMIT = 1 << 20  # bytes of client input kept while a statement awaits approval
+UPSTREAM_READ_LIMIT = 1 << 20  # bytes of target output kept while the client or masker lags
 MASKING_FAILED = "58000"
 WITHHELD_FIELD = "(withheld by Proctor: masking was unavailable)"
 
@@ -116,7 +118,9 @@ class ClientSession:
         self.replacements: dict[str, bytes] = {}
         self.decisions: dict[str, asyncio.Future[tuple[str, str, str]]] = {}
         self.skip_until_sync = False
-        self.unread = bytearray()  # client input read while a statement awaited approval
+        self.client_buf = MessageBuffer()  # client messages not handled yet
+        self.client_pipe: Pipe | None = None  # the client's socket once the session runs
+        self.upstream_pipe: Pipe | None = None  # the target's
         self.ending: str | None = None  # why the gateway ends the session, when it does
         self.commands = 0
         self.upstream: Upstream | None = None
@@ -304,22 +308,39 @@ class ClientSession:
         ]
         self.gw.sessions += 1
         reason = "client closed"
-        pumps = [
-            asyncio.create_task(self._client_pump(), name="client"),
-            asyncio.create_task(self._upstream_pump(upstream_buf), name="upstream"),
-        ]
+        finished: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+
+        def end(why: str) -> None:
+            if not finished.done():
+                finished.set_result(why)
+            client.stop()  # the other side's handler may be running: neither goes on
+            server.stop()
+
+        client = self.client_pipe = Pipe("client", "client closed", HELD_READ_LIMIT)
+        server = self.upstream_pipe = Pipe(
+            "upstream", "target closed the connection", UPSTREAM_READ_LIMIT
+        )
         try:
-            done, pending = await asyncio.wait(pumps, return_when=asyncio.FIRST_COMPLETED)
-            for task in done:
-                result = task.result() if not task.cancelled() and not task.exception() else None
-                if task.exception() is not None:
-                    reason = f"{task.get_name()} error: {task.exception()}"
-                elif result:
-                    reason = result
-            for task in pending:
-                task.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
+            upstream = self.upstream
+            server.attach(
+                upstream.writer.transport,
+                self._upstream_data,
+                end,
+                upstream_buf.take_raw() + _read_ahead(upstream.reader),
+                upstream.reader.at_eof(),
+            )
+            client.attach(
+                self.writer.transport,
+                self._client_data,
+                end,
+                _read_ahead(self.reader),
+                self.reader.at_eof(),
+            )
+            reason = await finished
         finally:
+            waiting = [t for t in (client.cancel(), server.cancel()) if t is not None]
+            if waiting:
+                await asyncio.wait(waiting)
             await self._close(decisions, reason)
 
     def shutdown(self) -> None:
@@ -383,77 +404,71 @@ class ClientSession:
 
     # ---- client -> target ------------------------------------------------------------------
 
-    async def _client_pump(self) -> str:
-        assert self.upstream is not None
-        up = self.upstream.writer
-        buf = MessageBuffer()
-        while True:
-            if self.unread:
-                data = bytes(self.unread)
-                self.unread.clear()
-            else:
-                data = await self.reader.read(65536)
-            if not data:
-                return "client closed"
-            buf.feed(data)
-            out: list[bytes] = []
-            try:
-                for msg in buf.messages():
-                    kind = msg.type
-                    if kind in (b"Q", b"P", b"F"):
-                        if out:  # let the target work on what came before while we judge
+    async def _client_data(self) -> str | None:
+        """Handle what the client sent: judge each statement, forward the rest. Returns why
+        the session ends, or None to go on."""
+        assert self.client_pipe is not None and self.upstream_pipe is not None
+        up = self.upstream_pipe
+        buf = self.client_buf
+        buf.feed(self.client_pipe.buffer)
+        self.client_pipe.buffer.clear()
+        out: list[bytes] = []
+        try:
+            for msg in buf.messages():
+                kind = msg.type
+                if kind in (b"Q", b"P", b"F"):
+                    if out:  # let the target work on what came before while we judge
+                        up.write(b"".join(out))
+                        out.clear()
+                    out.append(self._expect(await self._judge(msg)))
+                elif kind == b"B":
+                    portal, statement, _ = pgwire.parse_bind(msg.body)
+                    command = self.statements.bind(portal, statement)
+                    if command is not None and command.reviewed and not self.skip_until_sync:
+                        if out:
                             up.write(b"".join(out))
                             out.clear()
-                        out.append(self._expect(await self._judge(msg)))
-                    elif kind == b"B":
-                        portal, statement, _ = pgwire.parse_bind(msg.body)
-                        command = self.statements.bind(portal, statement)
-                        if command is not None and command.reviewed and not self.skip_until_sync:
-                            if out:
-                                up.write(b"".join(out))
-                                out.clear()
-                            out.append(
-                                self._expect(await self._judge_execution(msg, portal, command))
-                            )
-                        else:  # forwarded as it came: no need to parse it again
-                            formats = pgwire.bind_result_formats(msg.body)
-                            self.descriptions.bind(portal, statement, formats)
-                            out.append(msg.frame)
-                    elif kind == b"E":
-                        portal, _ = pgwire.parse_execute(msg.body)
-                        self.tracker.execute(self.statements.portal(portal))
-                        self.descriptions.execute(portal)
+                        out.append(self._expect(await self._judge_execution(msg, portal, command)))
+                    else:  # forwarded as it came: no need to parse it again
+                        formats = pgwire.bind_result_formats(msg.body)
+                        self.descriptions.bind(portal, statement, formats)
                         out.append(msg.frame)
-                    elif kind == b"D":
-                        self.descriptions.describe(*pgwire.parse_describe(msg.body))
-                        out.append(msg.frame)
-                    elif kind == b"S":
-                        self.tracker.sync()
-                        self.descriptions.sync()
-                        self.skip_until_sync = False
-                        out.append(msg.frame)
-                    elif kind == b"C":
-                        self.statements.close(*pgwire.parse_close(msg.body))
-                        out.append(msg.frame)
-                    elif kind == b"X":
-                        up.write(b"".join(out) + msg.frame)
-                        return "client closed"
-                    else:
-                        out.append(msg.frame)
-            except pgwire.ProtocolError as exc:
-                self.writer.write(
-                    pgwire.error_response(
-                        f"invalid message: {exc}", code=PROTOCOL_VIOLATION, severity="FATAL"
-                    )
+                elif kind == b"E":
+                    portal, _ = pgwire.parse_execute(msg.body)
+                    self.tracker.execute(self.statements.portal(portal))
+                    self.descriptions.execute(portal)
+                    out.append(msg.frame)
+                elif kind == b"D":
+                    self.descriptions.describe(*pgwire.parse_describe(msg.body))
+                    out.append(msg.frame)
+                elif kind == b"S":
+                    self.tracker.sync()
+                    self.descriptions.sync()
+                    self.skip_until_sync = False
+                    out.append(msg.frame)
+                elif kind == b"C":
+                    self.statements.close(*pgwire.parse_close(msg.body))
+                    out.append(msg.frame)
+                elif kind == b"X":
+                    up.write(b"".join(out) + msg.frame)
+                    return "client closed"
+                else:
+                    out.append(msg.frame)
+        except pgwire.ProtocolError as exc:
+            self.writer.write(
+                pgwire.error_response(
+                    f"invalid message: {exc}", code=PROTOCOL_VIOLATION, severity="FATAL"
                 )
-                return f"protocol error from client: {exc}"
-            except SessionEnded as exc:
-                return str(exc)
-            if out:
-                up.write(b"".join(out))
-            assert self.events is not None
-            self.events.flush_soon()
-            await up.drain()
+            )
+            return f"protocol error from client: {exc}"
+        except SessionEnded as exc:
+            return str(exc)
+        if out:
+            up.write(b"".join(out))
+        assert self.events is not None
+        self.events.flush_soon()
+        await up.drain()
+        return None
 
     def _expect(self, frame: bytes) -> bytes:
         """Note a Query, Parse or Bind forwarded, for the result descriptions; returns it."""
@@ -703,39 +718,23 @@ class ClientSession:
     async def _await_decision(
         self, approval_id: str, fut: asyncio.Future[tuple[str, str, str]], timeout: float
     ) -> tuple[str, str, str]:
-        """The decision on a held statement (TimeoutError after `timeout`). The client is read
-        meanwhile: if it leaves, the statement is withdrawn, since it must not run for nobody;
-        what it sends in the meantime is kept for the client pump."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while not fut.done():
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                raise TimeoutError
-            if len(self.unread) >= HELD_READ_LIMIT:
-                await asyncio.wait((fut,), timeout=remaining)
-                continue
-            read = asyncio.ensure_future(self.reader.read(65536))
-            await asyncio.wait((fut, read), timeout=remaining, return_when=asyncio.FIRST_COMPLETED)
-            if not read.done():
-                read.cancel()  # a read waiting for data consumes nothing when cancelled
-                await asyncio.wait((read,))
-            if read.cancelled():
-                continue
-            try:
-                data = read.result()
-            except ConnectionError:
-                data = b""
-            if not data:
-                raise SessionEnded(
-                    f"client left while approval {approval_id} was pending; it was withdrawn"
-                )
-            self.unread += data
-        return fut.result()
+        """The decision on a held statement (TimeoutError after `timeout`). If the client
+        leaves meanwhile, the statement is withdrawn, since it must not run for nobody; what
+        it sends in the meantime waits in its pipe."""
+        assert self.client_pipe is not None
+        gone = self.client_pipe.closed
+        await asyncio.wait((fut, gone), timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        if fut.done():
+            return fut.result()
+        if gone.done():
+            raise SessionEnded(
+                f"client left while approval {approval_id} was pending; it was withdrawn"
+            )
+        raise TimeoutError
 
     # ---- target -> client ------------------------------------------------------------------
 
-    async def _upstream_pump(self, buf: MessageBuffer) -> str:
+    async def _upstream_data(self) -> str | None:
         """Forward what the target answers. DataRows of results with columns that could hold
         text are masked in batches (see masking.py): consecutive rows with a candidate value
         go to the masker together and come back rebuilt, in order; the batch is flushed at
@@ -744,72 +743,68 @@ class ClientSession:
         result is dropped and its end becomes an ErrorResponse (58000); everything else the
         target sends up to the ReadyForQuery (later results of a pipeline) is dropped too,
         since after an error the client expects nothing but the ReadyForQuery."""
-        assert self.upstream is not None
-        reader = self.upstream.reader
-        pending = bytearray(buf.take_raw())
-        header = struct.Struct("!ci")
-        while True:
-            if len(pending) < 5 or len(pending) < header.unpack_from(pending, 0)[1] + 1:
-                data = await reader.read(262144)
-                if not data:
-                    return "target closed the connection"
-                pending += data
-            out = self.out = []
-            start = pos = 0
-            end = len(pending)
-            rows = 0
-            while end - pos >= 5:
-                kind, length = header.unpack_from(pending, pos)
-                nxt = pos + 1 + length
-                if nxt > end:
-                    break
-                if kind == b"D" or (kind == b"d" and self.result is not None):
-                    rows += kind == b"D"
-                    result = self.result
-                    if result is None:
-                        _, columns = self.descriptions.execution()
-                        width = struct.unpack_from("!h", pending, pos + 5)[0]
-                        result = self.result = (
-                            Result.unknown(width) if columns is None else Result.describe(columns)
-                        )
-                    dropping = self.withheld is not None or self.drop_until_ready
-                    if not dropping and not result.needs_masking:
-                        pos = nxt
-                        continue
-                    out.append(pending[start:pos])
-                    start = nxt
-                    if not dropping:
-                        await self._row(result, bytes(pending[pos:nxt]))
+        assert self.upstream_pipe is not None and self.client_pipe is not None
+        pending = self.upstream_pipe.buffer  # grows at its end while this waits
+        header = _HEADER
+        if len(pending) < 5 or len(pending) < header.unpack_from(pending, 0)[1] + 1:
+            return None
+        out = self.out = []
+        start = pos = 0
+        end = len(pending)
+        rows = 0
+        while end - pos >= 5:
+            kind, length = header.unpack_from(pending, pos)
+            nxt = pos + 1 + length
+            if nxt > end:
+                break
+            if kind == b"D" or (kind == b"d" and self.result is not None):
+                rows += kind == b"D"
+                result = self.result
+                if result is None:
+                    _, columns = self.descriptions.execution()
+                    width = struct.unpack_from("!h", pending, pos + 5)[0]
+                    result = self.result = (
+                        Result.unknown(width) if columns is None else Result.describe(columns)
+                    )
+                dropping = self.withheld is not None or self.drop_until_ready
+                if not dropping and not result.needs_masking:
                     pos = nxt
                     continue
-                if kind not in b"TnCEZIsN12tHcA" and not self.drop_until_ready:
-                    pos = nxt  # forwarded as it is
-                    continue
-                if self.batch:
-                    out.append(pending[start:pos])
-                    start = pos
-                    await self._flush()
-                if rows:
-                    self.tracker.add_rows(rows)
-                    rows = 0
-                body = bytes(pending[pos + 5 : nxt])
-                forward = await self._backend(kind, body)
-                if forward is not None:
-                    out.append(pending[start:pos])
-                    if forward:
-                        out.append(forward)
-                    start = nxt
+                out.append(pending[start:pos])
+                start = nxt
+                if not dropping:
+                    await self._row(result, bytes(pending[pos:nxt]))
                 pos = nxt
+                continue
+            if kind not in b"TnCEZIsN12tHcA" and not self.drop_until_ready:
+                pos = nxt  # forwarded as it is
+                continue
+            if self.batch:
+                out.append(pending[start:pos])
+                start = pos
+                await self._flush()
             if rows:
                 self.tracker.add_rows(rows)
-            out.append(pending[start:pos])
-            if self.batch:
-                await self._flush()
-            del pending[:pos]
-            self.writer.write(b"".join(out))
-            assert self.events is not None
-            self.events.flush_soon()
-            await self.writer.drain()
+                rows = 0
+            body = bytes(pending[pos + 5 : nxt])
+            forward = await self._backend(kind, body)
+            if forward is not None:
+                out.append(pending[start:pos])
+                if forward:
+                    out.append(forward)
+                start = nxt
+            pos = nxt
+        if rows:
+            self.tracker.add_rows(rows)
+        out.append(pending[start:pos])
+        if self.batch:
+            await self._flush()
+        del pending[:pos]
+        self.client_pipe.write(b"".join(out))
+        assert self.events is not None
+        self.events.flush_soon()
+        await self.client_pipe.drain()
+        return None
 
     async def _backend(self, kind: bytes, body: bytes) -> bytes | None:
         """Account for one target message other than a DataRow; returns what to send in its
@@ -992,3 +987,16 @@ class ClientSession:
                 error_message=done.error_message,
             ),
         )
+
+
+_HEADER = struct.Struct("!ci")
+
+
+def _read_ahead(reader: asyncio.StreamReader) -> bytes:
+    """What a stream reader read ahead and nobody consumed, taken from it."""
+    buffered = getattr(reader, "_buffer", None)
+    if not buffered:
+        return b""
+    data = bytes(buffered)
+    buffered.clear()
+    return data
