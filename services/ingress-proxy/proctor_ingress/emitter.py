@@ -10,7 +10,7 @@ waits rather than run unrecorded. A rejected publish, a "no responders" reply, o
 within ACK_TIMEOUT seconds counts as a failure of the session (`failures`) and is logged.
 
 Events of an allowed statement may be queued (`later`) and published by `flush` right after
-the pump has handed the statement to the target (or the result to the client), so building and
+the proxy has handed the statement to the target (or the result to the client), so building and
 sending them overlaps the target's work instead of delaying it. Every `emit` publishes what is
 queued first, so a session's events reach the stream in the order they happened. A queued event
 that asks for an acknowledgement gets one for a batch: every CONFIRM_EVERY events of a busy
@@ -185,7 +185,7 @@ class SessionEvents:
         self._confirmed_at = 0.0  # time.monotonic() of the last acknowledged publish
         self._queued: list[tuple[str, bool, int, dict[str, Any]]] = []
         # One publisher at a time: a publish may wait (for acknowledgement slots), and two
-        # pumps publishing at once must not reorder the session's events.
+        # handlers publishing at once must not reorder the session's events.
         self._lock = asyncio.Lock()
         self._timer: asyncio.TimerHandle | None = None
         self._timed: asyncio.Task[None] | None = None

@@ -1,5 +1,5 @@
 """One agent connection: startup, authentication as a Proctor identity, the upstream
-connection, and the two message pumps between them."""
+connection, and the handlers of what each side sends once the session runs (see pipes.py)."""
 
 from __future__ import annotations
 
@@ -129,7 +129,7 @@ class ClientSession:
         self.groups: tuple[str, ...] = ()
         self.resource = pb.Resource(kind=pb.RESOURCE_KIND_POSTGRES)
         self.key = (secrets.randbits(31), secrets.randbits(31))
-        # Masking of what the target answers (see _upstream_pump).
+        # Masking of what the target answers (see _upstream_data).
         self.prefilter = gw.prefilter
         self.descriptions = Descriptions()
         self.result: Result | None = None  # the columns of the result being read
@@ -345,7 +345,7 @@ class ClientSession:
 
     def shutdown(self) -> None:
         """The gateway is stopping: tell the client as Postgres would, then hang up; the
-        pumps see the connection end and the session closes as usual."""
+        pipes see the connection end and the session closes as usual."""
         self.ending = "gateway shutdown"
         self.writer.write(
             pgwire.error_response(
@@ -977,7 +977,7 @@ class ClientSession:
                     ],
                 ),
             )
-        # Published once the result is on its way to the client (see _upstream_pump).
+        # Published once the result is on its way to the client (see _upstream_data).
         self.events.later(
             done.command.command_id,
             command_executed=pb.CommandExecuted(
