@@ -7,8 +7,10 @@ boundaries are found with one header read per message (type byte, int32 length).
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterator
+import uuid
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 PROTOCOL_3_0 = 196608
 SSL_REQUEST = 80877103
@@ -139,6 +141,120 @@ def parse_bind(body: bytes) -> tuple[str, str, int]:
     except struct.error as exc:
         raise ProtocolError(f"truncated Bind message: {exc}") from exc
     return portal, statement, n_params
+
+
+def type_oids(raw: bytes) -> list[int]:
+    """The type oids of a Parse's parameter part or a ParameterDescription's body (an int16
+    count, then that many int32 oids; 0 means unspecified)."""
+    try:
+        (count,) = struct.unpack_from("!h", raw, 0)
+        return list(struct.unpack_from(f"!{count}I", raw, 2))
+    except struct.error as exc:
+        raise ProtocolError(f"truncated parameter types: {exc}") from exc
+
+
+_EPOCH_2000 = datetime(2000, 1, 1)
+_BINARY_INT = {20: 8, 21: 2, 23: 4, 26: 4}  # int8, int2, int4, oid: their sizes
+_BINARY_TEXT = {
+    19,
+    25,
+    114,
+    142,
+    705,
+    1042,
+    1043,
+}  # name, text, json, xml, unknown, char(n), varchar
+
+
+def _binary_value(oid: int, raw: bytes) -> str | None:
+    """A binary-format value of a common type as Postgres prints it (times in UTC); None
+    for other types and values it cannot show (infinite times)."""
+    try:
+        return _binary_text(oid, raw)
+    except (OverflowError, ValueError):
+        return None
+
+
+def _binary_text(oid: int, raw: bytes) -> str | None:
+    if oid in _BINARY_INT and len(raw) == _BINARY_INT[oid]:
+        return str(int.from_bytes(raw, "big", signed=oid != 26))
+    if oid in _BINARY_TEXT:
+        return raw.decode("utf-8", "replace")
+    if oid == 3802 and raw[:1] == b"\x01":  # jsonb: a version byte, then the text
+        return raw[1:].decode("utf-8", "replace")
+    if oid == 16 and len(raw) == 1:
+        return "true" if raw[0] else "false"
+    if oid in (700, 701) and len(raw) in (4, 8):
+        return repr(struct.unpack("!f" if len(raw) == 4 else "!d", raw)[0])
+    if oid == 2950 and len(raw) == 16:
+        return str(uuid.UUID(bytes=raw))
+    if oid == 1082 and len(raw) == 4:
+        return (
+            (_EPOCH_2000 + timedelta(days=int.from_bytes(raw, "big", signed=True)))
+            .date()
+            .isoformat()
+        )
+    if oid in (1114, 1184) and len(raw) == 8:
+        at = _EPOCH_2000 + timedelta(microseconds=int.from_bytes(raw, "big", signed=True))
+        text = at.isoformat(sep=" ")
+        if at.microsecond:
+            text = text.rstrip("0")
+        return text + ("+00" if oid == 1184 else "")
+    if oid == 1700 and len(raw) >= 8:
+        return _numeric(raw)
+    return None
+
+
+def _numeric(raw: bytes) -> str | None:
+    ndigits, weight, sign, dscale = struct.unpack_from("!hhHh", raw, 0)
+    if sign == 0xC000:
+        return "NaN"
+    if len(raw) != 8 + 2 * ndigits:
+        return None
+    digits = struct.unpack_from(f"!{ndigits}h", raw, 8)  # base 10,000; the first at `weight`
+    whole = "".join(f"{digits[i] if i < ndigits else 0:04d}" for i in range(weight + 1))
+    groups = "0000" * max(-weight - 1, 0) + "".join(f"{d:04d}" for d in digits[weight + 1 :])
+    fraction = (groups + "0" * dscale)[:dscale]
+    text = (whole.lstrip("0") or "0") + ("." + fraction if dscale > 0 else "")
+    return "-" + text if sign == 0x4000 else text
+
+
+def parameter_values(part: bytes, types: Sequence[int] = (), limit: int = 4096) -> list[str]:
+    """The values in the parameter part of a Bind (see `bind_parameters`; b"" for none) for
+    a human to read: text-format ones as text, NULL as "NULL", binary ones of common types (by
+    `types`, the statement's parameter type oids) as Postgres prints them, others as \\x and
+    hex digits; each cut to `limit` characters."""
+    if not part:
+        return []
+    body, pos = part, 0
+    values: list[str] = []
+    try:
+        (n_formats,) = struct.unpack_from("!h", body, pos)
+        formats = struct.unpack_from(f"!{n_formats}h", body, pos + 2)
+        pos += 2 + 2 * n_formats
+        (n_params,) = struct.unpack_from("!h", body, pos)
+        pos += 2
+        for i in range(n_params):
+            (length,) = _I32.unpack_from(body, pos)
+            pos += 4
+            if length < 0:
+                values.append("NULL")
+                continue
+            raw = body[pos : pos + length]
+            pos += length
+            if pos > len(body):
+                raise ProtocolError("truncated Bind message: a parameter runs past its end")
+            binary = (formats[0] if n_formats == 1 else formats[i] if n_formats else 0) == 1
+            if binary:
+                oid = types[i] if i < len(types) else 0
+                shown = _binary_value(oid, raw)
+                text = "\\x" + raw.hex() if shown is None else shown
+            else:
+                text = raw.decode("utf-8", "replace")
+            values.append(text if len(text) <= limit else text[: limit - 1] + "…")
+    except (struct.error, IndexError) as exc:
+        raise ProtocolError(f"truncated Bind message: {exc}") from exc
+    return values
 
 
 def bind_parameters(body: bytes) -> bytes:

@@ -58,6 +58,42 @@ async def test_read_block_and_review(gateway: RunningGateway, approval_requests:
         await conn.close()
 
 
+async def test_a_parameterized_write_is_reviewed_with_its_values(
+    gateway: RunningGateway, approval_requests: Any
+) -> None:
+    """The approver sees what the statement will run with, and each execution is reviewed
+    with its own values: the prepared statement runs nothing until its Bind is approved."""
+    conn = await asyncpg.connect(gateway.dsn(), ssl=False)
+    try:
+        statement = "UPDATE accounts SET owner = $1 WHERE id = $2"
+        update = asyncio.create_task(conn.execute(statement, "mallory", 3))
+        request = await asyncio.wait_for(approval_requests.get(), 10)
+        asked = request.approval_requested
+        assert asked.command_text == statement
+        assert list(asked.parameters) == ["mallory", "3"]
+        assert not update.done()
+        assert await gateway.target_rows("SELECT owner FROM accounts WHERE id = 3") == [
+            {"owner": "owner3"}
+        ]
+        await gateway.decide(request.session_id, asked.approval_id, True)
+        assert await asyncio.wait_for(update, 10) == "UPDATE 1"
+
+        # The same prepared statement with other values is a new request, with those values.
+        again = asyncio.create_task(conn.execute(statement, "eve", 4))
+        request = await asyncio.wait_for(approval_requests.get(), 10)
+        assert list(request.approval_requested.parameters) == ["eve", "4"]
+        await gateway.decide(
+            request.session_id, request.approval_requested.approval_id, False, "not eve"
+        )
+        with pytest.raises(asyncpg.InsufficientPrivilegeError, match="not eve"):
+            await asyncio.wait_for(again, 10)
+        assert await gateway.target_rows(
+            "SELECT id, owner FROM accounts WHERE id IN (3, 4) ORDER BY id"
+        ) == [{"id": 3, "owner": "mallory"}, {"id": 4, "owner": "owner4"}]
+    finally:
+        await conn.close()
+
+
 async def test_every_step_is_an_event_in_order(gateway: RunningGateway, js: Any) -> None:
     conn = await asyncpg.connect(gateway.dsn(), ssl=False)
     try:

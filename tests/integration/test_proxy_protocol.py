@@ -520,11 +520,13 @@ async def test_refused_parse_under_a_name_in_use_keeps_that_statement_reviewed(
     client = await RawClient.login(gateway)
     try:
         update = "UPDATE accounts SET balance = balance + 1 WHERE id = $1"
+        # The Parse runs nothing: it passes, and the execution is reviewed at its Bind.
         client.send(pgwire.build_parse("s", update) + pgwire.frame(b"S"))
-        request = await next_request(approval_requests)
-        await gateway.decide(request.session_id, request.approval_requested.approval_id, True)
         assert [m.type for m in await client.until(b"Z")] == [b"1", b"Z"]
-        client.send(bind("s", "1") + EXECUTE_SYNC)  # the approved execution
+        client.send(bind("s", "1") + EXECUTE_SYNC)
+        request = await next_request(approval_requests)
+        assert list(request.approval_requested.parameters) == ["1"]
+        await gateway.decide(request.session_id, request.approval_requested.approval_id, True)
         assert [m.type for m in await client.until(b"Z")] == [b"2", b"C", b"Z"]
 
         # A DROP parsed under the same name is refused; the target keeps the UPDATE as "s".

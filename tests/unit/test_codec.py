@@ -30,6 +30,7 @@ from proctor.events.codec import (
     subject_for,
     to_dict,
 )
+from proctor.events.describe import describe
 from proctor.events.v1 import events_pb2 as pb
 
 GOLDEN_V1 = Path(__file__).resolve().parents[1] / "golden" / "command_executed_v1.bin"
@@ -411,3 +412,20 @@ def test_an_event_factory_builds_what_new_event_builds() -> None:
         factory.make("c1", no_such_payload=body)
     with pytest.raises(InvalidEvent):
         factory.make("c1")
+
+
+def test_an_approval_request_describes_the_values_it_runs_with() -> None:
+    event = new_event(
+        session_id="s1",
+        identity=pb.Identity(human="alice"),
+        resource=pb.Resource(name="db"),
+        source="test",
+        approval_requested=pb.ApprovalRequested(
+            approval_id="ap1", reason="writes need approval", parameters=["mallory", "x" * 100]
+        ),
+    )
+    text = describe(event)
+    assert "(with $1 = mallory, $2 = " + "x" * 59 + "…)" in text
+    assert text.endswith(": writes need approval")
+    event.approval_requested.ClearField("parameters")
+    assert "with" not in describe(event)

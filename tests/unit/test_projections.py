@@ -235,3 +235,22 @@ def test_a_redeemed_grant_marks_the_approval_and_the_resubmitted_command() -> No
     # A second claim (a replayed or duplicated event) changes nothing of the first.
     again = evolve(state, 31, redeemed).approvals[granted.approval_id]
     assert (again.redeemed_by, again.redeemed_at) == ("resubmitted", tick(60))
+
+
+def test_an_approval_row_keeps_the_values_it_was_asked_for() -> None:
+    requested = new_event(
+        session_id="d" * 32,
+        identity=EVENTS[0].identity,
+        resource=EVENTS[0].resource,
+        source="ingress-proxy",
+        command_id="bound",
+        occurred_at=tick(70),
+        approval_requested=pb.ApprovalRequested(
+            approval_id="apv",
+            command_text="UPDATE accounts SET owner = $1 WHERE id = $2",
+            parameters=["mallory", "3"],
+        ),
+    )
+    row = evolve(folded(), 40, requested).approvals["apv"]
+    assert row.parameters == ("mallory", "3")
+    assert row.command_text.endswith("$2")

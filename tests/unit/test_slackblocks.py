@@ -79,6 +79,19 @@ def test_a_requester_without_a_slack_user_and_no_expiry() -> None:
     assert not any(f.startswith("*Expires*") for f in fields)
 
 
+def test_the_values_of_a_parameterized_command_are_shown_with_it() -> None:
+    command = "UPDATE accounts SET owner = $1 WHERE id = $2"
+    blocks = request_message(pending(command, parameters=("<@U0BOB> mallory", "3")))["blocks"]
+    assert blocks[2]["text"]["text"] == f"```{command}```"
+    assert blocks[3]["text"]["text"] == "*With values*\n```$1 = &lt;@U0BOB&gt; mallory\n$2 = 3```"
+    assert blocks[4]["text"]["text"].startswith("*Rule*")
+    context = ModalContext("ap1", "C0APPROVALS", "1700000000.000100")
+    modal = note_modal(pending(command, parameters=("mallory", "3")), True, context)
+    assert "$1 = mallory" in texts(modal)
+    # Without parameters there is no such section.
+    assert "With values" not in texts(request_message(pending()))
+
+
 def test_markup_in_a_command_stays_text() -> None:
     command = "SELECT '<@U0BOB> <!channel> & ```' FROM t"
     block = request_message(pending(command))["blocks"][2]["text"]["text"]

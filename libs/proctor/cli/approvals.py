@@ -93,6 +93,8 @@ def _print_pending(item: dict[str, Any]) -> None:
         f"expires {item.get('expires_at') or 'never'}"
     )
     print(f"    {item['command']}")
+    for i, value in enumerate(item.get("parameters") or [], 1):
+        print(f"    ${i} = {value}")
 
 
 def run(

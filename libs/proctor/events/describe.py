@@ -48,7 +48,14 @@ def describe(event: pb.Event) -> str:
         e6 = event.approval_requested
         groups = f" from {', '.join(e6.approver_groups)}" if e6.approver_groups else ""
         groups += " (the agent re-submits)" if e6.mode == pb.APPROVAL_MODE_ASYNC else ""
-        return f"approval {e6.approval_id} requested{groups}: {e6.reason or _rules(e6.rule_ids)}"
+        values = ", ".join(
+            f"${i} = {v if len(v) <= 60 else v[:59] + '…'}" for i, v in enumerate(e6.parameters, 1)
+        )
+        values = f" (with {values})" if values else ""
+        return (
+            f"approval {e6.approval_id} requested{groups}{values}: "
+            f"{e6.reason or _rules(e6.rule_ids)}"
+        )
     if kind == "approval_granted":
         e7 = event.approval_granted
         note = f', note: "{e7.note}"' if e7.note else ""

@@ -45,6 +45,7 @@ class PendingApproval:
     approver_groups: tuple[str, ...]
     approvals: tuple[str, ...] = ()  # approvers who voted yes so far (when N > 1 are needed)
     mode: int = pb.APPROVAL_MODE_WAIT  # async: the agent re-submits and redeems the decision
+    parameters: tuple[str, ...] = ()  # the values bound to $1, $2, ... for this execution
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -52,6 +53,7 @@ class PendingApproval:
             "session_id": self.session_id,
             "command_id": self.command_id,
             "command": self.command_text,
+            "parameters": list(self.parameters),
             "requester": self.requester,
             "agent": self.agent,
             "resource": self.resource,
@@ -176,6 +178,7 @@ def evolve(state: ApprovalState, event: pb.Event) -> ApprovalState:
             expires_at=_ts(body.expires_at),
             approver_groups=tuple(body.approver_groups),
             mode=body.mode or pb.APPROVAL_MODE_WAIT,
+            parameters=tuple(body.parameters),
         )
         state = replace(state, pending={**state.pending, body.approval_id: request})
         if request.mode == pb.APPROVAL_MODE_ASYNC and request.command_hash:

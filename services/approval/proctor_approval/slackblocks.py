@@ -6,7 +6,7 @@ JSON Slack takes; no I/O, so every shape is unit-tested.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -79,6 +79,20 @@ def code_block(text: str, limit: int = _SECTION_MAX) -> str:
     return f"```{body}```{suffix}"
 
 
+def parameter_lines(parameters: Sequence[str]) -> str:
+    """The values a statement runs with, one per line: `$1 = value`."""
+    return "\n".join(f"${i} = {value}" for i, value in enumerate(parameters, 1))
+
+
+def _command_blocks(request: PendingApproval) -> list[dict[str, Any]]:
+    """The exact command, and the values of its parameters when it has some."""
+    blocks = [{"type": "section", "text": _text("mrkdwn", code_block(request.command_text))}]
+    if request.parameters:
+        values = code_block(parameter_lines(request.parameters), _SECTION_MAX - 20)
+        blocks.append({"type": "section", "text": _text("mrkdwn", f"*With values*\n{values}")})
+    return blocks
+
+
 def when(at: datetime) -> str:
     """A time every reader sees in their own time zone, with a UTC fallback."""
     fallback = at.strftime("%Y-%m-%d %H:%M:%S UTC")
@@ -121,7 +135,7 @@ def _request_blocks(request: PendingApproval, mentions: Mapping[str, str]) -> li
     return [
         {"type": "header", "text": _text("plain_text", header)},
         {"type": "section", "fields": fields},
-        {"type": "section", "text": _text("mrkdwn", code_block(request.command_text))},
+        *_command_blocks(request),
         {
             "type": "section",
             "text": _text("mrkdwn", f"*Rule* {rules}: {reason}"[:_SECTION_MAX]),
@@ -212,7 +226,7 @@ def note_modal(request: PendingApproval, approve: bool, context: ModalContext) -
                     f"*{escape(request.resource)}*",
                 ),
             },
-            {"type": "section", "text": _text("mrkdwn", code_block(request.command_text))},
+            *_command_blocks(request),
             {
                 "type": "input",
                 "block_id": NOTE_BLOCK,

@@ -91,6 +91,7 @@ class ApprovalRow:
     mode: str = "wait"  # wait: the statement was held; async: the agent re-submits
     redeemed_by: str = ""  # the re-submitted command that claimed the decision (async mode)
     redeemed_at: datetime | None = None
+    parameters: tuple[str, ...] = ()  # the values the approved execution was bound to
 
 
 @dataclass(frozen=True)
@@ -240,6 +241,7 @@ def evolve_approval(row: ApprovalRow | None, seq: int, event: pb.Event) -> Appro
             "reason": e.reason,
             "approver_groups": tuple(e.approver_groups),
             "mode": "async" if e.mode == pb.APPROVAL_MODE_ASYNC else "wait",
+            "parameters": tuple(e.parameters),
             "requested_at": at,
             "expires_at": e.expires_at.ToDatetime(tzinfo=UTC) if e.HasField("expires_at") else None,
         }

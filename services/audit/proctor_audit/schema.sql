@@ -113,10 +113,12 @@ CREATE TABLE IF NOT EXISTS audit.approvals (
     last_seq        bigint NOT NULL,
     mode            text NOT NULL DEFAULT 'wait',
     redeemed_by     text NOT NULL DEFAULT '',
-    redeemed_at     timestamptz
+    redeemed_at     timestamptz,
+    parameters      text[] NOT NULL DEFAULT '{}'
 );
 -- Columns added after the first release, for stores created before them.
 ALTER TABLE audit.approvals ADD COLUMN IF NOT EXISTS mode text NOT NULL DEFAULT 'wait';
 ALTER TABLE audit.approvals ADD COLUMN IF NOT EXISTS redeemed_by text NOT NULL DEFAULT '';
 ALTER TABLE audit.approvals ADD COLUMN IF NOT EXISTS redeemed_at timestamptz;
+ALTER TABLE audit.approvals ADD COLUMN IF NOT EXISTS parameters text[] NOT NULL DEFAULT '{}';
 CREATE INDEX IF NOT EXISTS approvals_session ON audit.approvals (session_id);

@@ -450,10 +450,11 @@ class Descriptions:
         self._statements: dict[str, list[Field]] = {}
         self._portals: dict[str, list[Field] | None] = {}
         self._describing: str | None = None  # statement whose RowDescription comes next
+        self._parameter_types: dict[str, list[int]] = {}  # statement -> type oids of $1, $2...
 
     # client -> target, in the order forwarded
-    def parse(self, name: str) -> None:
-        self._expect.append(("P", name, "", []))
+    def parse(self, name: str, parameter_types: list[int] | None = None) -> None:
+        self._expect.append(("P", name, "", parameter_types or []))
 
     def describe(self, kind: str, name: str) -> None:
         self._expect.append(("DS" if kind == "S" else "DP", name, "", []))
@@ -476,17 +477,28 @@ class Descriptions:
                 return entry
         return None
 
-    def backend(self, kind: bytes, fields: list[Field] | None = None) -> list[Field] | None:
+    def parameter_types(self, statement: str) -> list[int]:
+        """The type oids of a prepared statement's parameters, as its Parse named them or the
+        target described them; [] when neither said."""
+        return self._parameter_types.get(statement, [])
+
+    def backend(
+        self, kind: bytes, fields: list[Field] | None = None, parameter_types: Sequence[int] = ()
+    ) -> list[Field] | None:
         """Account for a target message. For a RowDescription ('T', with `fields`) or NoData
         ('n'), returns the columns of the rows that follow it directly (a Query's result or a
-        described portal), or None when they describe a statement or a later Execute."""
+        described portal), or None when they describe a statement or a later Execute. A
+        ParameterDescription ('t') comes with its `parameter_types`."""
         if kind == b"1":
             entry = self._take("P")
             if entry is not None:
                 self._statements.pop(entry[1], None)
+                self._parameter_types[entry[1]] = entry[3]
         elif kind == b"t":
             entry = self._take("DS")
             self._describing = entry[1] if entry is not None else None
+            if self._describing is not None:
+                self._parameter_types[self._describing] = list(parameter_types)
         elif kind in (b"T", b"n"):
             columns = fields or []
             if self._describing is not None:

@@ -428,7 +428,11 @@ class ClientSession:
                         if out:
                             up.write(b"".join(out))
                             out.clear()
-                        out.append(self._expect(await self._judge_execution(msg, portal, command)))
+                        out.append(
+                            self._expect(
+                                await self._judge_execution(msg, portal, statement, command)
+                            )
+                        )
                     else:  # forwarded as it came: no need to parse it again
                         formats = pgwire.bind_result_formats(msg.body)
                         self.descriptions.bind(portal, statement, formats)
@@ -476,7 +480,8 @@ class ClientSession:
         if kind == b"Q":
             self.descriptions.sync()
         elif kind == b"P":
-            self.descriptions.parse(pgwire.parse_parse(frame[5:]).statement)
+            parse = pgwire.parse_parse(frame[5:])
+            self.descriptions.parse(parse.statement, pgwire.type_oids(parse.param_types))
         elif kind == b"B":
             portal, statement, _ = pgwire.parse_bind(frame[5:])
             self.descriptions.bind(portal, statement, pgwire.bind_result_formats(frame[5:]))
@@ -516,16 +521,16 @@ class ClientSession:
         self.tracker.query(command)
         return msg.frame
 
-    async def _judge_execution(self, msg: Message, portal: str, statement: Command) -> bytes:
-        """The bytes to send in place of a Bind of a statement that ran on a human's approval.
+    async def _judge_execution(
+        self, msg: Message, portal: str, name: str, statement: Command
+    ) -> bytes:
+        """The bytes to send in place of a Bind of a statement that needs a human's approval.
 
-        The approval given when the statement was parsed covers one execution; each later
-        one (a driver's statement cache, prepare=True) is judged and reviewed again.
+        Each execution (a driver's statement cache, prepare=True, runs one statement many
+        times) is judged and reviewed on its own, with the values it is bound to.
         """
-        if statement.approvals > 0:
-            statement.approvals -= 1
-            return msg.frame
         command = Command(codec.new_hex_id(), statement.text)
+        command.parameter_types = tuple(self.descriptions.parameter_types(name))
         parameters = pgwire.bind_parameters(msg.body)
         refusal = await self._decide(
             command, self.statements.judged_text(statement.text), parameters
@@ -588,13 +593,14 @@ class ClientSession:
         if verdict.action == pb.ACTION_ALLOW:
             return None
         if verdict.action == pb.ACTION_REVIEW:
-            if verdict.approval_mode != pb.APPROVAL_MODE_ASYNC:
-                return await self._review(command, verdict, parameters or b"")
             if parameters is None:
-                # Async mode binds an approval to the parameters too, so the Parse passes
-                # (it runs nothing) and every execution of it is redeemed at its Bind.
+                # A Parse runs nothing, and the values the statement will run with are not
+                # known yet: every execution is reviewed at its Bind, where the approver sees
+                # them and the approval is bound to them.
                 command.reviewed = True
                 return None
+            if verdict.approval_mode != pb.APPROVAL_MODE_ASYNC:
+                return await self._review(command, verdict, parameters)
             return await self._redeem(command, verdict, parameters)
         blocking = [m for m in verdict.matches if m.action == pb.ACTION_BLOCK] or verdict.matches
         await self.events.emit(
@@ -617,7 +623,12 @@ class ClientSession:
         return refusals.unavailable(why, service)
 
     def _approval_request(
-        self, approval_id: str, command: Command, verdict: cpb.ClassifyResponse, binding: str
+        self,
+        approval_id: str,
+        command: Command,
+        verdict: cpb.ClassifyResponse,
+        binding: str,
+        parameters: bytes,
     ) -> pb.ApprovalRequested:
         expires = Timestamp()
         timeout = self.gw.settings.approval_timeout
@@ -632,6 +643,7 @@ class ClientSession:
             expires_at=expires,
             approver_groups=list(verdict.approver_groups),
             mode=verdict.approval_mode or pb.APPROVAL_MODE_WAIT,
+            parameters=pgwire.parameter_values(parameters, command.parameter_types),
         )
 
     async def _redeem(
@@ -677,7 +689,9 @@ class ClientSession:
         try:  # stored before the agent is told, so its re-submission finds it
             await self.events.emit_stored(
                 command.command_id,
-                approval_requested=self._approval_request(approval_id, command, verdict, binding),
+                approval_requested=self._approval_request(
+                    approval_id, command, verdict, binding, parameters
+                ),
             )
         except BusError as exc:
             return await self._unavailable(command, str(exc), "approval service")
@@ -694,7 +708,9 @@ class ClientSession:
         binding = command_binding(command.text, parameters, self.identity.human, self.resource.name)
         await self.events.emit(
             command.command_id,
-            approval_requested=self._approval_request(approval_id, command, verdict, binding),
+            approval_requested=self._approval_request(
+                approval_id, command, verdict, binding, parameters
+            ),
         )
         try:
             kind, approver, note = await self._await_decision(approval_id, fut, timeout)
@@ -706,8 +722,6 @@ class ClientSession:
         finally:
             self.decisions.pop(approval_id, None)
         if kind == "approval_granted":
-            command.reviewed = True
-            command.approvals = 1
             return None
         if kind == "withdrawn":
             return refusals.withdrawn(approval_id)
@@ -823,7 +837,8 @@ class ClientSession:
             return b"" if self.drop_until_ready or self.withheld is not None else None
         if kind in b"Tn12t":
             fields = pgwire.parse_row_description(body) if kind == b"T" else None
-            columns = self.descriptions.backend(kind, fields)
+            types = pgwire.type_oids(body) if kind == b"t" else ()
+            columns = self.descriptions.backend(kind, fields, types)
             if kind in b"Tn" and columns is not None:
                 self.result = Result.describe(columns)
             return b"" if self.drop_until_ready or self.withheld is not None else None

@@ -21,8 +21,8 @@ class Command:
     command_id: str
     text: str
     refused: bool = False  # blocked or denied: it never ran, so it is never "executed"
-    reviewed: bool = False  # it ran on a human's approval, which covers one execution
-    approvals: int = 0  # approvals given and not yet used by an execution (a Bind)
+    reviewed: bool = False  # it needs a human's approval for each execution (at its Bind)
+    parameter_types: tuple[int, ...] = ()  # type oids of $1, $2, ... (to show their values)
 
 
 @dataclass(slots=True)

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1eproctor/events/v1/events.proto\x12\x11proctor.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"8\n\x08Identity\x12\r\n\x05human\x18\x01 \x01(\t\x12\r\n\x05\x61gent\x18\x02 \x01(\t\x12\x0e\n\x06groups\x18\x03 \x03(\t\"G\n\x08Resource\x12\x0c\n\x04name\x18\x01 \x01(\t\x12-\n\x04kind\x18\x02 \x01(\x0e\x32\x1f.proctor.events.v1.ResourceKind\"7\n\x0cTraceContext\x12\x13\n\x0btraceparent\x18\x01 \x01(\t\x12\x12\n\ntracestate\x18\x02 \x01(\t\"N\n\rSessionOpened\x12\x10\n\x08protocol\x18\x01 \x01(\t\x12\x16\n\x0e\x63lient_address\x18\x02 \x01(\t\x12\x13\n\x0b\x63lient_name\x18\x03 \x01(\t\"6\n\rSessionClosed\x12\x0e\n\x06reason\x18\x01 \x01(\t\x12\x15\n\rcommand_count\x18\x02 \x01(\x04\"8\n\x0f\x43ommandReceived\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x17\n\x0fparameter_count\x18\x02 \x01(\r\"\x89\x01\n\x11\x43ommandClassified\x12)\n\x06\x61\x63tion\x18\x01 \x01(\x0e\x32\x19.proctor.events.v1.Action\x12\x10\n\x08rule_ids\x18\x02 \x03(\t\x12\x0f\n\x07reasons\x18\x03 \x03(\t\x12\x16\n\x0epolicy_version\x18\x04 \x01(\t\x12\x0e\n\x06\x63\x61\x63hed\x18\x05 \x01(\x08\"@\n\x0e\x43ommandBlocked\x12\x10\n\x08rule_ids\x18\x01 \x03(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\x0c\n\x04hint\x18\x03 \x01(\t\"\xee\x01\n\x11\x41pprovalRequested\x12\x13\n\x0b\x61pproval_id\x18\x01 \x01(\t\x12\x14\n\x0c\x63ommand_text\x18\x02 \x01(\t\x12\x10\n\x08rule_ids\x18\x03 \x03(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\x14\n\x0c\x63ommand_hash\x18\x05 \x01(\t\x12.\n\nexpires_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0f\x61pprover_groups\x18\x07 \x03(\t\x12-\n\x04mode\x18\x08 \x01(\x0e\x32\x1f.proctor.events.v1.ApprovalMode\"F\n\x0f\x41pprovalGranted\x12\x13\n\x0b\x61pproval_id\x18\x01 \x01(\t\x12\x10\n\x08\x61pprover\x18\x02 \x01(\t\x12\x0c\n\x04note\x18\x03 \x01(\t\"D\n\rApprovalVoted\x12\x13\n\x0b\x61pproval_id\x18\x01 \x01(\t\x12\x10\n\x08\x61pprover\x18\x02 \x01(\t\x12\x0c\n\x04note\x18\x03 \x01(\t\"E\n\x0e\x41pprovalDenied\x12\x13\n\x0b\x61pproval_id\x18\x01 \x01(\t\x12\x10\n\x08\x61pprover\x18\x02 \x01(\t\x12\x0c\n\x04note\x18\x03 \x01(\t\"&\n\x0f\x41pprovalExpired\x12\x13\n\x0b\x61pproval_id\x18\x01 \x01(\t\"9\n\x10\x41pprovalRedeemed\x12\x13\n\x0b\x61pproval_id\x18\x01 \x01(\t\x12\x10\n\x08\x64\x65\x63ision\x18\x02 \x01(\t\"\x8f\x01\n\x0f\x43ommandExecuted\x12\x10\n\x04rows\x18\x01 \x01(\x05\x42\x02\x18\x01\x12\x17\n\x0b\x64uration_ms\x18\x02 \x01(\rB\x02\x18\x01\x12\x12\n\nerror_code\x18\x03 \x01(\t\x12\x15\n\rerror_message\x18\x04 \x01(\t\x12\x11\n\trow_count\x18\x05 \x01(\x04\x12\x13\n\x0b\x64uration_us\x18\x06 \x01(\x04\"?\n\tMaskCount\x12\x0e\n\x06\x63olumn\x18\x01 \x01(\t\x12\x13\n\x0b\x65ntity_type\x18\x02 \x01(\t\x12\r\n\x05\x63ount\x18\x03 \x01(\x04\"f\n\x0cResultMasked\x12\x11\n\trow_count\x18\x01 \x01(\x04\x12\x15\n\rvalues_masked\x18\x02 \x01(\x04\x12,\n\x06\x63ounts\x18\x03 \x03(\x0b\x32\x1c.proctor.events.v1.MaskCount\"\xe7\x08\n\x05\x45vent\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x12\n\ncommand_id\x18\x02 \x01(\t\x12\x12\n\nsession_id\x18\x03 \x01(\t\x12-\n\x08identity\x18\x04 \x01(\x0b\x32\x1b.proctor.events.v1.Identity\x12-\n\x08resource\x18\x05 \x01(\x0b\x32\x1b.proctor.events.v1.Resource\x12/\n\x0boccurred_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\x05trace\x18\x07 \x01(\x0b\x32\x1f.proctor.events.v1.TraceContext\x12\x16\n\x0eschema_version\x18\x08 \x01(\r\x12\x0e\n\x06source\x18\t \x01(\t\x12:\n\x0esession_opened\x18\x14 \x01(\x0b\x32 .proctor.events.v1.SessionOpenedH\x00\x12:\n\x0esession_closed\x18\x15 \x01(\x0b\x32 .proctor.events.v1.SessionClosedH\x00\x12>\n\x10\x63ommand_received\x18\x16 \x01(\x0b\x32\".proctor.events.v1.CommandReceivedH\x00\x12\x42\n\x12\x63ommand_classified\x18\x17 \x01(\x0b\x32$.proctor.events.v1.CommandClassifiedH\x00\x12<\n\x0f\x63ommand_blocked\x18\x18 \x01(\x0b\x32!.proctor.events.v1.CommandBlockedH\x00\x12\x42\n\x12\x61pproval_requested\x18\x19 \x01(\x0b\x32$.proctor.events.v1.ApprovalRequestedH\x00\x12>\n\x10\x61pproval_granted\x18\x1a \x01(\x0b\x32\".proctor.events.v1.ApprovalGrantedH\x00\x12<\n\x0f\x61pproval_denied\x18\x1b \x01(\x0b\x32!.proctor.events.v1.ApprovalDeniedH\x00\x12>\n\x10\x61pproval_expired\x18\x1c \x01(\x0b\x32\".proctor.events.v1.ApprovalExpiredH\x00\x12>\n\x10\x63ommand_executed\x18\x1d \x01(\x0b\x32\".proctor.events.v1.CommandExecutedH\x00\x12\x38\n\rresult_masked\x18\x1e \x01(\x0b\x32\x1f.proctor.events.v1.ResultMaskedH\x00\x12@\n\x11\x61pproval_redeemed\x18\x1f \x01(\x0b\x32#.proctor.events.v1.ApprovalRedeemedH\x00\x12:\n\x0e\x61pproval_voted\x18  \x01(\x0b\x32 .proctor.events.v1.ApprovalVotedH\x00\x42\t\n\x07payload*\xaf\x01\n\x0cResourceKind\x12\x1d\n\x19RESOURCE_KIND_UNSPECIFIED\x10\x00\x12\x1a\n\x16RESOURCE_KIND_POSTGRES\x10\x01\x12\x17\n\x13RESOURCE_KIND_SHELL\x10\x02\x12\x1c\n\x18RESOURCE_KIND_KUBERNETES\x10\x03\x12\x16\n\x12RESOURCE_KIND_HTTP\x10\x04\x12\x15\n\x11RESOURCE_KIND_MCP\x10\x05*W\n\x06\x41\x63tion\x12\x16\n\x12\x41\x43TION_UNSPECIFIED\x10\x00\x12\x10\n\x0c\x41\x43TION_ALLOW\x10\x01\x12\x11\n\rACTION_REVIEW\x10\x02\x12\x10\n\x0c\x41\x43TION_BLOCK\x10\x03*^\n\x0c\x41pprovalMode\x12\x1d\n\x19\x41PPROVAL_MODE_UNSPECIFIED\x10\x00\x12\x16\n\x12\x41PPROVAL_MODE_WAIT\x10\x01\x12\x17\n\x13\x41PPROVAL_MODE_ASYNC\x10\x02\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1eproctor/events/v1/events.proto\x12\x11proctor.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"8\n\x08Identity\x12\r\n\x05human\x18\x01 \x01(\t\x12\r\n\x05\x61gent\x18\x02 \x01(\t\x12\x0e\n\x06groups\x18\x03 \x03(\t\"G\n\x08Resource\x12\x0c\n\x04name\x18\x01 \x01(\t\x12-\n\x04kind\x18\x02 \x01(\x0e\x32\x1f.proctor.events.v1.ResourceKind\"7\n\x0cTraceContext\x12\x13\n\x0btraceparent\x18\x01 \x01(\t\x12\x12\n\ntracestate\x18\x02 \x01(\t\"N\n\rSessionOpened\x12\x10\n\x08protocol\x18\x01 \x01(\t\x12\x16\n\x0e\x63lient_address\x18\x02 \x01(\t\x12\x13\n\x0b\x63lient_name\x18\x03 \x01(\t\"6\n\rSessionClosed\x12\x0e\n\x06reason\x18\x01 \x01(\t\x12\x15\n\rcommand_count\x18\x02 \x01(\x04\"8\n\x0f\x43ommandReceived\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x17\n\x0fparameter_count\x18\x02 \x01(\r\"\x89\x01\n\x11\x43ommandClassified\x12)\n\x06\x61\x63tion\x18\x01 \x01(\x0e\x32\x19.proctor.events.v1.Action\x12\x10\n\x08rule_ids\x18\x02 \x03(\t\x12\x0f\n\x07reasons\x18\x03 \x03(\t\x12\x16\n\x0epolicy_version\x18\x04 \x01(\t\x12\x0e\n\x06\x63\x61\x63hed\x18\x05 \x01(\x08\"@\n\x0e\x43ommandBlocked\x12\x10\n\x08rule_ids\x18\x01 \x03(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\x0c\n\x04hint\x18\x03 \x01(\t\"\x82\x02\n\x11\x41pprovalRequested\x12\x13\n\x0b\x61pproval_id\x18\x01 \x01(\t\x12\x14\n\x0c\x63ommand_text\x18\x02 \x01(\t\x12\x10\n\x08rule_ids\x18\x03 \x03(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\x14\n\x0c\x63ommand_hash\x18\x05 \x01(\t\x12.\n\nexpires_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0f\x61pprover_groups\x18\x07 \x03(\t\x12-\n\x04mode\x18\x08 \x01(\x0e\x32\x1f.proctor.events.v1.ApprovalMode\x12\x12\n\nparameters\x18\t \x03(\t\"F\n\x0f\x41pprovalGranted\x12\x13\n\x0b\x61pproval_id\x18\x01 \x01(\t\x12\x10\n\x08\x61pprover\x18\x02 \x01(\t\x12\x0c\n\x04note\x18\x03 \x01(\t\"D\n\rApprovalVoted\x12\x13\n\x0b\x61pproval_id\x18\x01 \x01(\t\x12\x10\n\x08\x61pprover\x18\x02 \x01(\t\x12\x0c\n\x04note\x18\x03 \x01(\t\"E\n\x0e\x41pprovalDenied\x12\x13\n\x0b\x61pproval_id\x18\x01 \x01(\t\x12\x10\n\x08\x61pprover\x18\x02 \x01(\t\x12\x0c\n\x04note\x18\x03 \x01(\t\"&\n\x0f\x41pprovalExpired\x12\x13\n\x0b\x61pproval_id\x18\x01 \x01(\t\"9\n\x10\x41pprovalRedeemed\x12\x13\n\x0b\x61pproval_id\x18\x01 \x01(\t\x12\x10\n\x08\x64\x65\x63ision\x18\x02 \x01(\t\"\x8f\x01\n\x0f\x43ommandExecuted\x12\x10\n\x04rows\x18\x01 \x01(\x05\x42\x02\x18\x01\x12\x17\n\x0b\x64uration_ms\x18\x02 \x01(\rB\x02\x18\x01\x12\x12\n\nerror_code\x18\x03 \x01(\t\x12\x15\n\rerror_message\x18\x04 \x01(\t\x12\x11\n\trow_count\x18\x05 \x01(\x04\x12\x13\n\x0b\x64uration_us\x18\x06 \x01(\x04\"?\n\tMaskCount\x12\x0e\n\x06\x63olumn\x18\x01 \x01(\t\x12\x13\n\x0b\x65ntity_type\x18\x02 \x01(\t\x12\r\n\x05\x63ount\x18\x03 \x01(\x04\"f\n\x0cResultMasked\x12\x11\n\trow_count\x18\x01 \x01(\x04\x12\x15\n\rvalues_masked\x18\x02 \x01(\x04\x12,\n\x06\x63ounts\x18\x03 \x03(\x0b\x32\x1c.proctor.events.v1.MaskCount\"\xe7\x08\n\x05\x45vent\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x12\n\ncommand_id\x18\x02 \x01(\t\x12\x12\n\nsession_id\x18\x03 \x01(\t\x12-\n\x08identity\x18\x04 \x01(\x0b\x32\x1b.proctor.events.v1.Identity\x12-\n\x08resource\x18\x05 \x01(\x0b\x32\x1b.proctor.events.v1.Resource\x12/\n\x0boccurred_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\x05trace\x18\x07 \x01(\x0b\x32\x1f.proctor.events.v1.TraceContext\x12\x16\n\x0eschema_version\x18\x08 \x01(\r\x12\x0e\n\x06source\x18\t \x01(\t\x12:\n\x0esession_opened\x18\x14 \x01(\x0b\x32 .proctor.events.v1.SessionOpenedH\x00\x12:\n\x0esession_closed\x18\x15 \x01(\x0b\x32 .proctor.events.v1.SessionClosedH\x00\x12>\n\x10\x63ommand_received\x18\x16 \x01(\x0b\x32\".proctor.events.v1.CommandReceivedH\x00\x12\x42\n\x12\x63ommand_classified\x18\x17 \x01(\x0b\x32$.proctor.events.v1.CommandClassifiedH\x00\x12<\n\x0f\x63ommand_blocked\x18\x18 \x01(\x0b\x32!.proctor.events.v1.CommandBlockedH\x00\x12\x42\n\x12\x61pproval_requested\x18\x19 \x01(\x0b\x32$.proctor.events.v1.ApprovalRequestedH\x00\x12>\n\x10\x61pproval_granted\x18\x1a \x01(\x0b\x32\".proctor.events.v1.ApprovalGrantedH\x00\x12<\n\x0f\x61pproval_denied\x18\x1b \x01(\x0b\x32!.proctor.events.v1.ApprovalDeniedH\x00\x12>\n\x10\x61pproval_expired\x18\x1c \x01(\x0b\x32\".proctor.events.v1.ApprovalExpiredH\x00\x12>\n\x10\x63ommand_executed\x18\x1d \x01(\x0b\x32\".proctor.events.v1.CommandExecutedH\x00\x12\x38\n\rresult_masked\x18\x1e \x01(\x0b\x32\x1f.proctor.events.v1.ResultMaskedH\x00\x12@\n\x11\x61pproval_redeemed\x18\x1f \x01(\x0b\x32#.proctor.events.v1.ApprovalRedeemedH\x00\x12:\n\x0e\x61pproval_voted\x18  \x01(\x0b\x32 .proctor.events.v1.ApprovalVotedH\x00\x42\t\n\x07payload*\xaf\x01\n\x0cResourceKind\x12\x1d\n\x19RESOURCE_KIND_UNSPECIFIED\x10\x00\x12\x1a\n\x16RESOURCE_KIND_POSTGRES\x10\x01\x12\x17\n\x13RESOURCE_KIND_SHELL\x10\x02\x12\x1c\n\x18RESOURCE_KIND_KUBERNETES\x10\x03\x12\x16\n\x12RESOURCE_KIND_HTTP\x10\x04\x12\x15\n\x11RESOURCE_KIND_MCP\x10\x05*W\n\x06\x41\x63tion\x12\x16\n\x12\x41\x43TION_UNSPECIFIED\x10\x00\x12\x10\n\x0c\x41\x43TION_ALLOW\x10\x01\x12\x11\n\rACTION_REVIEW\x10\x02\x12\x10\n\x0c\x41\x43TION_BLOCK\x10\x03*^\n\x0c\x41pprovalMode\x12\x1d\n\x19\x41PPROVAL_MODE_UNSPECIFIED\x10\x00\x12\x16\n\x12\x41PPROVAL_MODE_WAIT\x10\x01\x12\x17\n\x13\x41PPROVAL_MODE_ASYNC\x10\x02\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,12 +36,12 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_COMMANDEXECUTED'].fields_by_name['rows']._serialized_options = b'\030\001'
   _globals['_COMMANDEXECUTED'].fields_by_name['duration_ms']._loaded_options = None
   _globals['_COMMANDEXECUTED'].fields_by_name['duration_ms']._serialized_options = b'\030\001'
-  _globals['_RESOURCEKIND']._serialized_start=2673
-  _globals['_RESOURCEKIND']._serialized_end=2848
-  _globals['_ACTION']._serialized_start=2850
-  _globals['_ACTION']._serialized_end=2937
-  _globals['_APPROVALMODE']._serialized_start=2939
-  _globals['_APPROVALMODE']._serialized_end=3033
+  _globals['_RESOURCEKIND']._serialized_start=2693
+  _globals['_RESOURCEKIND']._serialized_end=2868
+  _globals['_ACTION']._serialized_start=2870
+  _globals['_ACTION']._serialized_end=2957
+  _globals['_APPROVALMODE']._serialized_start=2959
+  _globals['_APPROVALMODE']._serialized_end=3053
   _globals['_IDENTITY']._serialized_start=86
   _globals['_IDENTITY']._serialized_end=142
   _globals['_RESOURCE']._serialized_start=144
@@ -59,23 +59,23 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_COMMANDBLOCKED']._serialized_start=608
   _globals['_COMMANDBLOCKED']._serialized_end=672
   _globals['_APPROVALREQUESTED']._serialized_start=675
-  _globals['_APPROVALREQUESTED']._serialized_end=913
-  _globals['_APPROVALGRANTED']._serialized_start=915
-  _globals['_APPROVALGRANTED']._serialized_end=985
-  _globals['_APPROVALVOTED']._serialized_start=987
-  _globals['_APPROVALVOTED']._serialized_end=1055
-  _globals['_APPROVALDENIED']._serialized_start=1057
-  _globals['_APPROVALDENIED']._serialized_end=1126
-  _globals['_APPROVALEXPIRED']._serialized_start=1128
-  _globals['_APPROVALEXPIRED']._serialized_end=1166
-  _globals['_APPROVALREDEEMED']._serialized_start=1168
-  _globals['_APPROVALREDEEMED']._serialized_end=1225
-  _globals['_COMMANDEXECUTED']._serialized_start=1228
-  _globals['_COMMANDEXECUTED']._serialized_end=1371
-  _globals['_MASKCOUNT']._serialized_start=1373
-  _globals['_MASKCOUNT']._serialized_end=1436
-  _globals['_RESULTMASKED']._serialized_start=1438
-  _globals['_RESULTMASKED']._serialized_end=1540
-  _globals['_EVENT']._serialized_start=1543
-  _globals['_EVENT']._serialized_end=2670
+  _globals['_APPROVALREQUESTED']._serialized_end=933
+  _globals['_APPROVALGRANTED']._serialized_start=935
+  _globals['_APPROVALGRANTED']._serialized_end=1005
+  _globals['_APPROVALVOTED']._serialized_start=1007
+  _globals['_APPROVALVOTED']._serialized_end=1075
+  _globals['_APPROVALDENIED']._serialized_start=1077
+  _globals['_APPROVALDENIED']._serialized_end=1146
+  _globals['_APPROVALEXPIRED']._serialized_start=1148
+  _globals['_APPROVALEXPIRED']._serialized_end=1186
+  _globals['_APPROVALREDEEMED']._serialized_start=1188
+  _globals['_APPROVALREDEEMED']._serialized_end=1245
+  _globals['_COMMANDEXECUTED']._serialized_start=1248
+  _globals['_COMMANDEXECUTED']._serialized_end=1391
+  _globals['_MASKCOUNT']._serialized_start=1393
+  _globals['_MASKCOUNT']._serialized_end=1456
+  _globals['_RESULTMASKED']._serialized_start=1458
+  _globals['_RESULTMASKED']._serialized_end=1560
+  _globals['_EVENT']._serialized_start=1563
+  _globals['_EVENT']._serialized_end=2690
 # @@protoc_insertion_point(module_scope)
