@@ -454,7 +454,10 @@ class Descriptions:
 
     # client -> target, in the order forwarded
     def parse(self, name: str, parameter_types: list[int] | None = None) -> None:
-        self._expect.append(("P", name, "", parameter_types or []))
+        self._expect.append(("P", name, "", []))
+        # Known at once: a Bind right behind it in the same pipeline may need them before
+        # the target has answered the Parse.
+        self._parameter_types[name] = parameter_types or []
 
     def describe(self, kind: str, name: str) -> None:
         self._expect.append(("DS" if kind == "S" else "DP", name, "", []))
@@ -493,7 +496,6 @@ class Descriptions:
             entry = self._take("P")
             if entry is not None:
                 self._statements.pop(entry[1], None)
-                self._parameter_types[entry[1]] = entry[3]
         elif kind == b"t":
             entry = self._take("DS")
             self._describing = entry[1] if entry is not None else None
