@@ -12,7 +12,9 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import asyncpg
+import nats
 import pytest
+from nats.aio.client import Client as NATS
 
 from proctor import bus
 from proctor.embedded import EmbeddedNats, EmbeddedPostgres
@@ -60,6 +62,16 @@ def nats_server(tmp_path: Path) -> Iterator[EmbeddedNats]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+async def nc(nats_server: EmbeddedNats) -> AsyncIterator[NATS]:
+    """A plain NATS connection to the test's server."""
+    conn = await nats.connect(nats_server.url)
+    try:
+        yield conn
+    finally:
+        await conn.close()
 
 
 @pytest.fixture

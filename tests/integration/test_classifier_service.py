@@ -9,10 +9,8 @@ import re
 import subprocess
 import sys
 import urllib.request
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-import nats
 import pytest
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
@@ -56,15 +54,6 @@ def classifier_settings(nats_server: EmbeddedNats, tmp_path: Path, policy_file: 
     return Settings(nats_url=nats_server.url, run_dir=tmp_path / "run", policy_file=policy_file)
 
 
-@pytest.fixture
-async def client(nats_server: EmbeddedNats) -> AsyncIterator[NATS]:
-    nc = await nats.connect(nats_server.url)
-    try:
-        yield nc
-    finally:
-        await nc.close()
-
-
 def start(settings: Settings, tmp_path: Path, name: str = "classifier") -> ServiceRunner:
     return ServiceRunner("proctor_classifier", settings, tmp_path / f"{name}.log").start()
 
@@ -98,33 +87,33 @@ async def ask(
 
 
 async def test_verdicts_over_nats(
-    classifier_settings: Settings, nats_server: EmbeddedNats, client: NATS, tmp_path: Path
+    classifier_settings: Settings, nats_server: EmbeddedNats, nc: NATS, tmp_path: Path
 ) -> None:
     service = start(classifier_settings, tmp_path)
     try:
         await ready(nats_server, service)
         version = policy_version(POLICY)
 
-        read = await ask(client, "SELECT * FROM customers WHERE id = 1")
+        read = await ask(nc, "SELECT * FROM customers WHERE id = 1")
         assert (read.action, read.policy_version, read.error) == (pb.ACTION_ALLOW, version, "")
         assert [m.rule_id for m in read.matches] == ["read.select"]
         assert read.fingerprint_safe
 
-        drop = await ask(client, "SELECT 1; DROP TABLE customers")
+        drop = await ask(nc, "SELECT 1; DROP TABLE customers")
         assert drop.action == pb.ACTION_BLOCK
         assert [(m.rule_id, m.decided_by) for m in drop.matches] == [
             ("ddl.drop", "default"), ("read.select", "default")
         ]  # fmt: skip
         assert "DROP TABLE customers" in drop.matches[0].reason and drop.matches[0].hint
 
-        as_sre = await ask(client, "DROP TABLE customers", groups=("sre",))
+        as_sre = await ask(nc, "DROP TABLE customers", groups=("sre",))
         assert as_sre.action == pb.ACTION_REVIEW
         assert as_sre.matches[0].decided_by == "policy.yaml:4"
 
-        elsewhere = await ask(client, "DROP TABLE customers", groups=("sre",), resource="prod")
+        elsewhere = await ask(nc, "DROP TABLE customers", groups=("sre",), resource="prod")
         assert elsewhere.action == pb.ACTION_BLOCK
 
-        broken = await ask(client, "DELET FROM customers")
+        broken = await ask(nc, "DELET FROM customers")
         assert broken.action == pb.ACTION_BLOCK
         assert broken.matches[0].rule_id == "parse.error"
     finally:
@@ -132,13 +121,13 @@ async def test_verdicts_over_nats(
 
 
 async def test_replicas_share_the_queue_group(
-    classifier_settings: Settings, nats_server: EmbeddedNats, client: NATS, tmp_path: Path
+    classifier_settings: Settings, nats_server: EmbeddedNats, nc: NATS, tmp_path: Path
 ) -> None:
     replicas = [start(classifier_settings, tmp_path, f"classifier-{i}") for i in range(2)]
     try:
         await ready(nats_server, *replicas)
         verdicts = await asyncio.gather(
-            *(ask(client, f"UPDATE t SET n = {i} WHERE id = {i}") for i in range(50))
+            *(ask(nc, f"UPDATE t SET n = {i} WHERE id = {i}") for i in range(50))
         )
         assert {v.action for v in verdicts} == {pb.ACTION_REVIEW}
     finally:
@@ -150,17 +139,17 @@ async def test_replicas_share_the_queue_group(
 
 
 async def test_malformed_request_gets_an_error_and_the_service_lives_on(
-    classifier_settings: Settings, nats_server: EmbeddedNats, client: NATS, tmp_path: Path
+    classifier_settings: Settings, nats_server: EmbeddedNats, nc: NATS, tmp_path: Path
 ) -> None:
     service = start(classifier_settings, tmp_path)
     try:
         await ready(nats_server, service)
         for garbage in (b"\xff\xff\xff", b"\x0a\x05ab"):  # bad wire type; truncated string
-            reply = await client.request(SUBJECT, garbage, timeout=5)
+            reply = await nc.request(SUBJECT, garbage, timeout=5)
             response = cpb.ClassifyResponse.FromString(reply.data)
             assert response.error.startswith("not a proctor.classifier.v1.ClassifyRequest")
             assert response.action == pb.ACTION_BLOCK
-        still = await ask(client, "SELECT 1")
+        still = await ask(nc, "SELECT 1")
         assert still.action == pb.ACTION_ALLOW
         assert service.proc is not None and service.proc.poll() is None
     finally:
@@ -171,7 +160,7 @@ async def test_malformed_request_gets_an_error_and_the_service_lives_on(
 async def test_policy_edits_are_announced_and_invalid_ones_ignored(
     classifier_settings: Settings,
     nats_server: EmbeddedNats,
-    client: NATS,
+    nc: NATS,
     tmp_path: Path,
     policy_file: Path,
 ) -> None:
@@ -180,12 +169,12 @@ async def test_policy_edits_are_announced_and_invalid_ones_ignored(
     async def on_change(msg: Msg) -> None:
         announced.append(cpb.PolicyChanged.FromString(msg.data).policy_version)
 
-    await client.subscribe("proctor.policy.changed", cb=on_change)
+    await nc.subscribe("proctor.policy.changed", cb=on_change)
     service = start(classifier_settings, tmp_path)
     try:
         await ready(nats_server, service)
         update = "UPDATE t SET n = 1 WHERE id = 1"
-        assert (await ask(client, update, groups=("sre",))).action == pb.ACTION_REVIEW
+        assert (await ask(nc, update, groups=("sre",))).action == pb.ACTION_REVIEW
 
         replace(policy_file, RELAXED)
         relaxed = policy_version(RELAXED)
@@ -194,7 +183,7 @@ async def test_policy_edits_are_announced_and_invalid_ones_ignored(
             return relaxed in announced
 
         assert await wait_until(announced_relaxed, 10), service.output()
-        allowed = await ask(client, update, groups=("sre",))
+        allowed = await ask(nc, update, groups=("sre",))
         assert (allowed.action, allowed.policy_version) == (pb.ACTION_ALLOW, relaxed)
         assert allowed.matches[0].decided_by == "policy.yaml:6"
 
@@ -204,7 +193,7 @@ async def test_policy_edits_are_announced_and_invalid_ones_ignored(
             return "rejected policy edit: policy.yaml:6: write: 'alow'" in service.output()
 
         assert await wait_until(rejected, 10), service.output()
-        kept = await ask(client, update, groups=("sre",))
+        kept = await ask(nc, update, groups=("sre",))
         assert (kept.action, kept.policy_version) == (pb.ACTION_ALLOW, relaxed)
         assert announced == [relaxed]
     finally:

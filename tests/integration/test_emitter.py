@@ -5,7 +5,7 @@ publishing by timer."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import nats
@@ -25,15 +25,6 @@ pytestmark = pytest.mark.integration
 
 IDENTITY = pb.Identity(human="alice", agent="test", groups=["readers"])
 RESOURCE = pb.Resource(name="target", kind=pb.RESOURCE_KIND_POSTGRES)
-
-
-@pytest.fixture
-async def nc(nats_server: EmbeddedNats) -> AsyncIterator[NATS]:
-    conn = await nats.connect(nats_server.url)
-    try:
-        yield conn
-    finally:
-        await conn.close()
 
 
 @pytest.fixture
