@@ -238,13 +238,9 @@ def test_a_redeemed_grant_marks_the_approval_and_the_resubmitted_command() -> No
 
 
 def test_an_approval_row_keeps_the_values_it_was_asked_for() -> None:
-    requested = new_event(
-        session_id="d" * 32,
-        identity=EVENTS[0].identity,
-        resource=EVENTS[0].resource,
-        source="ingress-proxy",
-        command_id="bound",
-        occurred_at=tick(70),
+    requested = _decision(
+        tick(70),
+        "bound",
         approval_requested=pb.ApprovalRequested(
             approval_id="apv",
             command_text="UPDATE accounts SET owner = $1 WHERE id = $2",
