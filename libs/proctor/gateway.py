@@ -23,10 +23,15 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import yaml
 
 from proctor.errors import ConfigError
+
+#: How the gateway connects to a target (the `sslmode` of its URL), as libpq names them;
+#: `allow` connects in plain text, like `disable`.
+SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +127,12 @@ def parse_gateway_config(data: Any, source: str = "gateway config") -> GatewayCo
             raise ConfigError(f"{source}: resource {name}: kind {kind!r} is not supported yet")
         if not isinstance(url, str) or not url.startswith(("postgresql://", "postgres://")):
             raise ConfigError(f"{source}: resource {name}: url must be a postgresql:// URL")
+        for mode in parse_qs(urlsplit(url).query).get("sslmode", []):
+            if mode not in SSL_MODES:
+                raise ConfigError(
+                    f"{source}: resource {name}: sslmode {mode!r} is not one of "
+                    f"{', '.join(SSL_MODES)}"
+                )
         resources[str(name)] = ResourceConfig(str(name), kind, url)
     return GatewayConfig(identities, resources)
 

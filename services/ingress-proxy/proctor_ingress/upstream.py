@@ -1,10 +1,12 @@
 """Connecting to a target Postgres with the credentials only the gateway holds
-(trust, cleartext, md5 or SCRAM-SHA-256; SCRAM from the scramp library)."""
+(trust, cleartext, md5 or SCRAM-SHA-256; SCRAM from the scramp library), over TLS as the
+resource URL's `sslmode` says (libpq's modes and default)."""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import ssl
 import struct
 from dataclasses import dataclass
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -12,6 +14,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from scramp import ScramClient
 
 from proctor import pgwire
+from proctor.gateway import SSL_MODES
 from proctor.pgwire import Message, MessageBuffer
 
 
@@ -23,6 +26,9 @@ class UpstreamError(Exception):
         self.fields = fields or {}
 
 
+_TLS_REQUIRED = ("require", "verify-ca", "verify-full")
+
+
 @dataclass(frozen=True, slots=True)
 class Target:
     host: str
@@ -30,19 +36,68 @@ class Target:
     user: str
     password: str | None
     database: str
+    sslmode: str = "prefer"  # as libpq: prefer tries TLS and falls back to plain
+    sslrootcert: str | None = None  # CA file for verify-ca / verify-full (else the system's)
 
     @classmethod
     def from_url(cls, url: str) -> Target:
         parts = urlsplit(url)
         query = parse_qs(parts.query)
         host = unquote(parts.hostname or "") or query.get("host", ["127.0.0.1"])[0]
+        sslmode = query.get("sslmode", ["prefer"])[0]
+        if sslmode not in SSL_MODES:
+            raise ValueError(f"sslmode {sslmode!r} is not one of {', '.join(SSL_MODES)}")
         return cls(
             host=host,
             port=parts.port or int(query.get("port", ["5432"])[0]),
             user=unquote(parts.username or "postgres"),
             password=unquote(parts.password) if parts.password else None,
             database=unquote(parts.path.lstrip("/")) or "postgres",
+            sslmode=sslmode,
+            sslrootcert=query.get("sslrootcert", [None])[0],
         )
+
+    def tls_context(self) -> ssl.SSLContext:
+        """What `sslmode` asks of the target's certificate: nothing (require, prefer,
+        allow), a chain to `sslrootcert` or the system's CAs (verify-ca), and the host name
+        too (verify-full)."""
+        if self.sslmode in ("verify-ca", "verify-full"):
+            ctx = ssl.create_default_context(cafile=self.sslrootcert)
+            ctx.check_hostname = self.sslmode == "verify-full"
+            return ctx
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        return ctx
+
+
+async def _start_tls(
+    target: Target, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, timeout: float
+) -> None:
+    """Ask the target for TLS (SSLRequest) and switch to it, or go on in plain text where
+    `sslmode` allows; UpstreamError when it requires TLS the target does not offer, or the
+    target's certificate does not pass."""
+    writer.write(struct.pack("!ii", 8, pgwire.SSL_REQUEST))
+    try:
+        await writer.drain()
+        answer = await asyncio.wait_for(reader.readexactly(1), timeout)
+    except (asyncio.IncompleteReadError, ConnectionError, TimeoutError) as exc:
+        raise UpstreamError(f"the target did not answer the TLS request: {exc!r}") from exc
+    if answer == b"N":
+        if target.sslmode in _TLS_REQUIRED:
+            raise UpstreamError(
+                f"the target does not accept TLS, and the resource's sslmode is {target.sslmode}"
+            )
+        return
+    if answer != b"S":
+        raise UpstreamError(f"the target answered the TLS request with {answer!r}")
+    hostname = target.host if target.sslmode == "verify-full" else None
+    try:
+        await asyncio.wait_for(
+            writer.start_tls(target.tls_context(), server_hostname=hostname), timeout
+        )
+    except (ssl.SSLError, ConnectionError, TimeoutError) as exc:
+        raise UpstreamError(f"TLS with the target failed ({target.sslmode}): {exc!r}") from exc
 
 
 @dataclass
@@ -87,11 +142,13 @@ async def open_upstream(
         ) from exc
     buf = MessageBuffer()
     startup = {**params, "user": target.user, "database": target.database}
-    writer.write(pgwire.startup_message(startup))
     scram: ScramClient | None = None
     pid = secret = 0
     greeting: list[Message] = []
     try:
+        if target.sslmode not in ("disable", "allow") and not target.host.startswith("/"):
+            await _start_tls(target, reader, writer, timeout)
+        writer.write(pgwire.startup_message(startup))
         while True:
             msg = await asyncio.wait_for(_read(reader, buf), timeout)
             if msg.type == b"E":
