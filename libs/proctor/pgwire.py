@@ -257,14 +257,12 @@ def parameter_values(part: bytes, types: Sequence[int] = (), limit: int = 4096) 
     return values
 
 
-def bind_parameters(body: bytes) -> bytes:
-    """The parameter part of a Bind message (format codes and values, as sent): what an
-    approval of one execution is bound to, besides the statement."""
-    _, pos = cstring(body, 0)
-    _, start = cstring(body, pos)
+def _parameters_end(body: bytes, start: int) -> int:
+    """Where the parameter part of a Bind (format codes, then values) that begins at `start`
+    ends."""
     try:
         (n_formats,) = struct.unpack_from("!h", body, start)
-        pos = start + 2 + 2 * n_formats
+        pos: int = start + 2 + 2 * n_formats
         (n_params,) = struct.unpack_from("!h", body, pos)
         pos += 2
         for _ in range(n_params):
@@ -274,7 +272,15 @@ def bind_parameters(body: bytes) -> bytes:
         raise ProtocolError(f"truncated Bind message: {exc}") from exc
     if pos > len(body):
         raise ProtocolError("truncated Bind message: a parameter runs past its end")
-    return body[start:pos]
+    return pos
+
+
+def bind_parameters(body: bytes) -> bytes:
+    """The parameter part of a Bind message (format codes and values, as sent): what an
+    approval of one execution is bound to, besides the statement."""
+    _, pos = cstring(body, 0)
+    _, start = cstring(body, pos)
+    return body[start : _parameters_end(body, start)]
 
 
 def parse_execute(body: bytes) -> tuple[str, int]:
@@ -434,14 +440,8 @@ def bind_result_formats(body: bytes) -> list[int]:
     """The result-column format codes of a Bind message (empty: all text)."""
     _, pos = cstring(body, 0)
     _, pos = cstring(body, pos)
+    pos = _parameters_end(body, pos)
     try:
-        (n_formats,) = struct.unpack_from("!h", body, pos)
-        pos += 2 + 2 * n_formats
-        (n_params,) = struct.unpack_from("!h", body, pos)
-        pos += 2
-        for _ in range(n_params):
-            (length,) = _I32.unpack_from(body, pos)
-            pos += 4 + max(length, 0)
         (n_results,) = struct.unpack_from("!h", body, pos)
         return list(struct.unpack_from(f"!{n_results}h", body, pos + 2))
     except struct.error as exc:

@@ -420,7 +420,7 @@ class ClientSession:
                     if out:  # let the target work on what came before while we judge
                         up.write(b"".join(out))
                         out.clear()
-                    out.append(self._expect(await self._judge(msg)))
+                    out.append(await self._judge(msg))
                 elif kind == b"B":
                     portal, statement, _ = pgwire.parse_bind(msg.body)
                     command = self.statements.bind(portal, statement)
@@ -475,11 +475,10 @@ class ClientSession:
         return None
 
     def _expect(self, frame: bytes) -> bytes:
-        """Note a Query, Parse or Bind forwarded, for the result descriptions; returns it."""
+        """Note the Parse or Bind forwarded for a reviewed execution, for the result
+        descriptions; returns it."""
         kind = frame[:1]
-        if kind == b"Q":
-            self.descriptions.sync()
-        elif kind == b"P":
+        if kind == b"P":
             parse = pgwire.parse_parse(frame[5:])
             self.descriptions.parse(parse.statement, pgwire.type_oids(parse.param_types))
         elif kind == b"B":
@@ -488,12 +487,16 @@ class ClientSession:
         return frame
 
     async def _judge(self, msg: Message) -> bytes:
-        """The bytes to send the target in place of a Query, Parse or FunctionCall."""
+        """The bytes to send the target in place of a Query, Parse or FunctionCall (a Query
+        for a Query or FunctionCall, a Parse for a Parse, noted for the result descriptions)."""
+        if msg.type != b"P":
+            self.descriptions.sync()  # the target answers the Query with a ReadyForQuery
         if msg.type == b"F":
             self.tracker.query(None)
             return self._refuse_query(refusals.function_call())
         if msg.type == b"P":
             parse = pgwire.parse_parse(msg.body)
+            self.descriptions.parse(parse.statement, pgwire.type_oids(parse.param_types))
             if self.skip_until_sync:  # the target discards it anyway after an error
                 return msg.frame
             command = Command(codec.new_hex_id(), parse.query)

@@ -12,46 +12,11 @@ order, so the two parts concatenated are the whole reply.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
-
-from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 
 from proctor.masker.v1 import masker_pb2 as mpb
+from proctor.masker.v1 import masker_wire_pb2 as wpb
 
-
-def _wire_request_class() -> Any:
-    pool = descriptor_pool.DescriptorPool()
-    file = descriptor_pb2.FileDescriptorProto(
-        name="proctor_masker/wire.proto", package="proctor_masker.wire", syntax="proto3"
-    )
-    row = file.message_type.add(name="Row")
-    row.field.add(
-        name="values",
-        number=1,
-        type=descriptor_pb2.FieldDescriptorProto.TYPE_BYTES,
-        label=descriptor_pb2.FieldDescriptorProto.LABEL_REPEATED,
-    )
-    request = file.message_type.add(name="MaskRequest")
-    request.field.add(
-        name="columns",
-        number=1,
-        type=descriptor_pb2.FieldDescriptorProto.TYPE_BYTES,
-        label=descriptor_pb2.FieldDescriptorProto.LABEL_REPEATED,
-    )
-    request.field.add(
-        name="rows",
-        number=2,
-        type=descriptor_pb2.FieldDescriptorProto.TYPE_MESSAGE,
-        label=descriptor_pb2.FieldDescriptorProto.LABEL_REPEATED,
-        type_name=".proctor_masker.wire.Row",
-    )
-    pool.Add(file)
-    return message_factory.GetMessageClass(
-        pool.FindMessageTypeByName("proctor_masker.wire.MaskRequest")
-    )
-
-
-_WireRequest = _wire_request_class()
+_WireRequest = wpb.RawMaskRequest  # the same bytes, each Value kept as sent
 _NULL = b"\x10\x01"  # Value(null=True)
 
 
@@ -101,8 +66,8 @@ def decode_request(body: bytes) -> tuple[list[mpb.Column], list[list[str | None]
         out: list[str | None] = []
         append = out.append
         for raw in row.values:
-            value = get(raw, raw)
-            append(_decode_new(raw) if value is raw else value)
+            value = get(raw, raw)  # the raw bytes themselves: not seen before
+            append(_decode_new(raw) if value is raw else value)  # type: ignore[arg-type]
         rows.append(out)
     return columns, rows
 
