@@ -70,12 +70,33 @@ class EmbeddedNats:
         self.monitor_port = free_port(monitor_port)
         self.log = self.data_dir / "nats-server.log"
         self._proc: subprocess.Popen[bytes] | None = None
+        self._started = False  # once it ran, a restart keeps its ports (clients know them)
 
     @property
     def url(self) -> str:
         return f"nats://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 15.0) -> EmbeddedNats:
+        """Start the server. A port found free can be taken by another process before the
+        server binds it: a first start then retries on other free ports."""
+        for attempt in range(3):
+            try:
+                return self._start(timeout)
+            except StackError:
+                if self._started or attempt == 2 or "address already in use" not in self._log():
+                    raise
+                self.port, self.monitor_port = free_port(), free_port()
+                with contextlib.suppress(OSError):
+                    self.log.unlink()  # the failed attempt's, so the next is read alone
+        raise AssertionError("unreachable")
+
+    def _log(self) -> str:
+        try:
+            return self.log.read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def _start(self, timeout: float) -> EmbeddedNats:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         pidfile = self.data_dir / "nats-server.pid"
         _stop_leftover(pidfile)
@@ -91,6 +112,7 @@ class EmbeddedNats:
         ]  # fmt: skip
         self._proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, start_new_session=True)
         _wait_for(self._healthy, timeout, f"nats-server on port {self.port}", self.log)
+        self._started = True
         return self
 
     def _healthy(self) -> bool:
