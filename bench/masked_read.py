@@ -3,7 +3,9 @@
 The table is a realistic customer-orders table made server-side (tests/unit/masker_corpus.py
 `pii_table_sql`): id, timestamp, status, amount, name, and PII in most rows (a distinct email in
 every row, a phone number in four of five, a card number in every other). The classifier, the
-masker and the ingress-proxy run as their own processes over NATS, as in production.
+masker and the ingress-proxy run as their own processes over NATS, as in production, with one
+masker replica per core by default (`--maskers`): a session keeps several batches of a result at
+the masker at once, so the replicas share one large read.
 
 - 100-row read, random rows: pgbench (text format, simple protocol) and asyncpg (binary,
   prepared), one client; rows mostly never seen before, so the masker's cache rarely helps.
@@ -145,8 +147,13 @@ async def run(args: argparse.Namespace, work: Path) -> None:
         settings = Settings(nats_url=nats_server.url, log_level="WARNING")
         extra = {"PROCTOR_GATEWAY_CONFIG": str(config), "PROCTOR_PG_LISTEN": f"127.0.0.1:{port}"}
         services = [
-            ServiceRunner(m, settings, work / f"{m}.log", extra).start()
-            for m in ("proctor_classifier", "proctor_masker", "proctor_ingress")
+            ServiceRunner(m, settings, work / f"{m}-{i}.log", extra).start()
+            for m, replicas in (
+                ("proctor_classifier", 1),
+                ("proctor_masker", args.maskers),
+                ("proctor_ingress", 1),
+            )
+            for i in range(replicas)
         ]
         await wait_ready(nats_server.url, "127.0.0.1", port)
         direct = pg.url("bench")
@@ -158,7 +165,8 @@ async def run(args: argparse.Namespace, work: Path) -> None:
 
         top = args.rows - 99
         rng = random.Random(1)
-        print(f"orders: {args.rows:,} rows, 9 columns; 1 client; 2 cores shared by everything")
+        print(f"orders: {args.rows:,} rows, 9 columns; 1 client; {args.maskers} masker "
+              f"replica(s); {os.cpu_count()} cores shared by everything")  # fmt: skip
 
         script = work / "read100.sql"
         script.write_text(PGBENCH_100.format(top=top))
@@ -208,6 +216,9 @@ def main() -> int:
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--seconds", type=int, default=8, help="pgbench run length")
     parser.add_argument("--queries", type=int, default=200, help="asyncpg 100-row reads")
+    parser.add_argument(
+        "--maskers", type=int, default=os.cpu_count() or 1, help="masker replicas (one per core)"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="proctor-masked-read-") as tmp:
         asyncio.run(run(args, Path(tmp)))

@@ -67,6 +67,7 @@ class Settings(BaseSettings):
         30.0, gt=0, description="Seconds before an unacknowledged event is redelivered"
     )
     audit_replicas: int = Field(1, ge=1, le=16, description="Audit replicas `proctor up` starts")
+    masker_replicas: int = Field(1, ge=1, le=16, description="Masker replicas `proctor up` starts")
     gateway_config: Path | None = Field(
         None, description="YAML file of identities (hashed tokens) and resources (targets)"
     )

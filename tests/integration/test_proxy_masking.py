@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
+import time
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -12,6 +15,7 @@ import pytest
 
 from proctor.events import codec
 from proctor.events.v1 import events_pb2 as pb
+from proctor.testing import ServiceRunner
 from tests.integration.conftest import RunningGateway, next_request, psql
 
 pytestmark = pytest.mark.integration
@@ -121,6 +125,71 @@ async def test_big_read_is_all_masked(gateway: RunningGateway) -> None:
         assert [r["id"] for r in rows] == list(range(1, 20001))
         assert all(r["email"] == "<EMAIL_ADDRESS>" for r in rows)
     finally:
+        await conn.close()
+
+
+async def test_big_read_shared_by_masker_replicas(gateway: RunningGateway, tmp_path: Path) -> None:
+    """A session keeps several batches of one result at the masker at once: with two replicas
+    both work on one read, their answers come back in any order, and the rows reach the client
+    in the order the target sent them."""
+    await _setup(gateway)
+    second = ServiceRunner("proctor_masker", gateway.settings, tmp_path / "masker-2.log").start()
+    try:
+        deadline = time.monotonic() + 60
+        while "masker ready" not in second.output():
+            assert time.monotonic() < deadline, second.output()
+            await asyncio.sleep(0.1)
+        nc = gateway.js._nc
+        requests: list[int] = []
+
+        async def on_request(msg: Any) -> None:
+            requests.append(len(msg.data))
+
+        sub = await nc.subscribe("proctor.rpc.mask", cb=on_request)
+        conn = await asyncpg.connect(gateway.dsn(), ssl=False)
+        try:
+            rows = await conn.fetch("SELECT id, email, 'ok ' || id AS note FROM many ORDER BY id")
+        finally:
+            await conn.close()
+            await sub.unsubscribe()
+        assert [r["id"] for r in rows] == list(range(1, 20001))
+        assert [r["note"] for r in rows] == [f"ok {i}" for i in range(1, 20001)]
+        assert all(r["email"] == "<EMAIL_ADDRESS>" for r in rows)
+        assert len(requests) > 20  # many batches, not one
+    finally:
+        assert second.stop() == 0, second.output()
+    # The second replica served batches of the read too (it logs how many when it stops).
+    served = re.search(r"served (\d+) batches", second.output())
+    assert served is not None and int(served.group(1)) > 1, second.output()
+
+
+async def test_masker_gone_mid_result_withholds_the_rest(gateway: RunningGateway) -> None:
+    """The masker stops while batches of a large result are at it: the agent gets the
+    masking error, never an unmasked row, and the session goes on."""
+    await _setup(gateway)
+    nc = gateway.js._nc
+    asked = asyncio.Event()
+
+    async def on_request(msg: Any) -> None:
+        asked.set()
+
+    sub = await nc.subscribe("proctor.rpc.mask", cb=on_request)
+    conn = await asyncpg.connect(gateway.dsn(), ssl=False)
+    try:
+        # Distinct values the masker has not seen: the read takes it a while.
+        read = asyncio.ensure_future(
+            conn.fetch("SELECT id, 'x' || id || '.' || email AS email FROM many ORDER BY id")
+        )
+        await asyncio.wait_for(asked.wait(), 30)
+        await asyncio.to_thread(gateway.masker.stop)
+        with pytest.raises(asyncpg.PostgresError) as error:
+            await read
+        assert error.value.sqlstate == "58000"
+        _no_pii(str(error.value))
+        assert "@example.com" not in str(error.value)
+        assert await conn.fetchval("SELECT count(*) FROM many") == 20000
+    finally:
+        await sub.unsubscribe()
         await conn.close()
 
 

@@ -174,3 +174,14 @@ def test_toml_and_env_override_a_live_stack(
     settings = load_settings()
 
     assert (settings.nats_url, settings.database_url) == ("nats://toml:4222", "postgresql://env/db")
+
+
+def test_up_starts_the_configured_replicas(tmp_path: Path) -> None:
+    from proctor.cli.up import services
+
+    names = [s.name for s in services(Settings(masker_replicas=2, audit_replicas=3), tmp_path)]
+    assert names.count("classifier") == 1 and "masker" not in names
+    assert [n for n in names if n.startswith("masker")] == ["masker-1", "masker-2"]
+    assert [n for n in names if n.startswith("audit")] == ["audit-1", "audit-2", "audit-3"]
+    one = [s.name for s in services(Settings(), tmp_path)]
+    assert "masker" in one and "audit" in one

@@ -89,7 +89,7 @@ def services(settings: Settings, log_dir: Path) -> list[ServiceProcess]:
     specs = [
         ("audit", ["-m", "proctor_audit"], settings.audit_replicas),
         ("classifier", ["-m", "proctor_classifier"], 1),
-        ("masker", ["-m", "proctor_masker"], 1),
+        ("masker", ["-m", "proctor_masker"], settings.masker_replicas),
         ("approval", ["-m", "proctor_approval"], 1),
         ("ingress-proxy", ["-m", "proctor_ingress"], 1),
     ]

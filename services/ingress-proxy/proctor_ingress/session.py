@@ -9,6 +9,7 @@ import logging
 import secrets
 import struct
 import uuid
+from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -34,6 +35,8 @@ from proctor_ingress.emitter import SessionEvents
 from proctor_ingress.masking import (
     BATCH_BYTES,
     BATCH_ROWS,
+    BATCH_VALUES,
+    MASK_IN_FLIGHT,
     Descriptions,
     MaskStats,
     MaskUnavailable,
@@ -52,6 +55,9 @@ from proctor_ingress.verdicts import ClassifierUnavailable, Verdicts
 from proctor_ingress.workers import CANCEL_SUBJECT, cancel_message
 
 log = logging.getLogger("proctor.ingress")
+
+# A batch masked: its frames (candidate rows rebuilt), the answer, its number of candidate rows.
+_Masked = tuple[list[bytes], mpb.MaskResponse, int]
 
 # Startup parameters passed to the target; others (notably `options`, which can set any
 # server setting) stay with the gateway.
@@ -135,6 +141,9 @@ class ClientSession:
         self.result: Result | None = None  # the columns of the result being read
         self.batch: list[tuple[bytes, list[bytes | None], list[str | None]]] = []
         self.batch_bytes = 0
+        self.batch_values = 0
+        # Batches at the masker, oldest first: where their rows go in `out`, and the call.
+        self.in_flight: deque[tuple[int, asyncio.Task[_Masked]]] = deque()
         self.out: list[bytes | bytearray] = []  # what goes to the client from this read
         self.withheld: str | None = None  # masking failed: the result's rows are dropped
         self.drop_until_ready = False  # the failure was reported: skip to ReadyForQuery
@@ -341,6 +350,7 @@ class ClientSession:
             waiting = [t for t in (client.cancel(), server.cancel()) if t is not None]
             if waiting:
                 await asyncio.wait(waiting)
+            self._abandon_batches()
             await self._close(decisions, reason)
 
     def shutdown(self) -> None:
@@ -793,10 +803,10 @@ class ClientSession:
                     await self._row(result, bytes(pending[pos:nxt]))
                 pos = nxt
                 continue
-            if kind not in b"TnCEZIsN12tHcA" and not self.drop_until_ready:
+            if kind not in b"TnCEZIsN12tHcA" and not self.drop_until_ready and not self.in_flight:
                 pos = nxt  # forwarded as it is
                 continue
-            if self.batch:
+            if self.batch or self.in_flight:
                 out.append(pending[start:pos])
                 start = pos
                 await self._flush()
@@ -814,7 +824,7 @@ class ClientSession:
         if rows:
             self.tracker.add_rows(rows)
         out.append(pending[start:pos])
-        if self.batch:
+        if self.batch or self.in_flight:
             await self._flush()
         del pending[:pos]
         self.client_pipe.write(b"".join(out))
@@ -888,7 +898,7 @@ class ClientSession:
             texts = result.candidate(values, self.prefilter)
         except Unmaskable as exc:
             self.batch.clear()
-            self.batch_bytes = 0
+            self.batch_bytes = self.batch_values = 0
             self.withheld = str(exc)
             return
         if not texts:
@@ -899,34 +909,77 @@ class ClientSession:
             return
         self.batch.append((frame, values, texts))
         self.batch_bytes += len(frame)
-        if len(self.batch) >= BATCH_ROWS or self.batch_bytes >= BATCH_BYTES:
-            await self._flush()
+        self.batch_values += len(texts) - texts.count(None)
+        if (
+            self.batch_values >= BATCH_VALUES
+            or len(self.batch) >= BATCH_ROWS
+            or self.batch_bytes >= BATCH_BYTES
+        ):
+            await self._send()
 
-    async def _flush(self) -> None:
-        """Send the pending batch through the masker and its rows, rebuilt, to the client."""
+    async def _send(self) -> None:
+        """Send the pending batch to the masker without waiting for its answer: its rows keep
+        their place in `out`, and up to MASK_IN_FLIGHT batches of a result are masked at once
+        (by as many masker replicas as there are)."""
         batch, self.batch = self.batch, []
-        self.batch_bytes = 0
+        self.batch_bytes = self.batch_values = 0
         result = self.result
         if not batch or result is None:
             return
+        while len(self.in_flight) >= MASK_IN_FLIGHT:
+            await self._settle()
+        if self.withheld is not None:  # an earlier batch failed: these rows go nowhere
+            return
+        task = asyncio.ensure_future(self._masked(result, batch))
+        self.in_flight.append((len(self.out), task))
+        self.out.append(b"")
+
+    async def _masked(
+        self, result: Result, batch: list[tuple[bytes, list[bytes | None], list[str | None]]]
+    ) -> _Masked:
+        """The batch's frames, its candidate rows rebuilt as the masker answers them."""
         candidates = [(i, values, texts) for i, (_, values, texts) in enumerate(batch) if texts]
         frames = [frame for frame, _, _ in batch]
+        response = await call_masker(
+            self.gw.nc,
+            result.request([texts for _, _, texts in candidates]),
+            self.gw.settings.mask_timeout,
+        )
+        for (i, values, texts), row in zip(candidates, response.rows, strict=True):
+            rebuilt = result.rebuild(values, texts, row)
+            if rebuilt is not None:
+                frames[i] = result.frame(rebuilt)
+        return frames, response, len(candidates)
+
+    async def _settle(self) -> None:
+        """Wait for the oldest batch at the masker and put its rows in their place; when it
+        failed, nothing of the result from there on is sent (the later batches are dropped)."""
+        index, task = self.in_flight.popleft()
         try:
-            response = await call_masker(
-                self.gw.nc,
-                result.request([texts for _, _, texts in candidates]),
-                self.gw.settings.mask_timeout,
-            )
-            for (i, values, texts), row in zip(candidates, response.rows, strict=True):
-                rebuilt = result.rebuild(values, texts, row)
-                if rebuilt is not None:
-                    frames[i] = result.frame(rebuilt)
+            frames, response, candidates = await task
         except (MaskUnavailable, Unmaskable) as exc:
             log.warning("session %s: rows withheld: %s", self.session_id, exc)
             self.withheld = str(exc)
+            del self.out[index:]
+            self._abandon_batches()
             return
-        self._count(response, len(candidates))
-        self.out.extend(frames)
+        self._count(response, candidates)
+        self.out[index] = b"".join(frames)
+
+    async def _flush(self) -> None:
+        """Send the pending batch and wait until every batch at the masker is back in `out`."""
+        await self._send()
+        while self.in_flight:
+            await self._settle()
+
+    def _abandon_batches(self) -> None:
+        """Forget the batches at the masker (the result failed, or the session ended)."""
+        for _, task in self.in_flight:
+            if not task.done():
+                task.cancel()
+            elif not task.cancelled():
+                task.exception()  # retrieved: nothing will use it
+        self.in_flight.clear()
 
     def _count(self, response: mpb.MaskResponse, rows: int) -> None:
         learn_masker(self.gw.prefilter, response)
