@@ -34,6 +34,16 @@ from proctor.errors import ConfigError
 SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
 
 
+def sslmode_of(url: str) -> str:
+    """The `sslmode` of a target URL, `prefer` (libpq's default) when it names none;
+    ValueError for a mode libpq does not know."""
+    modes = parse_qs(urlsplit(url).query).get("sslmode", ["prefer"])
+    for mode in modes:
+        if mode not in SSL_MODES:
+            raise ValueError(f"sslmode {mode!r} is not one of {', '.join(SSL_MODES)}")
+    return modes[0]
+
+
 @dataclass(frozen=True, slots=True)
 class IdentityConfig:
     name: str
@@ -127,12 +137,10 @@ def parse_gateway_config(data: Any, source: str = "gateway config") -> GatewayCo
             raise ConfigError(f"{source}: resource {name}: kind {kind!r} is not supported yet")
         if not isinstance(url, str) or not url.startswith(("postgresql://", "postgres://")):
             raise ConfigError(f"{source}: resource {name}: url must be a postgresql:// URL")
-        for mode in parse_qs(urlsplit(url).query).get("sslmode", []):
-            if mode not in SSL_MODES:
-                raise ConfigError(
-                    f"{source}: resource {name}: sslmode {mode!r} is not one of "
-                    f"{', '.join(SSL_MODES)}"
-                )
+        try:
+            sslmode_of(url)
+        except ValueError as exc:
+            raise ConfigError(f"{source}: resource {name}: {exc}") from None
         resources[str(name)] = ResourceConfig(str(name), kind, url)
     return GatewayConfig(identities, resources)
 

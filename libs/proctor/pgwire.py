@@ -44,12 +44,13 @@ def frame(kind: bytes, body: bytes = b"") -> bytes:
 
 
 class MessageBuffer:
-    """Accumulates bytes and yields complete typed messages; keeps the incomplete tail."""
+    """Accumulates bytes and yields complete typed messages; keeps the incomplete tail.
+    Given a `buffer` that something else fills (a protocol's), it reads that one in place."""
 
     __slots__ = ("_buf",)
 
-    def __init__(self) -> None:
-        self._buf = bytearray()
+    def __init__(self, buffer: bytearray | None = None) -> None:
+        self._buf = bytearray() if buffer is None else buffer
 
     def feed(self, data: bytes | bytearray) -> None:
         self._buf += data
@@ -155,15 +156,8 @@ def type_oids(raw: bytes) -> list[int]:
 
 _EPOCH_2000 = datetime(2000, 1, 1)
 _BINARY_INT = {20: 8, 21: 2, 23: 4, 26: 4}  # int8, int2, int4, oid: their sizes
-_BINARY_TEXT = {
-    19,
-    25,
-    114,
-    142,
-    705,
-    1042,
-    1043,
-}  # name, text, json, xml, unknown, char(n), varchar
+# name, text, json, xml, unknown, char(n), varchar: their UTF-8 bytes
+_BINARY_TEXT = frozenset({19, 25, 114, 142, 705, 1042, 1043})
 
 
 def _binary_value(oid: int, raw: bytes) -> str | None:

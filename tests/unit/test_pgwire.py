@@ -41,6 +41,19 @@ def test_a_message_taken_is_consumed_even_if_the_reader_stops() -> None:
     assert (first.type, second.type) == (b"R", b"Z")
 
 
+def test_a_buffer_filled_elsewhere_is_read_in_place() -> None:
+    """What arrives while a reader holds a message (a protocol appending to the buffer) is
+    kept for the next pass, and only what was read is taken."""
+    raw = bytearray(pgwire.frame(b"Q", b"SELECT 1\0") + pgwire.frame(b"S")[:3])
+    buf = pgwire.MessageBuffer(raw)
+    reader = buf.messages()
+    assert next(reader).body == b"SELECT 1\0"
+    raw += pgwire.frame(b"S")[3:] + pgwire.frame(b"X")
+    assert list(reader) == []  # not seen in this pass: it came after it began
+    assert [m.type for m in buf.messages()] == [b"S", b"X"]
+    assert raw == bytearray()
+
+
 def test_invalid_length_is_a_protocol_error() -> None:
     buf = pgwire.MessageBuffer()
     buf.feed(b"Q" + struct.pack("!i", 2))

@@ -124,7 +124,7 @@ class ClientSession:
         self.replacements: dict[str, bytes] = {}
         self.decisions: dict[str, asyncio.Future[tuple[str, str, str]]] = {}
         self.skip_until_sync = False
-        self.client_buf = MessageBuffer()  # client messages not handled yet
+        self.client_buf = MessageBuffer()  # client messages not handled yet (the pipe's)
         self.client_pipe: Pipe | None = None  # the client's socket once the session runs
         self.upstream_pipe: Pipe | None = None  # the target's
         self.ending: str | None = None  # why the gateway ends the session, when it does
@@ -326,6 +326,7 @@ class ClientSession:
             server.stop()
 
         client = self.client_pipe = Pipe("client", "client closed", HELD_READ_LIMIT)
+        self.client_buf = MessageBuffer(client.buffer)  # read where the pipe receives
         server = self.upstream_pipe = Pipe(
             "upstream", "target closed the connection", UPSTREAM_READ_LIMIT
         )
@@ -419,12 +420,9 @@ class ClientSession:
         the session ends, or None to go on."""
         assert self.client_pipe is not None and self.upstream_pipe is not None
         up = self.upstream_pipe
-        buf = self.client_buf
-        buf.feed(self.client_pipe.buffer)
-        self.client_pipe.buffer.clear()
         out: list[bytes] = []
         try:
-            for msg in buf.messages():
+            for msg in self.client_buf.messages():
                 kind = msg.type
                 if kind in (b"Q", b"P", b"F"):
                     if out:  # let the target work on what came before while we judge

@@ -14,7 +14,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from scramp import ScramClient
 
 from proctor import pgwire
-from proctor.gateway import SSL_MODES
+from proctor.gateway import sslmode_of
 from proctor.pgwire import Message, MessageBuffer
 
 
@@ -44,16 +44,13 @@ class Target:
         parts = urlsplit(url)
         query = parse_qs(parts.query)
         host = unquote(parts.hostname or "") or query.get("host", ["127.0.0.1"])[0]
-        sslmode = query.get("sslmode", ["prefer"])[0]
-        if sslmode not in SSL_MODES:
-            raise ValueError(f"sslmode {sslmode!r} is not one of {', '.join(SSL_MODES)}")
         return cls(
             host=host,
             port=parts.port or int(query.get("port", ["5432"])[0]),
             user=unquote(parts.username or "postgres"),
             password=unquote(parts.password) if parts.password else None,
             database=unquote(parts.path.lstrip("/")) or "postgres",
-            sslmode=sslmode,
+            sslmode=sslmode_of(url),
             sslrootcert=query.get("sslrootcert", [None])[0],
         )
 
