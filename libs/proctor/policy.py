@@ -104,6 +104,32 @@ class ApprovalEntry:
 
 
 @dataclass(frozen=True, slots=True)
+class LimitEntry:
+    """One item of `limits:`: the most rows a reviewed write may touch by the planner's
+    estimate. None means the key was absent: anything matches."""
+
+    line: int
+    resources: tuple[str, ...] | None
+    groups: frozenset[str] | None
+    rules: frozenset[str] | None  # rule ids or classes
+    max_rows: int
+
+    def applies(self, groups: frozenset[str], resource: str, rules: frozenset[str]) -> bool:
+        if self.rules is not None and not self.rules & rules:
+            return False
+        if self.groups is not None and not self.groups & groups:
+            return False
+        return self.resources is None or any(fnmatchcase(resource, p) for p in self.resources)
+
+
+class RowLimit(NamedTuple):
+    """The most rows a write may touch, and the `limits:` line that says so."""
+
+    max_rows: int
+    decided_by: str
+
+
+@dataclass(frozen=True, slots=True)
 class Policy:
     """A loaded, valid policy. `name` is the file name that `decided_by` cites."""
 
@@ -112,11 +138,23 @@ class Policy:
     defaults: dict[RuleClass, _Setting]
     entries: tuple[PolicyEntry, ...]
     approvals: tuple[ApprovalEntry, ...] = ()
+    limits: tuple[LimitEntry, ...] = ()
 
     @classmethod
     def builtin(cls) -> Policy:
         """The catalog's defaults alone: reads allow, writes review, destructive block."""
         return cls(name="builtin", version=BUILTIN_VERSION, defaults={}, entries=())
+
+    def row_limit(
+        self, rule_ids: Iterable[str], identity_groups: Iterable[str], resource: str
+    ) -> RowLimit | None:
+        """The `limits:` entry for a write these rules sent to review (the last that
+        matches), or None when no limit applies."""
+        wanted, groups = _rules_and_classes(rule_ids), frozenset(identity_groups)
+        for entry in reversed(self.limits):
+            if entry.applies(groups, resource, wanted):
+                return RowLimit(entry.max_rows, f"{self.name}:{entry.line}")
+        return None
 
     def approval_route(
         self, rule_ids: Iterable[str], identity_groups: Iterable[str], resource: str
@@ -125,13 +163,7 @@ class Policy:
 
         Like `rules:`, the last entry of `approvals:` that matches decides each of `approvers`
         and `mode` (an entry may set one and leave the other to the entries above it)."""
-        names: set[str] = set()
-        for rule_id in rule_ids:
-            names.add(rule_id)
-            known = RULES.get(rule_id)
-            if known is not None:
-                names.add(known.rule_class.value)
-        wanted, groups = frozenset(names), frozenset(identity_groups)
+        wanted, groups = _rules_and_classes(rule_ids), frozenset(identity_groups)
         approvers: tuple[str, ...] | None = None
         mode: ApprovalMode | None = None
         lines: list[int] = []
@@ -172,6 +204,17 @@ class Policy:
         return Decision(known.default if known else CLASS_DEFAULTS[rule_class], "default")
 
 
+def _rules_and_classes(rule_ids: Iterable[str]) -> frozenset[str]:
+    """The rule ids and the classes they belong to, as `match.rule` names either."""
+    names: set[str] = set()
+    for rule_id in rule_ids:
+        names.add(rule_id)
+        known = RULES.get(rule_id)
+        if known is not None:
+            names.add(known.rule_class.value)
+    return frozenset(names)
+
+
 def policy_version(text: str) -> str:
     """A short hash of the file content: equal files give equal versions on every replica."""
     return hashlib.sha256(text.encode()).hexdigest()[:12]
@@ -209,7 +252,9 @@ class _Parser:
             raise PolicyError(self.name, 1, f"not valid YAML: {exc}") from exc
         if root is None:
             raise PolicyError(self.name, 1, "the policy is empty; it needs at least `version: 1`")
-        top = self.mapping(root, "the policy", {"version", "defaults", "rules", "approvals"})
+        top = self.mapping(
+            root, "the policy", {"version", "defaults", "rules", "approvals", "limits"}
+        )
         if "version" not in top:
             raise self.fail(root, "`version: 1` is missing (the policy format version)")
         version = top["version"][1]
@@ -218,7 +263,8 @@ class _Parser:
         defaults = self.defaults(top["defaults"][1]) if "defaults" in top else {}
         entries = self.entries(top["rules"][1]) if "rules" in top else ()
         approvals = self.approvals(top["approvals"][1]) if "approvals" in top else ()
-        return Policy(self.name, policy_version(text), defaults, entries, approvals)
+        limits = self.limits(top["limits"][1]) if "limits" in top else ()
+        return Policy(self.name, policy_version(text), defaults, entries, approvals, limits)
 
     def mapping(self, node: Node, what: str, keys: set[str]) -> dict[str, tuple[Node, Node]]:
         """A mapping's items by key, rejecting unknown and duplicated keys."""
@@ -316,6 +362,27 @@ class _Parser:
         if "approvers" not in items and "mode" not in items:
             raise self.fail(node, "this approvals entry sets neither `approvers:` nor `mode:`, "
                                   "so it would change nothing")  # fmt: skip
+        resources, groups, rules = self.rule_match(items)
+        approvers = (
+            self.strings(items["approvers"][1], "approvers") if "approvers" in items else None
+        )
+        mode: ApprovalMode | None = None
+        if "mode" in items:
+            mode_node = items["mode"][1]
+            value = mode_node.value if isinstance(mode_node, ScalarNode) else None
+            if value not in {m.value for m in ApprovalMode}:
+                raise self.fail(
+                    mode_node,
+                    "mode must be `wait` (the statement is held until the decision) "
+                    "or `async` (the agent re-submits)",
+                )
+            mode = ApprovalMode(value)
+        return ApprovalEntry(node.start_mark.line + 1, resources, groups, rules, approvers, mode)
+
+    def rule_match(
+        self, items: dict[str, tuple[Node, Node]]
+    ) -> tuple[tuple[str, ...] | None, frozenset[str] | None, frozenset[str] | None]:
+        """An entry's `match:` of resource, groups and rule (ids or classes); None: any."""
         resources: tuple[str, ...] | None = None
         groups: frozenset[str] | None = None
         rules: frozenset[str] | None = None
@@ -332,21 +399,23 @@ class _Parser:
                 for name in sorted(rules - names):
                     raise self.fail(rule_node, f"unknown rule id or class {name!r}"
                                                f"{_suggest(name, names)}")  # fmt: skip
-        approvers = (
-            self.strings(items["approvers"][1], "approvers") if "approvers" in items else None
-        )
-        mode: ApprovalMode | None = None
-        if "mode" in items:
-            mode_node = items["mode"][1]
-            value = mode_node.value if isinstance(mode_node, ScalarNode) else None
-            if value not in {m.value for m in ApprovalMode}:
-                raise self.fail(
-                    mode_node,
-                    "mode must be `wait` (the statement is held until the decision) "
-                    "or `async` (the agent re-submits)",
-                )
-            mode = ApprovalMode(value)
-        return ApprovalEntry(node.start_mark.line + 1, resources, groups, rules, approvers, mode)
+        return resources, groups, rules
+
+    def limits(self, node: Node) -> tuple[LimitEntry, ...]:
+        if not isinstance(node, SequenceNode):
+            raise self.fail(node, "limits must be a list of entries, each "
+                                  "`- match: ... max_rows: N`")  # fmt: skip
+        return tuple(self.limit(item) for item in node.value)
+
+    def limit(self, node: Node) -> LimitEntry:
+        items = self.mapping(node, "a limits entry", {"match", "max_rows"})
+        if "max_rows" not in items:
+            raise self.fail(node, "this limits entry has no `max_rows:`")
+        value = items["max_rows"][1]
+        if not (isinstance(value, ScalarNode) and value.tag == _INT and int(value.value) >= 0):
+            raise self.fail(value, "max_rows must be a whole number of rows, 0 or more")
+        resources, groups, rules = self.rule_match(items)
+        return LimitEntry(node.start_mark.line + 1, resources, groups, rules, int(value.value))
 
 
 def _suggest(word: str, choices: Iterable[str]) -> str:

@@ -100,6 +100,9 @@ _RULES = [
          "Keep the transaction short, or drop the locking clause if you only need to read."),
     Rule("read.explain", R, "EXPLAIN without ANALYZE (shows a plan, runs nothing)",
          "EXPLAIN shows the plan of {subject} without running it", "No action needed."),
+    Rule("read.lock_shared", R, "LOCK TABLE ... IN ACCESS SHARE MODE (the lock every SELECT "
+         "takes; pg_dump sends it)", "LOCK TABLE {subject} IN ACCESS SHARE MODE only keeps the "
+         "tables from being dropped or altered while you read", "No action needed."),
     Rule("read.copy_to_client", R, "COPY ... TO STDOUT (data goes to the client)",
          "COPY {subject} TO STDOUT sends data to your connection and changes nothing",
          "No action needed."),
@@ -127,6 +130,20 @@ _RULES = [
     Rule("write.two_phase", W, "PREPARE TRANSACTION, COMMIT PREPARED, ROLLBACK PREPARED",
          "{subject} manages a two-phase transaction, which holds locks until it is resolved",
          "Use plain BEGIN ... COMMIT unless a human asked for two-phase commit."),
+    Rule("write.call_function", W, "calls of user-defined VOLATILE functions, and of built-in "
+         "volatile functions the gateway does not know (judged from the target's catalog)",
+         "the statement calls {subject}, which may change data",
+         "A function that may change data waits for a human's approval like any write; say "
+         "what it does. If it is routine, ask an operator for a policy entry."),
+    Rule("write.call_unknown", W, "functions and relations the gateway could not look up in "
+         "the target's catalog (fails closed)",
+         "{subject}, so the gateway cannot tell whether it changes data",
+         "Check the name and its schema; a human approves what the gateway cannot judge."),
+    Rule("write.sequence", W, "nextval() and setval(): sequences move outside transactions",
+         "{subject} advances or sets a sequence, which no rollback undoes",
+         "Read a sequence with currval() or pg_sequences; advancing one waits for approval."),
+    Rule("write.large_object", W, "functions that create or change large objects",
+         "{subject} creates or changes a large object", _WRITE_HINT),
     Rule("write.other", W, "any statement the catalog has no specific rule for",
          "{subject} has no specific rule in the catalog, so a human must look at it",
          "If this should be routine, ask an operator to add a policy entry for it."),
@@ -148,6 +165,10 @@ _RULES = [
     Rule("dml.update_all", D, "UPDATE without WHERE, or with a WHERE that is always true",
          "UPDATE of {subject} has no WHERE clause that limits it, so it changes every row",
          "Add a WHERE clause that selects only the rows to change; check it with SELECT count(*)."),
+    Rule("limit.max_rows", D, "a write whose planner estimate exceeds the policy's max_rows "
+         "(see `limits:`)", "{subject}",
+         "Narrow the WHERE clause so fewer rows change, or split the change into batches "
+         "under the limit; check the count with SELECT count(*) first."),
     # --- privileged ----------------------------------------------------------------------------
     Rule("admin.alter_system", P, "ALTER SYSTEM, ALTER DATABASE (settings, connection limits)",
          "{subject} changes configuration for the whole server or database", _ASK_DBA),
@@ -186,6 +207,13 @@ _RULES = [
     Rule("session.show", S, "SHOW", "SHOW {subject} reads a setting", "No action needed."),
     Rule("session.other", S, "cursors, DEALLOCATE, DISCARD, LISTEN / UNLISTEN, SET CONSTRAINTS",
          "{subject} manages this session's state", "No action needed."),
+    Rule("session.sleep", S, "pg_sleep(), pg_sleep_for(), pg_sleep_until()",
+         "{subject} makes the session wait", "Keep waits short; a held connection holds "
+         "its locks."),
+    Rule("session.advisory_lock", S, "advisory locks (pg_advisory_lock() and its family)",
+         "{subject} takes or releases an advisory lock that other sessions may wait on",
+         "Release advisory locks promptly, or use the _xact_ forms that end with the "
+         "transaction."),
     Rule("transaction.control", T, "BEGIN, START, COMMIT, ROLLBACK, SAVEPOINT, RELEASE",
          "{subject} controls the transaction", "No action needed."),
     Rule("empty", S, "text without any statement (blank or only comments)",

@@ -126,6 +126,12 @@ class Settings(BaseSettings):
         "core to use",
     )
     verdict_cache_size: int = Field(10000, ge=0, description="Verdicts the proxy caches")
+    catalog_ttl: float = Field(
+        30.0,
+        gt=0,
+        description="Seconds the proxy trusts what it looked up in a target's catalog "
+        "(functions, views) before looking again",
+    )
     policy_file: Path | None = Field(
         None, description="The classifier's policy YAML (docs/policy.md); none: built-in defaults"
     )

@@ -94,19 +94,21 @@ def gateway_env() -> dict[str, str]:
     return {}
 
 
-@pytest.fixture
-async def gateway(
-    settings: Settings, js: Any, postgres: Any, tmp_path: Path, gateway_env: dict[str, str]
+@contextlib.asynccontextmanager
+async def running_gateway(
+    settings: Settings,
+    js: Any,
+    target_url: str,
+    workdir: Path,
+    env: dict[str, str],
+    identities: dict[str, dict[str, Any]] | None = None,
 ) -> AsyncIterator[RunningGateway]:
-    target_url = await postgres.new_database()
-    conn = await asyncpg.connect(target_url)
-    try:
-        await conn.execute(TARGET_SQL)
-    finally:
-        await conn.close()
+    """The classifier, masker and ingress-proxy as processes, in front of `target_url` as
+    resource `target` (alice and bob, or `identities`), stopped on exit."""
     config_path = write_gateway_config(
-        tmp_path / "gateway.yaml",
-        {
+        workdir / "gateway.yaml",
+        identities
+        or {
             "alice": {"groups": ["engineering"], "token": AGENT_TOKEN},
             "bob": {"groups": ["sre"], "token": APPROVER_TOKEN},
         },
@@ -117,11 +119,11 @@ async def gateway(
         "PROCTOR_GATEWAY_CONFIG": str(config_path),
         "PROCTOR_PG_LISTEN": f"127.0.0.1:{port}",
         "PROCTOR_APPROVAL_TIMEOUT": "20",
-        **gateway_env,
+        **env,
     }
-    classifier = ServiceRunner("proctor_classifier", settings, tmp_path / "classifier.log", env)
-    proxy = ServiceRunner("proctor_ingress", settings, tmp_path / "proxy.log", env)
-    masker = ServiceRunner("proctor_masker", settings, tmp_path / "masker.log", env)
+    classifier = ServiceRunner("proctor_classifier", settings, workdir / "classifier.log", env)
+    proxy = ServiceRunner("proctor_ingress", settings, workdir / "proxy.log", env)
+    masker = ServiceRunner("proctor_masker", settings, workdir / "masker.log", env)
     classifier.start()
     masker.start()
     proxy.start()
@@ -132,6 +134,20 @@ async def gateway(
         proxy.stop()
         masker.stop()
         classifier.stop()
+
+
+@pytest.fixture
+async def gateway(
+    settings: Settings, js: Any, postgres: Any, tmp_path: Path, gateway_env: dict[str, str]
+) -> AsyncIterator[RunningGateway]:
+    target_url = await postgres.new_database()
+    conn = await asyncpg.connect(target_url)
+    try:
+        await conn.execute(TARGET_SQL)
+    finally:
+        await conn.close()
+    async with running_gateway(settings, js, target_url, tmp_path, gateway_env) as running:
+        yield running
 
 
 @pytest.fixture

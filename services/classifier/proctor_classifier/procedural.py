@@ -19,17 +19,22 @@ _EXPRESSION = 2
 _ASSIGNMENTS = {3, 4, 5}
 
 
-def plpgsql_statements(code: str) -> list[str]:
+def plpgsql_statements(code: str, returns: str = "void") -> list[str]:
     """Every SQL statement and expression of a PL/pgSQL body as runnable SQL text; [] when the
     body does not parse (the DO block is then judged by its own rule alone)."""
+    return parsed_plpgsql(code, returns) or []
+
+
+def parsed_plpgsql(code: str, returns: str = "void") -> list[str] | None:
+    """`plpgsql_statements` of a function returning `returns`; None when it does not parse."""
     tag = "$proctor$"
     while tag in code:
         tag = tag[:-1] + "_$"
-    wrapped = f"CREATE FUNCTION proctor_do() RETURNS void LANGUAGE plpgsql AS {tag}{code}{tag}"
+    wrapped = f"CREATE FUNCTION proctor_do() RETURNS {returns} LANGUAGE plpgsql AS {tag}{code}{tag}"
     try:
         tree = json.loads(parse_plpgsql_json(wrapped))
     except (ParseError, RecursionError, ValueError):
-        return []
+        return None
     out: list[str] = []
     stack: list[Any] = [tree]
     while stack:

@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pglast.parser import ParseError, parse_sql_json
 
 from proctor.rulecatalog import RULES, Rule, RuleClass
 from proctor_classifier import literals, procedural
-from proctor_classifier.hazards import function_hits
+from proctor_classifier.catalog import References, collecting, function_called, relation_read
+from proctor_classifier.hazards import function_hits, settings_row
 from proctor_classifier.literals import consulted
 from proctor_classifier.sqlnames import Node, defelem_args, name_of, unwrap
 from proctor_classifier.statements import Hit, own
@@ -35,10 +36,14 @@ class Match:
 
 @dataclass(frozen=True, slots=True)
 class Analysis:
-    """The matches of a text, and whether they hold for any text with its fingerprint."""
+    """The matches of a text, and whether they hold for any text with its fingerprint;
+    `references` are the functions it calls and relations it reads (judged by catalog.py),
+    and `estimable` says whether it is one write the planner can estimate."""
 
     matches: list[Match]
     fingerprint_safe: bool
+    references: References = field(default_factory=References)
+    estimable: bool = False
 
 
 def classify_sql(text: str) -> list[Match]:
@@ -56,9 +61,15 @@ def analyze_sql(text: str) -> Analysis:
         return Analysis([_match("parse.error", "it nests too deeply to check", 0)], False)
     if not statements:
         return Analysis([_match("empty", "", 0)], True)
-    with literals.tracking() as used:
+    with literals.tracking() as used, collecting() as refs:
         matches = _matches(statements, scan)
-    return Analysis(matches, not used[0])
+    estimable = len(statements) == 1 and unwrap(statements[0])[0] in _DATA_MODIFYING
+    return Analysis(matches, not used[0], refs, estimable)
+
+
+def match(rule_id: str, subject: str, statement: int = 0) -> Match:
+    """A match of `rule_id`, its reason worded for `subject`."""
+    return _match(rule_id, subject, statement)
 
 
 def _matches(statements: list[Node], scan: bool) -> list[Match]:
@@ -121,7 +132,7 @@ def _judge(node: Node, scan: bool) -> list[Hit]:
         return _do(body)
     hits = own(kind, body)
     if scan and kind not in _DEFINES_CODE:
-        hits += _nested(body)
+        hits += _nested(body, settings_row(kind, body))
     return hits
 
 
@@ -134,13 +145,35 @@ def judge_text(text: str) -> list[Hit]:
     return [hit for statement in statements for hit in judge(statement, scan)]
 
 
+def judge_catalog_text(text: str, language: str) -> tuple[list[Hit], References]:
+    """What SQL or PL/pgSQL from the target's catalog (a view's query, a function's body)
+    does beyond reading, and the names it refers to in turn."""
+    hits: list[Hit] = []
+    if language.startswith("plpgsql"):
+        returns = language.partition(" ")[2] or "void"
+        parsed = procedural.parsed_plpgsql(text, returns)
+        if parsed is None:
+            hits.append(("write.call_unknown", "PL/pgSQL the gateway cannot parse"))
+        texts = parsed or []
+    else:
+        texts = [text]
+    with collecting() as refs:
+        for part in texts:
+            try:
+                statements, scan = _parse(part)
+                hits += [hit for statement in statements for hit in judge(statement, scan)]
+            except (ParseError, RecursionError):
+                hits.append(("write.call_unknown", "code the gateway cannot parse"))
+    return [h for h in hits if RULES[h[0]].rule_class is not RuleClass.READ], refs
+
+
 # Their bodies run later, when called; the definition itself is the risk and is judged as such.
 _DEFINES_CODE = {"CreateFunctionStmt", "RuleStmt"}
 _DATA_MODIFYING = {"InsertStmt", "UpdateStmt", "DeleteStmt", "MergeStmt"}
-_SCANNED = re.compile(r'"(?:FuncCall|InsertStmt|UpdateStmt|DeleteStmt|MergeStmt)"')
+_SCANNED = re.compile(r'"(?:FuncCall|InsertStmt|UpdateStmt|DeleteStmt|MergeStmt|relname)"')
 
 
-def _nested(body: Any) -> list[Hit]:
+def _nested(body: Any, setting: str | None = None) -> list[Hit]:
     """Data-modifying statements (CTEs, COPY (query)) and function calls anywhere below."""
     hits: list[Hit] = []
     stack = [body]
@@ -151,11 +184,14 @@ def _nested(body: Any) -> list[Hit]:
             continue
         if not isinstance(item, dict):
             continue
+        if "relname" in item:  # a RangeVar, wrapped or inline
+            relation_read(str(item.get("schemaname", "")), str(item["relname"]))
         for key, value in item.items():
             if key in _DATA_MODIFYING:
                 hits += own(key, value)
             elif key == "FuncCall":
-                hits += function_hits(value)
+                function_called([name_of(n) for n in value.get("funcname", [])])
+                hits += function_hits(value, setting)
             if isinstance(value, dict | list):
                 stack.append(value)
     return hits

@@ -210,6 +210,16 @@ def _call(body: Node) -> list[Hit]:
     return [("write.call", name_of(call)), *function_hits(call)]  # inline, so _nested misses it
 
 
+_ACCESS_SHARE = 1  # lockmodes.h: the lock every SELECT takes
+
+
+def _lock(body: Node) -> list[Hit]:
+    tables = name_of(body.get("relations", []))
+    if body.get("mode") == _ACCESS_SHARE:
+        return [("read.lock_shared", tables)]
+    return [("write.lock", tables)]
+
+
 def _vacuum(body: Node) -> list[Hit]:
     word = "VACUUM" if body.get("is_vacuumcmd") else "ANALYZE"
     return [("write.maintenance", f"{word} {name_of(body.get('rels', []))}".strip())]
@@ -250,6 +260,7 @@ _SPECIAL: dict[str, Callable[[Node], list[Hit]]] = {
     "CreateTableAsStmt": _create_table_as,
     "CallStmt": _call,
     "VacuumStmt": _vacuum,
+    "LockStmt": _lock,
     "DefineStmt": _define,
     "RenameStmt": _rename,
 }
@@ -290,7 +301,6 @@ _SIMPLE: dict[str, tuple[str, str, str | None]] = {
     "ReindexStmt": ("write.maintenance", "REINDEX", "relation"),
     "CheckPointStmt": ("write.maintenance", "CHECKPOINT", None),
     "RefreshMatViewStmt": ("write.maintenance", "REFRESH MATERIALIZED VIEW", "relation"),
-    "LockStmt": ("write.lock", "", "relations"),
     "NotifyStmt": ("write.other", "NOTIFY", "conditionname"),
     "ExecuteStmt": ("write.execute", "", "name"),
     "ListenStmt": ("session.other", "LISTEN", "conditionname"),

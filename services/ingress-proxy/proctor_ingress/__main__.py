@@ -11,6 +11,7 @@ from proctor.errors import ConfigError
 from proctor.gateway import load_gateway_config
 from proctor.runtime import run_service
 from proctor.settings import Settings
+from proctor_ingress.catalog import Catalogs
 from proctor_ingress.masking import probe_masker
 from proctor_ingress.server import serve, tls_context
 from proctor_ingress.session import Gateway
@@ -28,8 +29,11 @@ async def run(settings: Settings) -> None:
     try:
         js = nc.jetstream(publish_async_max_pending=4000)
         await bus.ensure_stream(js, settings)
+        catalogs = Catalogs(
+            {name: r.url for name, r in config.resources.items()}, settings.catalog_ttl
+        )
         verdicts = Verdicts(
-            nc, VerdictCache(settings.verdict_cache_size), settings.classify_timeout
+            nc, VerdictCache(settings.verdict_cache_size), settings.classify_timeout, catalogs
         )
         await verdicts.start()
         gw = Gateway(settings, config, nc, js, verdicts, ssl=tls_context(settings))
@@ -43,6 +47,7 @@ async def run(settings: Settings) -> None:
         workers = 1 if is_worker() else settings.ingress_workers
         await with_workers(workers, lambda stopped: serve(gw, stopped), stop)
         probe.cancel()
+        await catalogs.close()
         await js.publish_async_completed()
     finally:
         await nc.close()

@@ -584,12 +584,21 @@ class ClientSession:
             acknowledged=False,
             command_received=pb.CommandReceived(text=command.text),
         )
+        values = None
+        if parameters is not None:
+
+            def values() -> list[str]:
+                return pgwire.parameter_values(parameters, command.parameter_types)
+
         try:
             verdict, cached = await self.gw.verdicts.classify(
-                judged, self.identity, self.resource, self.groups
+                judged, self.identity, self.resource, self.groups, values
             )
         except ClassifierUnavailable as exc:
             return await self._unavailable(command, str(exc), "classifier")
+        if verdict.changes_catalog:
+            command.changes_catalog = True
+            self.gw.verdicts.catalog_changed(self.resource.name)
         self.events.later(
             command.command_id,
             acknowledged=False,
@@ -655,6 +664,7 @@ class ClientSession:
             approver_groups=list(verdict.approver_groups),
             mode=verdict.approval_mode or pb.APPROVAL_MODE_WAIT,
             parameters=pgwire.parameter_values(parameters, command.parameter_types),
+            estimated_rows=(verdict.estimated_rows if verdict.HasField("estimated_rows") else None),
         )
 
     async def _redeem(
@@ -1032,6 +1042,10 @@ class ClientSession:
         assert self.events is not None
         if not done.error_code:
             self.statements.simple_query(done.command.text, done.command)
+        if done.command.changes_catalog:
+            # What was looked up before it ran may be stale now (and again at its COMMIT,
+            # which the TTL bounds).
+            self.gw.verdicts.catalog_changed(self.resource.name)
         stats = self.mask_stats.pop(done.command.command_id, None)
         if stats is not None and stats.values_masked:
             self.events.later(

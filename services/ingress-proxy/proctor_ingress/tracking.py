@@ -23,6 +23,7 @@ class Command:
     refused: bool = False  # blocked or denied: it never ran, so it is never "executed"
     reviewed: bool = False  # it needs a human's approval for each execution (at its Bind)
     parameter_types: tuple[int, ...] = ()  # type oids of $1, $2, ... (to show their values)
+    changes_catalog: bool = False  # DDL and the like: catalog facts are stale once it ran
 
 
 @dataclass(slots=True)

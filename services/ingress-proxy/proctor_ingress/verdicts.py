@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import OrderedDict
+from collections.abc import Callable
 
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
@@ -24,12 +25,15 @@ from pglast.parser import fingerprint
 from proctor import subjects
 from proctor.classifier.v1 import classifier_pb2 as cpb
 from proctor.events.v1 import events_pb2 as pb
+from proctor_ingress.catalog import Catalogs
 
 log = logging.getLogger("proctor.ingress.verdicts")
 
 CLASSIFY_SUBJECT = subjects.CLASSIFY
 POLICY_CHANGED_SUBJECT = subjects.POLICY_CHANGED
 NO_RESPONDERS_RETRY = 0.05  # seconds between asks while no classifier is subscribed
+# Asks with looked-up facts: views and function bodies name more functions and views in turn.
+LOOKUP_ROUNDS = 6
 
 
 class ClassifierUnavailable(Exception):
@@ -75,12 +79,16 @@ class VerdictCache:
 
 
 class Verdicts:
-    """Asks the classifier over NATS request/reply, through the cache."""
+    """Asks the classifier over NATS request/reply, through the cache; answers what the
+    classifier needs to know of the target's catalog from `catalogs`."""
 
-    def __init__(self, nc: NATS, cache: VerdictCache, timeout: float) -> None:
+    def __init__(
+        self, nc: NATS, cache: VerdictCache, timeout: float, catalogs: Catalogs | None = None
+    ) -> None:
         self.nc = nc
         self.cache = cache
         self.timeout = timeout
+        self.catalogs = catalogs
 
     async def start(self) -> None:
         async def changed(msg: object) -> None:
@@ -89,8 +97,10 @@ class Verdicts:
                 version = cpb.PolicyChanged.FromString(data).policy_version
             except Exception:  # a malformed announcement still means "drop what you hold"
                 version = "unknown"
-            log.info("policy changed to %s; verdict cache dropped", version)
+            log.info("policy changed to %s; verdict cache and catalog facts dropped", version)
             self.cache.policy_changed(version)
+            if self.catalogs is not None:
+                self.catalogs.invalidate_all()
 
         await self.nc.subscribe(POLICY_CHANGED_SUBJECT, cb=changed)
 
@@ -100,12 +110,16 @@ class Verdicts:
         identity: pb.Identity,
         resource: pb.Resource,
         groups: tuple[str, ...] | None = None,
+        values: Callable[[], list[str]] | None = None,
     ) -> tuple[cpb.ClassifyResponse, bool]:
         """The verdict and whether it came from the cache. `groups` is the identity's groups,
-        sorted (a session passes them, computed once; else they are sorted here)."""
+        sorted (a session passes them, computed once; else they are sorted here). `values`
+        gives the execution's parameter values when it is known (None at a Parse): a write
+        under review is then estimated by the planner."""
         if groups is None:
             groups = tuple(sorted(identity.groups))
-        key = (text, resource.name, groups)
+        where = resource.name if self.catalogs is None else self.catalogs.cache_key(resource.name)
+        key = (text, where, groups)
         cached = self.cache.get(key)
         if cached is not None:
             return cached, True
@@ -114,12 +128,59 @@ class Verdicts:
         except Exception:  # unparseable: only the classifier may judge it
             shape = None
         if shape is not None:
-            cached = self.cache.get((shape, resource.name, groups))
+            cached = self.cache.get((shape, where, groups))
             if cached is not None:
                 return cached, True
         request = cpb.ClassifyRequest(
             text=text, identity=identity, resource=resource, kind=cpb.COMMAND_KIND_SQL
         )
+        verdict = await self._ask(request)
+        for _ in range(LOOKUP_ROUNDS):
+            needs = verdict.needs
+            if self.catalogs is None or not (needs.functions or needs.relations or (
+                needs.estimate and values is not None
+            )):  # fmt: skip
+                break
+            await self._look_up(request, needs, values)
+            verdict = await self._ask(request)
+        needs = verdict.needs
+        if needs.functions or needs.relations or needs.estimate or request.catalog.HasField(
+            "estimated_rows"
+        ) or request.catalog.estimate_error:  # fmt: skip
+            return verdict, False  # provisional, or bound to this statement's values
+        self.cache.put(key, verdict)
+        if shape is not None and verdict.fingerprint_safe:
+            self.cache.put((shape, where, groups), verdict)
+        return verdict, False
+
+    def catalog_changed(self, resource: str) -> None:
+        """A statement that changes `resource`'s catalog is about to run or ran."""
+        if self.catalogs is not None:
+            self.catalogs.invalidate(resource)
+
+    async def _look_up(
+        self,
+        request: cpb.ClassifyRequest,
+        needs: cpb.CatalogNeeds,
+        values: Callable[[], list[str]] | None,
+    ) -> None:
+        """Add to the request what the classifier said it needs of the target's catalog."""
+        assert self.catalogs is not None
+        resource = request.resource.name
+        facts = request.catalog
+        if needs.functions:
+            facts.functions.extend(await self.catalogs.functions(resource, needs.functions))
+        if needs.relations:
+            facts.relations.extend(await self.catalogs.relations(resource, needs.relations))
+        if needs.estimate and values is not None and not needs.functions and not needs.relations:
+            try:
+                facts.estimated_rows = await self.catalogs.estimate(
+                    resource, request.text, values()
+                )
+            except Exception as exc:
+                facts.estimate_error = (str(exc).strip() or type(exc).__name__).splitlines()[0]
+
+    async def _ask(self, request: cpb.ClassifyRequest) -> cpb.ClassifyResponse:
         try:
             reply = await self._request(request.SerializeToString())
             verdict = cpb.ClassifyResponse.FromString(reply.data)
@@ -129,10 +190,7 @@ class Verdicts:
             raise ClassifierUnavailable(str(exc) or type(exc).__name__) from exc
         if verdict.error:
             raise ClassifierUnavailable(verdict.error)
-        self.cache.put(key, verdict)
-        if shape is not None and verdict.fingerprint_safe:
-            self.cache.put((shape, resource.name, groups), verdict)
-        return verdict, False
+        return verdict
 
     async def _request(self, data: bytes) -> Msg:
         """One request/reply within the timeout. With no classifier subscribed (one starting

@@ -122,7 +122,7 @@ class CommandBlocked(_message.Message):
     def __init__(self, rule_ids: _Optional[_Iterable[str]] = ..., reason: _Optional[str] = ..., hint: _Optional[str] = ...) -> None: ...
 
 class ApprovalRequested(_message.Message):
-    __slots__ = ("approval_id", "command_text", "rule_ids", "reason", "command_hash", "expires_at", "approver_groups", "mode", "parameters")
+    __slots__ = ("approval_id", "command_text", "rule_ids", "reason", "command_hash", "expires_at", "approver_groups", "mode", "parameters", "estimated_rows")
     APPROVAL_ID_FIELD_NUMBER: _ClassVar[int]
     COMMAND_TEXT_FIELD_NUMBER: _ClassVar[int]
     RULE_IDS_FIELD_NUMBER: _ClassVar[int]
@@ -132,6 +132,7 @@ class ApprovalRequested(_message.Message):
     APPROVER_GROUPS_FIELD_NUMBER: _ClassVar[int]
     MODE_FIELD_NUMBER: _ClassVar[int]
     PARAMETERS_FIELD_NUMBER: _ClassVar[int]
+    ESTIMATED_ROWS_FIELD_NUMBER: _ClassVar[int]
     approval_id: str
     command_text: str
     rule_ids: _containers.RepeatedScalarFieldContainer[str]
@@ -141,7 +142,8 @@ class ApprovalRequested(_message.Message):
     approver_groups: _containers.RepeatedScalarFieldContainer[str]
     mode: ApprovalMode
     parameters: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, approval_id: _Optional[str] = ..., command_text: _Optional[str] = ..., rule_ids: _Optional[_Iterable[str]] = ..., reason: _Optional[str] = ..., command_hash: _Optional[str] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., approver_groups: _Optional[_Iterable[str]] = ..., mode: _Optional[_Union[ApprovalMode, str]] = ..., parameters: _Optional[_Iterable[str]] = ...) -> None: ...
+    estimated_rows: int
+    def __init__(self, approval_id: _Optional[str] = ..., command_text: _Optional[str] = ..., rule_ids: _Optional[_Iterable[str]] = ..., reason: _Optional[str] = ..., command_hash: _Optional[str] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., approver_groups: _Optional[_Iterable[str]] = ..., mode: _Optional[_Union[ApprovalMode, str]] = ..., parameters: _Optional[_Iterable[str]] = ..., estimated_rows: _Optional[int] = ...) -> None: ...
 
 class ApprovalGranted(_message.Message):
     __slots__ = ("approval_id", "approver", "note")
