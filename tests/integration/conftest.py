@@ -249,10 +249,12 @@ async def target_state(gateway: RunningGateway) -> list[dict[str, Any]]:
 
 
 async def target_backends(gateway: RunningGateway) -> list[dict[str, Any]]:
-    """Client backends connected to the target database, other than the one asking."""
+    """Client backends of agents' sessions on the target database: not the one asking, nor
+    the gateway's own catalog connection (which looks up functions and views)."""
     return await gateway.target_rows(
         "SELECT pid, state, query FROM pg_stat_activity WHERE datname = current_database() "
-        "AND backend_type = 'client backend' AND pid <> pg_backend_pid()"
+        "AND backend_type = 'client backend' AND pid <> pg_backend_pid() "
+        "AND application_name <> 'proctor-catalog'"
     )
 
 

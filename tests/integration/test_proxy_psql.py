@@ -202,9 +202,10 @@ async def test_copy_in_runs_only_once_approved(
 
 
 async def test_notices_and_warnings_reach_the_client(gateway: RunningGateway) -> None:
-    # A function a human deployed on the target raises a NOTICE when an agent reads through it.
+    # A function a human deployed on the target raises a NOTICE when an agent reads through it
+    # (STABLE: a VOLATILE one could change data, and would wait for a human).
     await gateway.target_rows(
-        "CREATE FUNCTION audited_count() RETURNS bigint LANGUAGE plpgsql AS $$ BEGIN "
+        "CREATE FUNCTION audited_count() RETURNS bigint LANGUAGE plpgsql STABLE AS $$ BEGIN "
         "RAISE NOTICE 'counting accounts for %', current_user; "
         "RETURN (SELECT count(*) FROM accounts); END $$"
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -12,6 +13,18 @@ import pytest
 from psycopg import errors
 
 from tests.integration.conftest import RunningGateway, next_request, target_state
+
+# Sequences advance outside transactions (write.sequence); this module's policy lets agents
+# use them, so that nextval() serves as a read with a side effect the target can show.
+POLICY = "version: 1\nrules:\n  - actions: {write.sequence: allow}\n"
+
+
+@pytest.fixture
+def gateway_env(tmp_path: Path) -> dict[str, str]:
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(POLICY)
+    return {"PROCTOR_POLICY_FILE": str(policy)}
+
 
 pytestmark = pytest.mark.integration
 

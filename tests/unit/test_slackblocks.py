@@ -171,3 +171,9 @@ def test_modal_context_refuses_garbage() -> None:
     assert ModalContext.load("") is None
     assert ModalContext.load("[1, 2]") is None
     assert ModalContext.load('{"a": "x"}') is None
+
+
+def test_the_planner_estimate_of_a_write_is_shown_when_there_is_one() -> None:
+    blocks = request_message(pending(estimated_rows=12345))["blocks"]
+    assert blocks[3]["text"]["text"].startswith("*Estimated rows*\n12,345 ")
+    assert "Estimated rows" not in texts(request_message(pending()))

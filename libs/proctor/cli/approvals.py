@@ -95,6 +95,8 @@ def _print_pending(item: dict[str, Any]) -> None:
     print(f"    {item['command']}")
     for i, value in enumerate(item.get("parameters") or [], 1):
         print(f"    ${i} = {value}")
+    if item.get("estimated_rows") is not None:
+        print(f"    estimated rows: {item['estimated_rows']:,} (the planner's estimate)")
 
 
 def run(

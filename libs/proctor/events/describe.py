@@ -52,6 +52,8 @@ def describe(event: pb.Event) -> str:
             f"${i} = {v if len(v) <= 60 else v[:59] + '…'}" for i, v in enumerate(e6.parameters, 1)
         )
         values = f" (with {values})" if values else ""
+        if e6.HasField("estimated_rows"):
+            values += f" (estimated rows: {e6.estimated_rows})"
         return (
             f"approval {e6.approval_id} requested{groups}{values}: "
             f"{e6.reason or _rules(e6.rule_ids)}"

@@ -46,6 +46,7 @@ class PendingApproval:
     approvals: tuple[str, ...] = ()  # approvers who voted yes so far (when N > 1 are needed)
     mode: int = pb.APPROVAL_MODE_WAIT  # async: the agent re-submits and redeems the decision
     parameters: tuple[str, ...] = ()  # the values bound to $1, $2, ... for this execution
+    estimated_rows: int | None = None  # the planner's estimate of the rows it touches
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -54,6 +55,7 @@ class PendingApproval:
             "command_id": self.command_id,
             "command": self.command_text,
             "parameters": list(self.parameters),
+            "estimated_rows": self.estimated_rows,
             "requester": self.requester,
             "agent": self.agent,
             "resource": self.resource,
@@ -179,6 +181,7 @@ def evolve(state: ApprovalState, event: pb.Event) -> ApprovalState:
             approver_groups=tuple(body.approver_groups),
             mode=body.mode or pb.APPROVAL_MODE_WAIT,
             parameters=tuple(body.parameters),
+            estimated_rows=body.estimated_rows if body.HasField("estimated_rows") else None,
         )
         state = replace(state, pending={**state.pending, body.approval_id: request})
         if request.mode == pb.APPROVAL_MODE_ASYNC and request.command_hash:

@@ -90,7 +90,15 @@ def _command_blocks(request: PendingApproval) -> list[dict[str, Any]]:
     if request.parameters:
         values = code_block(parameter_lines(request.parameters), _SECTION_MAX - 20)
         blocks.append({"type": "section", "text": _text("mrkdwn", f"*With values*\n{values}")})
+    if request.estimated_rows is not None:
+        blocks.append({"type": "section", "text": _text("mrkdwn", estimate_line(request))})
     return blocks
+
+
+def estimate_line(request: PendingApproval) -> str:
+    """The planner's estimate of what a write touches, for the approver."""
+    rows = request.estimated_rows
+    return f"*Estimated rows*\n{rows:,} (the planner's estimate, EXPLAIN without running it)"
 
 
 def when(at: datetime) -> str:
