@@ -28,8 +28,10 @@ CREATE POLICY mine ON t USING (owner = current_user);
 async def test_every_builtin_volatile_function_is_listed_or_judged(postgres: Any) -> None:
     conn = await asyncpg.connect(postgres.admin_url)
     try:
-        names = [r[0] for r in await conn.fetch(
-            "SELECT DISTINCT proname FROM pg_proc WHERE provolatile = 'v' AND oid < 16384")]  # fmt: skip
+        rows = await conn.fetch(
+            "SELECT DISTINCT proname FROM pg_proc WHERE provolatile = 'v' AND oid < 16384"
+        )
+        names = [r[0] for r in rows]
     finally:
         await conn.close()
     assert len(names) > 100

@@ -7,6 +7,7 @@ nothing, while reads (STABLE functions, harmless built-ins) run."""
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -72,10 +73,14 @@ def nats_module(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedNa
 
 
 @pytest.fixture(scope="module")
+def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("gateway")
+
+
+@pytest.fixture(scope="module")
 async def stack(
-    nats_module: EmbeddedNats, postgres: Any, tmp_path_factory: pytest.TempPathFactory
+    nats_module: EmbeddedNats, postgres: Any, workdir: Path
 ) -> AsyncIterator[RunningGateway]:
-    workdir = tmp_path_factory.mktemp("gateway")
     target_url = await postgres.new_database()
     conn = await asyncpg.connect(target_url)
     try:
@@ -293,3 +298,24 @@ async def test_pg_dump_of_a_table_works_through_the_gateway_masked(stack: Runnin
     assert "COPY public.customers (id, email, tier) FROM stdin;" in result.stdout
     assert "ada@example.com" not in result.stdout and "alan@example.org" not in result.stdout
     assert "\tpro" in result.stdout and "\tfree" in result.stdout
+
+
+async def test_policy_explain_looks_the_names_up_as_the_gateway_does(
+    stack: RunningGateway, workdir: Path
+) -> None:
+    env = client_env(
+        PROCTOR_GATEWAY_CONFIG=str(workdir / "gateway.yaml"),
+        PROCTOR_POLICY_FILE=str(workdir / "policy.yaml"),
+    )
+    proctor = str(Path(sys.executable).parent / "proctor")
+    held = await run_client(proctor, "policy", "explain", "--resource", "target", "--as",
+                            "alice", "SELECT * FROM purging", env=env)  # fmt: skip
+    assert held.returncode == 0, held.stderr
+    assert "verdict: REVIEW" in held.stdout and "write.call_function" in held.stdout
+    assert "in the view of public.purging" in " ".join(held.stdout.split())
+    read = await run_client(proctor, "policy", "explain", "--resource", "target", "--as",
+                            "alice", "SELECT total()", env=env)  # fmt: skip
+    assert "verdict: ALLOW" in read.stdout, read.stdout
+    mass = await run_client(proctor, "policy", "explain", "--resource", "target", "--as",
+                            "alice", "DELETE FROM victims WHERE id > 0", env=env)  # fmt: skip
+    assert "verdict: BLOCK" in mass.stdout and "limit.max_rows" in mass.stdout, mass.stdout

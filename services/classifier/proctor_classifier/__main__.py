@@ -46,6 +46,8 @@ def explain(args: argparse.Namespace, settings: Settings) -> int:
         resource=pb.Resource(name=args.resource),
         kind=cpb.COMMAND_KIND_SQL,
     )
+    if args.catalog is not None:
+        request.catalog.ParseFromString(args.catalog.read_bytes())
     response = classify(request, policy)
     print(render_json(request, response) if args.json else render_text(request, response, policy))
     return 0
@@ -69,6 +71,8 @@ def parser() -> argparse.ArgumentParser:
     one.add_argument("--groups", default="", help="that human's groups, comma-separated")
     one.add_argument("--policy", type=Path, help="policy file (default: PROCTOR_POLICY_FILE)")
     one.add_argument("--json", action="store_true", help="print request and verdict as JSON")
+    one.add_argument("--catalog", type=Path, help="the target's catalog facts as the ingress "
+                     "looks them up (a serialized proctor.classifier.v1.CatalogFacts)")  # fmt: skip
     return top
 
 
