@@ -42,14 +42,15 @@ proto: install
 		$(shell find proto -name '*.proto')
 
 ## Benchmarks: the gateway against a direct connection (pgbench), audit ingest and lag,
-## masking throughput, reads with masking against direct, and an approver's click to the
-## agent's result.
+## masking throughput, reads with masking against direct, an approver's click to the
+## agent's result, and what looking functions up in a target's catalog costs on a miss.
 bench: install
 	$(BIN)/python bench/proxy_pgbench.py
 	$(BIN)/python bench/audit_ingest.py
 	$(BIN)/python bench/masker_throughput.py
 	$(BIN)/python bench/masked_read.py
 	$(BIN)/python bench/approval_click.py
+	$(BIN)/python bench/catalog_lookup.py
 
 clean:
 	rm -rf $(VENV) .proctor .pytest_cache .mypy_cache .ruff_cache
