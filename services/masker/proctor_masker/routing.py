@@ -317,7 +317,18 @@ class PhoneRunner:
             if whole in spans:
                 return [Hit(PHONE_ENTITY, whole[0], whole[1], score)]
             spans.update((m.start, m.end) for m in _VerdictMatcher(text, region, leniency, verdict))
-        return [Hit(PHONE_ENTITY, start, end, score) for start, end in sorted(spans)]
+        return [Hit(PHONE_ENTITY, start, end, score) for start, end in _uncontained(spans)]
+
+
+def _uncontained(spans: set[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The spans that no other span contains, as presidio's `remove_duplicates` keeps them (one
+    region's match inside another's would otherwise outlive the outer one's loss to a third in
+    `resolve_overlaps`)."""
+    kept: list[tuple[int, int]] = []
+    for start, end in sorted(spans, key=lambda s: (s[0], s[0] - s[1])):
+        if not any(s <= start and end <= e for s, e in kept):
+            kept.append((start, end))
+    return kept
 
 
 def phone_runner(recognizer: PhoneRecognizer) -> PhoneRunner:
