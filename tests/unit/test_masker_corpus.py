@@ -20,11 +20,10 @@ from proctor import maskrules
 from proctor_masker.core import default_detector
 from proctor_masker.prefilter import Prefilter
 from proctor_masker.recognizers import (
-    _WHOLE_WORD_ENTITIES,
     Detector,
     Finding,
     GatedPhoneRecognizer,
-    _whole_word,
+    accepted,
     resolve_overlaps,
 )
 from proctor_masker.routing import phone_runner
@@ -129,8 +128,7 @@ def _engine_findings(detector: Detector, text: str) -> list[Finding]:
     return resolve_overlaps(
         Finding(r.entity_type, r.start, r.end, r.score)
         for r in results
-        if r.end > r.start
-        and (r.entity_type not in _WHOLE_WORD_ENTITIES or _whole_word(text, r.start, r.end))
+        if r.end > r.start and accepted(r.entity_type, text, r.start, r.end)
     )
 
 

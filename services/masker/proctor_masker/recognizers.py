@@ -21,6 +21,7 @@ import tldextract
 from presidio_analyzer import (
     AnalyzerEngine,
     EntityRecognizer,
+    Pattern,
     RecognizerRegistry,
     RecognizerResult,
 )
@@ -150,6 +151,31 @@ def _luhn(number: str) -> bool:
     return total % 10 == 0
 
 
+def _card_number(text: str) -> bool:
+    """A payment card number: Luhn-valid, of a length the brand its issuer range names issues."""
+    digits = "".join(c for c in text if c.isdigit())
+    return _issued_length(digits) and _luhn(digits)
+
+
+def _issued_length(d: str) -> bool:
+    n, p2, p3, p4 = len(d), int(d[:2]), int(d[:3]), int(d[:4])
+    if d[0] == "4":  # Visa
+        return n in (13, 16, 19)
+    if 51 <= p2 <= 55 or 2221 <= p4 <= 2720:  # Mastercard
+        return n == 16
+    if p2 in (34, 37):  # American Express
+        return n == 15
+    if p4 in (2131, 1800):  # JCB's 15-digit ranges
+        return n == 15
+    if p4 == 6011 or 644 <= p3 <= 649 or p2 == 65 or 3528 <= p4 <= 3589 or p2 == 62:
+        return 16 <= n <= 19  # Discover, JCB, UnionPay
+    if 300 <= p3 <= 305 or p2 in (36, 38, 39):  # Diners Club
+        return 14 <= n <= 19
+    if p2 == 50 or 56 <= p2 <= 69:  # Maestro
+        return 13 <= n <= 19
+    return False
+
+
 def _looks_like_token(word: str) -> bool:
     """A digit, or both cases in a long word: `bearer instruments` in prose is not a token."""
     if any(c.isdigit() for c in word):
@@ -174,12 +200,13 @@ _END = r"(?![A-Za-z0-9_\-])"
 def secret_recognizers() -> list[EntityRecognizer]:
     """Proctor's own recognizers: secrets presidio lacks, and labelled identifiers."""
     return [
-        # presidio's card pattern misses Mastercard's 2221-2720 range.
+        # presidio's card pattern misses Mastercard's 2221-2720 range, JCB's 15-digit numbers
+        # and 19-digit Visa: every brand's issuer ranges and lengths, spaced or dashed.
         RegexRecognizer(
             "CREDIT_CARD",
-            r"\b2(?:22[1-9]|2[3-9]\d|[3-6]\d\d|7[01]\d|720)(?:[ \-]?\d{4}){3}\b",
+            r"\b\d(?:[ \-]?\d){12,18}\b",
             score=1,
-            validate=_luhn,
+            validate=_card_number,
             gate=r"\d(?:[\- ]?\d){12}",
         ),
         RegexRecognizer(
@@ -309,6 +336,19 @@ class OfflineEmailRecognizer(EmailRecognizer):
         return _has_public_suffix(lenient_netloc(pattern_text))
 
 
+class StrictNhsRecognizer(NhsRecognizer):
+    """presidio's NHS number, in the NHS's own format: 3-3-4 digits with spaces or none. A
+    hyphenated 3-3-4 is how US phone numbers are written (and passes the mod-11 check one time
+    in eleven), and digits after a `+country` code are a phone number."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            patterns=[
+                Pattern("NHS (medium)", r"(?<![\d+][ \-])(?<![+\-])\b\d{3}( ?)\d{3}\1\d{4}\b", 0.5)
+            ]
+        )
+
+
 class GatedPhoneRecognizer(PhoneRecognizer):
     """presidio's phone recognizer (libphonenumber's matcher, ~50 µs per region per value), run
     only on values that hold a run of digits long enough to be a phone number."""
@@ -335,7 +375,7 @@ def presidio_recognizers() -> list[EntityRecognizer]:
         UsSsnRecognizer(),
         IpRecognizer(),
         MedicalLicenseRecognizer(),
-        NhsRecognizer(),
+        StrictNhsRecognizer(),
         UsMbiRecognizer(),
         UkNinoRecognizer(),
     ]
@@ -371,12 +411,34 @@ def build_analyzer(recognizers: Iterable[EntityRecognizer], use_ner: bool) -> An
 
 # presidio's DEA-number pattern has no word boundaries: it fires inside hex digests.
 _WHOLE_WORD_ENTITIES = frozenset({"MEDICAL_LICENSE"})
+# Numbers that are part of an identifier when glued to letters (ORD-2024-321515, INV-555-0111).
+_STANDALONE_ENTITIES = frozenset({PHONE_ENTITY, "UK_NHS", "US_SSN"})
 
 
 def _whole_word(text: str, start: int, end: int) -> bool:
     return (start == 0 or not text[start - 1].isalnum()) and (
         end == len(text) or not text[end].isalnum()
     )
+
+
+def _standalone(text: str, start: int, end: int) -> bool:
+    """No letter next to the span, nor one separator (-, _, /) away from it."""
+    before = start - 1
+    if before >= 0 and text[before] in "-_/":
+        before -= 1
+    after = end + 1 if end < len(text) and text[end] in "-_/" else end
+    return not (before >= 0 and text[before].isalpha()) and not (
+        after < len(text) and text[after].isalpha()
+    )
+
+
+def accepted(entity: str, text: str, start: int, end: int) -> bool:
+    """Whether a recognizer's span stands as a finding of `entity` where it lies."""
+    if entity in _WHOLE_WORD_ENTITIES:
+        return _whole_word(text, start, end)
+    if entity in _STANDALONE_ENTITIES:
+        return _standalone(text, start, end)
+    return True
 
 
 class Detector:
@@ -468,7 +530,7 @@ class Detector:
                 for h in self._hits(text)
                 if h.score >= min_score
                 and h.end > h.start
-                and (h.entity not in _WHOLE_WORD_ENTITIES or _whole_word(text, h.start, h.end))
+                and accepted(h.entity, text, h.start, h.end)
             )
         )
 
