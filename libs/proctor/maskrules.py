@@ -15,6 +15,9 @@ import re
 from enum import StrEnum
 from functools import lru_cache
 
+from proctor.personnames import could_hold_name, person_column
+from proctor.places import STREET_PREFILTER
+
 # Each line covers the recognizers named in its comment. Keep them in step with the masker's
 # recognizers.py.
 _ALTERNATIVES = (
@@ -33,6 +36,13 @@ _ALTERNATIVES = (
     r"gh[pousr]_|github_pat_|glpat-|xox[abprs]-|[sr]k_(?:live|test)_",  # service tokens
     r"eyj|bearer",  # JWTs, bearer tokens
     r"dob|d\.o\.b|birth|born|ssn|social.security|passport|licen[cs]e|\bdl",  # labels
+    # Street lines (places.py), UK postcodes, labelled postcodes.
+    STREET_PREFILTER,
+    r"[a-z]{1,2}\d[a-z\d]? \d[a-z]{2}\b",
+    r"zip|post(?:al)?.?code",
+    # JSON keys that name a person or an address (their values are masked whole).
+    r"\"(?:[a-z_]*name|contact|patient|employee|customer|owner|recipient|address|street|"
+    r"city|zip|post(?:al)?_?code)\"\s*:",
 )
 PATTERN = re.compile("|".join(f"(?:{a})" for a in _ALTERNATIVES), re.IGNORECASE)
 
@@ -48,6 +58,34 @@ _ASCII_WORDS = re.compile("|".join(_ALTERNATIVES[6:]))
 
 # A column that holds dates of birth says so in its name; its values need no label.
 DOB_COLUMN = re.compile(r"(?:^|_)(?:dob|birth_?date|date_of_birth|birthday|born_on)$", re.I)
+# So do columns of addresses and of the places in them.
+ADDRESS_COLUMN = re.compile(
+    r"(?:^|_)(?:address|addr|street|street_?address|address_?line_?\d|line_?[12]|"
+    r"(?:home|billing|shipping|mailing|postal|residential|work)_?address)$",
+    re.I,
+)
+LOCATION_COLUMN = re.compile(r"(?:^|_)(?:city|town|zip|zip_?code|post_?code|postal_?code)$", re.I)
+
+#: What a column's name says its text values are, whatever they look like.
+PERSON = "PERSON"
+STREET_ADDRESS = "STREET_ADDRESS"
+LOCATION = "LOCATION"
+MAYBE_PERSON = "PERSON?"  # a `name` column: a person's name when the value looks like one
+
+
+def column_hint(name: str) -> str | None:
+    """The entity a text column holds by its name (DATE_OF_BIRTH is `DOB_COLUMN`'s), or
+    MAYBE_PERSON, or None. The proxy sends every value of a hinted column to the masker."""
+    if DOB_COLUMN.search(name):
+        return "DATE_OF_BIRTH"
+    if ADDRESS_COLUMN.search(name):
+        return STREET_ADDRESS
+    if LOCATION_COLUMN.search(name):
+        return LOCATION
+    person = person_column(name)
+    if person == "sure":
+        return PERSON
+    return MAYBE_PERSON if person == "maybe" else None
 
 
 def _search(text: str) -> bool:
@@ -57,10 +95,14 @@ def _search(text: str) -> bool:
     return PATTERN.search(text) is not None
 
 
+def _could_contain(text: str) -> bool:
+    return _search(text) or could_hold_name(text)  # people's names: personnames.py
+
+
 # The alternation costs ~0.3 µs a character; short values (statuses, names, cities) repeat down
 # a column, so their verdicts are remembered process-wide (bounded: ~4 MB at most).
 _CACHED_CHARS = 64
-_cached_search = lru_cache(maxsize=32768)(_search)
+_cached_search = lru_cache(maxsize=32768)(_could_contain)
 
 
 def forget_prefilter() -> None:
@@ -77,7 +119,7 @@ class Prefilter:
     def could_contain(self, text: str) -> bool:
         if self.everything:
             return True
-        return _cached_search(text) if len(text) <= _CACHED_CHARS else _search(text)
+        return _cached_search(text) if len(text) <= _CACHED_CHARS else _could_contain(text)
 
 
 class ColumnKind(StrEnum):

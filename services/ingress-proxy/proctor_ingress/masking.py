@@ -33,7 +33,14 @@ from nats.aio.client import Client as NATS
 
 from proctor import pgarray, pgwire, subjects
 from proctor.masker.v1 import masker_pb2 as mpb
-from proctor.maskrules import DOB_COLUMN, ColumnKind, Prefilter, is_date_type, kind_for_type
+from proctor.maskrules import (
+    DOB_COLUMN,
+    ColumnKind,
+    Prefilter,
+    column_hint,
+    is_date_type,
+    kind_for_type,
+)
 from proctor.pgwire import Field
 from proctor.pgwire import with_formats as pgwire_with_formats
 
@@ -118,7 +125,7 @@ def type_name(oid: int) -> str:
 class Plan(Enum):
     PASS = "pass"  # never sent
     SCAN = "scan"  # sent when the prefilter says it could hold something
-    ALL = "all"  # a date-of-birth column: every value is masked
+    ALL = "all"  # a column of dates of birth, people or addresses by its name: every value
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,8 +145,10 @@ def plan_column(f: Field) -> ColumnPlan:
         kind = ColumnKind.OTHER
     if kind is ColumnKind.ARRAY and kind_for_type(name[1:]) is ColumnKind.OTHER:
         kind = ColumnKind.OTHER  # int4[], uuid[], ...: no text in them
+    # A column whose name says it holds dates of birth, people or addresses: every value.
+    hinted = column_hint(f.name)
     dob = DOB_COLUMN.search(f.name) is not None and (kind is ColumnKind.TEXT or is_date_type(name))
-    if dob:
+    if dob or (hinted is not None and kind is ColumnKind.TEXT):
         plan = Plan.ALL
     elif kind is ColumnKind.OTHER:
         plan = Plan.PASS

@@ -15,7 +15,8 @@ from collections.abc import Callable, Sequence
 from functools import lru_cache, partial
 
 from proctor import pgarray
-from proctor.maskrules import DOB_COLUMN
+from proctor.maskrules import DOB_COLUMN, MAYBE_PERSON, PERSON, column_hint
+from proctor.personnames import looks_like_person
 from proctor_masker.model import (
     Column,
     ColumnKind,
@@ -185,11 +186,21 @@ class _BatchMasker:
         except ValueError:
             return self.text(column, value)  # not JSON after all: mask it as text
 
+        key: list[str | None] = [None]  # the key the next string is the value of
+
         def one(m: re.Match[str]) -> str:
-            if m.group(1) is not None:
-                return m.group(0)  # an object key
+            if m.group(1) is not None:  # an object key
+                key[0] = json.loads(m.group(0)[: m.start(1) - m.start(0)])
+                return m.group(0)
             decoded: str = json.loads(m.group(0))
-            masked = self.text(column, decoded)
+            hint = column_hint(key[0]) if key[0] else None
+            key[0] = None
+            if hint == MAYBE_PERSON:
+                masked = self.maybe_person(column, decoded)
+            elif hint is not None and hint != DATE_OF_BIRTH:
+                masked = self.whole(column, hint, decoded)
+            else:
+                masked = self.text(column, decoded)
             return m.group(0) if masked == decoded else json.dumps(masked, ensure_ascii=False)
 
         return _JSON_STRING.sub(one, value)
@@ -204,6 +215,19 @@ class _BatchMasker:
         masked = pgarray.map_strings(items, lambda s: self.text(column, s))
         return value if masked == items else pgarray.write(prefix, masked)
 
+    def whole(self, column: str, entity: str, value: str) -> str:
+        """A value its column's name says is a person's name or an address: all of it."""
+        if not value.strip():
+            return value
+        self.counts[column, entity] += 1
+        return replacement(entity, value, self.settings)
+
+    def maybe_person(self, column: str, value: str) -> str:
+        """A `name` column's value: whole when it looks like a person's name, else as text."""
+        if looks_like_person(value):
+            return self.whole(column, PERSON, value)
+        return self.text(column, value)
+
     def date_of_birth(self, column: Column, value: str) -> str:
         self.counts[column.name, DATE_OF_BIRTH] += 1
         if is_date_type(column.type_name):
@@ -216,6 +240,11 @@ class _BatchMasker:
             column.kind is ColumnKind.TEXT or is_date_type(column.type_name)
         ):
             return partial(self.date_of_birth, column)
+        hint = column_hint(column.name) if column.kind is ColumnKind.TEXT else None
+        if hint == MAYBE_PERSON:
+            return partial(self.maybe_person, column.name)
+        if hint is not None:
+            return partial(self.whole, column.name, hint)
         if column.kind is ColumnKind.TEXT:
             return partial(self.text, column.name)
         if column.kind is ColumnKind.JSON:
@@ -241,7 +270,7 @@ def mask(
     for i, column in enumerate(batch.columns):
         col = columns_in[i] if columns_in else ()
         values += len(col) - col.count(None)
-        if column.kind is ColumnKind.TEXT and not _DOB_COLUMN.search(column.name):
+        if column.kind is ColumnKind.TEXT and column_hint(column.name) is None:
             masked_col, n = masker.text_column(column.name, col)
             changed += n
             columns_out.append(masked_col)

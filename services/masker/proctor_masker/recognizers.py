@@ -41,6 +41,8 @@ from presidio_analyzer.predefined_recognizers import (
 from tldextract.remote import lenient_netloc
 
 from proctor.maskrules import Prefilter, forget_prefilter
+from proctor.personnames import name_lists, person_spans
+from proctor.places import STREET_LINE, STREET_PREFILTER
 from proctor_masker.routing import (
     PHONE_ENTITY,
     PHONE_GATE,
@@ -318,6 +320,57 @@ def secret_recognizers() -> list[EntityRecognizer]:
     ]
 
 
+class PersonNameRecognizer(EntityRecognizer):
+    """People's names in free text without a model (personnames.py): a known given name and a
+    known surname, or a known given name and a capitalised word with a word around that says a
+    person is meant (Mr, customer, contact, ...)."""
+
+    SCORE = 0.6
+
+    def __init__(self) -> None:
+        # Case-sensitive: a capitalised ASCII word, or any non-ASCII letter.
+        self.gate = re.compile(r"[A-Z][a-z]|[^\x00-\x7f]")
+        super().__init__(supported_entities=["PERSON"], name="proctor:person")
+
+    def load(self) -> None:
+        name_lists()  # read the lists once, at start
+
+    def analyze(
+        self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
+    ) -> list[RecognizerResult]:
+        return [RecognizerResult("PERSON", s, e, self.SCORE) for s, e in person_spans(text)]
+
+
+def place_recognizers() -> list[EntityRecognizer]:
+    """Street lines (US, UK, German and French forms) and postcodes in context."""
+    return [
+        RegexRecognizer("STREET_ADDRESS", STREET_LINE.pattern, score=0.7, gate=STREET_PREFILTER),
+        RegexRecognizer(
+            "POSTAL_CODE",
+            r"\b(?:GIR 0AA|[A-Z]{1,2}\d[A-Z\d]? \d[A-Z]{2})\b",  # UK
+            score=0.6,
+            gate=r"[a-z]{1,2}\d[a-z\d]? \d[a-z]{2}\b|gir 0aa",
+        ),
+        RegexRecognizer(
+            "POSTAL_CODE",
+            r"(?:\b(?:zip|post(?:al)?.?code)(?:[ _\-]?code)?"
+            + _LABEL_SEP
+            + r"|,\s*[A-Z]{2}\s+)(?P<value>\d{5}(?:-\d{4})?|[A-Z]\d[A-Z] ?\d[A-Z]\d)\b",
+            flags=0,
+            score=0.6,
+            gate=r"zip|post(?:al)?.?code|,\s*[a-z]{2}\s+\d{5}",
+        ),
+        # German and French: after a comma, before the town (", 10115 Berlin").
+        RegexRecognizer(
+            "POSTAL_CODE",
+            r"(?<=, )\d{5}(?= [A-ZÀ-Þ][a-zà-ÿ]+)",
+            flags=0,
+            score=0.6,
+            gate=r", \d{5} ",
+        ),
+    ]
+
+
 # The public-suffix snapshot bundled with tldextract: presidio's email check would otherwise try
 # to download the list at the first email (and log a traceback where there is no network).
 _OFFLINE_TLDS = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
@@ -463,7 +516,10 @@ class Detector:
         self.analyzer = analyzer
         self.entities = list(entities)
         self.min_score = min_score
-        self.uses_ner = any(e in NER_ENTITIES for e in entities)
+        # A spaCy model among the recognizers: it reads every text, so nothing is routed.
+        self.uses_ner = any(
+            type(r).__name__ == "SpacyRecognizer" for r in analyzer.registry.recognizers
+        )
         wanted = set(self.entities)
         # Without NER the engine's NLP step, context enhancer and bookkeeping do nothing for
         # these recognizers but cost ~120 µs a value: call the recognizers themselves.
@@ -586,7 +642,8 @@ def resolve_overlaps(findings: Iterable[Finding]) -> list[Finding]:
 def build_detector(min_score: float = 0.4, ner: bool | None = None) -> Detector:
     """The masker's detector. `ner=None`: use spaCy NER when its model is installed."""
     use_ner = _spacy_model_installed() if ner is None else ner
-    recognizers = presidio_recognizers() + secret_recognizers()
+    recognizers = presidio_recognizers() + secret_recognizers() + place_recognizers()
+    recognizers.append(PersonNameRecognizer())
     entities = sorted({e for r in recognizers for e in r.supported_entities})
     if use_ner:
         entities += NER_ENTITIES

@@ -1,0 +1,214 @@
+"""People's names without a model: given names and surnames of many locales, and the pairs of
+capitalised words in a text that read as a person's name.
+
+The lists are Faker's (MIT, maintained, no download at run time): its person providers carry
+the common given names and surnames of each locale, about 7,800 and 9,300 across the locales
+below. A pair is a candidate when its first word is a known given name; it is a name when the
+second is a known surname too, or when a word around it says a person is meant (Mr, Dr,
+customer, contact, ...). The masker decides; the proxy's prefilter uses `could_hold_name`,
+which is never narrower.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import lru_cache
+
+LOCALES = (
+    "en_US", "en_GB", "en_IE", "en_IN", "en_CA", "en_AU", "de_DE", "de_AT", "de_CH", "fr_FR",
+    "fr_CA", "es_ES", "es_MX", "it_IT", "nl_NL", "pt_BR", "pt_PT", "pl_PL", "sv_SE", "da_DK",
+    "no_NO", "fi_FI", "cs_CZ",
+)  # fmt: skip
+
+# Capitalised words that are names in the lists but, before another capitalised word, far more
+# often start something else (a month, a weekday, a modal, a product line).
+NOT_GIVEN = frozenset({
+    "May", "June", "April", "August", "January", "March", "Will", "Mark", "Bill", "Page",
+    "Art", "Hope", "Faith", "Joy", "Rose", "Iris", "Holly", "Summer", "Autumn", "Winter",
+    "Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Max",
+    "Pro", "Prime", "Else", "Lane", "Sky", "Star", "River", "Ray", "Gene", "Dean", "Chase",
+    "Grant", "Price", "Miles", "Royal", "Major", "General", "Son", "Christian", "Angel",
+    "Paris", "London", "Berlin", "Sydney", "Florence", "Austin", "Dallas", "Phoenix", "Jersey",
+    "Georgia", "Virginia", "Carolina", "India", "China", "Israel", "Jordan", "Kennedy",
+    "Lincoln", "Washington", "Madison", "Jackson", "Victoria", "Adelaide", "Charlotte",
+    "Chelsea", "Camden", "Hudson", "Brooklyn", "Orlando", "Santiago", "Dakota", "Nevada",
+    "Amazon", "Apple", "Oracle", "Tesla", "Ford", "Dell", "Mercedes", "Porsche", "Jaguar",
+})  # fmt: skip
+
+# Words near a pair that say a person is meant.
+CONTEXT = re.compile(
+    r"\b(?:mr|mrs|ms|miss|mx|dr|prof|sir|dame|herr|frau|m\.|mme|mlle|sr|sra|sig|"
+    r"customer|client|contact|patient|employee|user|owner|holder|cardholder|recipient|"
+    r"name|signed|sincerely|dear|hi|hello|attn|attention|spoke|called|emailed|met|"
+    r"née|geb|per|by|from|to|for|with|cc)\b",
+    re.IGNORECASE,
+)
+
+# A capitalised word (any alphabet's letters), with one hyphen or apostrophe part.
+_WORD = re.compile(r"[^\W\d_]+(?:['’\-][^\W\d_]+)?")
+# Particles inside surnames: van der Berg, de la Cruz, O'Neil is one word.
+_PARTICLES = frozenset({"van", "von", "der", "den", "de", "da", "di", "del", "della", "la",
+                        "le", "du", "dos", "das", "ter", "ten", "zu", "bin", "al"})  # fmt: skip
+_GAP = re.compile(r"[ \t]+(?:[A-Z]\.[ \t]+)?")  # one space run, maybe a middle initial
+
+
+@lru_cache(maxsize=1)
+def name_lists() -> tuple[frozenset[str], frozenset[str]]:
+    """(given names, surnames), capitalised as written."""
+    given: set[str] = set()
+    surnames: set[str] = set()
+    for locale in LOCALES:
+        try:
+            provider = importlib.import_module(f"faker.providers.person.{locale}").Provider
+        except ImportError:  # a locale a Faker release dropped
+            continue
+        for attr in ("first_names", "first_names_male", "first_names_female"):
+            names = getattr(provider, attr, None) or ()
+            given.update(n for n in names if _plain(n))
+        surnames.update(n for n in (getattr(provider, "last_names", None) or ()) if _plain(n))
+    return frozenset(given - NOT_GIVEN), frozenset(surnames)
+
+
+def _plain(name: str) -> bool:
+    return bool(name) and name[0].isupper() and " " not in name
+
+
+def _capitalised(word: str) -> bool:
+    return word[0].isupper() and (len(word) == 1 or not word[1:].isupper())
+
+
+@dataclass(frozen=True, slots=True)
+class NamePair:
+    """A given name followed by a capitalised word: [start, end) of both."""
+
+    start: int
+    end: int
+    surname_known: bool
+
+
+def name_pairs(text: str) -> Iterator[NamePair]:
+    """Each known given name followed (after a space, maybe a middle initial and surname
+    particles) by a capitalised word."""
+    given, surnames = name_lists()
+    words = [(m.start(), m.end(), m.group()) for m in _WORD.finditer(text)]
+    for i, (start, end, word) in enumerate(words):
+        if word not in given:
+            continue
+        j = i + 1
+        last_end = end
+        while j < len(words):
+            gap = text[last_end : words[j][0]]
+            if not _GAP.fullmatch(gap) and not (gap == "" and j > i + 1):
+                break
+            candidate = words[j][2]
+            if candidate.lower() in _PARTICLES and not _capitalised(candidate):
+                last_end = words[j][1]
+                j += 1
+                continue
+            if _capitalised(candidate) and candidate not in NOT_GIVEN:
+                known = candidate in surnames or candidate.split("-")[-1] in surnames
+                yield NamePair(start, words[j][1], known)
+            break
+
+
+# A title, then one or two capitalised words: a person whatever the names are.
+_NAME_WORD = r"[A-ZÀ-Þ][^\W\d_]+(?:['’\-][^\W\d_]+)?"
+_TITLED = re.compile(
+    r"\b(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Sir|Dame|Herr|Frau|Mme|Mlle)\.?[ \t]+"
+    rf"(?P<name>{_NAME_WORD}(?:[ \t]+{_NAME_WORD})?)"
+)
+
+
+def person_spans(text: str) -> list[tuple[int, int]]:
+    """The people's names in free text: a known given name and a known surname, a known given
+    name and a capitalised word with a context word in the text, or a title and one or two
+    capitalised words."""
+    out = [m.span("name") for m in _TITLED.finditer(text)]
+    pairs = list(name_pairs(text))
+    if not pairs:
+        return out
+    context = None
+    for pair in pairs:
+        if not pair.surname_known:
+            if context is None:
+                context = CONTEXT.search(text) is not None
+            if not context:
+                continue
+        out.append((pair.start, pair.end))
+    return out
+
+
+_ASCII_CAPITALISED = re.compile(r"[A-Z][a-z]")
+
+
+def could_hold_name(text: str) -> bool:
+    """Never False where `person_spans` finds something: a known given name is followed by
+    another word, or a title by a capitalised word."""
+    if text.isascii() and _ASCII_CAPITALISED.search(text) is None:
+        return False
+    if _TITLED.search(text) is not None:
+        return True
+    given = name_lists()[0]
+    words = _WORD.findall(text)
+    return any(w in given for w in words[:-1])
+
+
+# ---- column hints -----------------------------------------------------------------------------
+
+_PERSON_COLUMN = re.compile(
+    r"(?:^|_)(?:first_?name|last_?name|sur_?name|given_?name|family_?name|full_?name|"
+    r"middle_?name|maiden_?name|(?:customer|contact|patient|employee|client|owner|"
+    r"account_?holder|card_?holder|recipient|billing|shipping|beneficiary|guardian|"
+    r"emergency_contact|person|member|student|passenger|guest|doctor|physician|nurse)_?name|"
+    r"cardholder|account_holder)$",
+    re.IGNORECASE,
+)
+# Columns whose values are people more often than not, but not always (a product's `name`).
+_MAYBE_PERSON_COLUMN = re.compile(
+    r"^(?:name|contact|patient|employee|customer|owner|recipient|author|assignee|reporter|"
+    r"requester|holder|signatory)$",
+    re.IGNORECASE,
+)
+
+
+def person_column(name: str) -> str | None:
+    """ "sure" for a column of people's names by its name, "maybe" for one that often is
+    (`name`), None otherwise."""
+    if _PERSON_COLUMN.search(name):
+        return "sure"
+    if _MAYBE_PERSON_COLUMN.search(name):
+        return "maybe"
+    return None
+
+
+# Words that, in a `name` column, say the row is not a person.
+_NOT_A_PERSON = frozenset({
+    "inc", "ltd", "llc", "llp", "plc", "corp", "corporation", "co", "company", "gmbh", "ag",
+    "sa", "sas", "sarl", "bv", "nv", "ab", "oy", "spa", "srl", "group", "holdings", "team",
+    "department", "dept", "office", "service", "services", "systems", "solutions", "labs",
+    "pro", "max", "plus", "mini", "ultra", "lite", "edition", "premium", "basic", "standard",
+    "enterprise", "free", "plan", "tier", "bundle", "pack", "kit", "set", "series", "model",
+    "version", "cluster", "server", "node", "pod", "queue", "topic", "bucket",
+    "street", "road", "avenue", "city", "county", "state", "park", "hotel", "airport",
+    "station", "university", "school", "hospital", "bank", "store", "shop", "cafe", "restaurant",
+})  # fmt: skip
+
+
+def looks_like_person(value: str) -> bool:
+    """For a "maybe" column: two to five words, the first two capitalised letters-only words,
+    the rest capitalised, particles or numbers (`Ada Lovelace 10`), and none a word of
+    companies, products or places."""
+    words = value.split()
+    if not 2 <= len(words) <= 5:
+        return False
+    head = [w.strip(",.") for w in words[:2]]
+    if not all(w and w[0].isupper() and w.replace("-", "").replace("'", "").isalpha()
+               for w in head):  # fmt: skip
+        return False
+    if any(w.strip(",.()").lower() in _NOT_A_PERSON for w in words):
+        return False
+    rest = words[2:]
+    return all(w[0].isupper() or w.isdigit() or w.lower() in _PARTICLES for w in rest)
