@@ -99,6 +99,7 @@ def name_pairs(text: str) -> Iterator[NamePair]:
             continue
         j = i + 1
         last_end = end
+        particle = False
         while j < len(words):
             gap = text[last_end : words[j][0]]
             if not _GAP.fullmatch(gap) and not (gap == "" and j > i + 1):
@@ -106,10 +107,11 @@ def name_pairs(text: str) -> Iterator[NamePair]:
             candidate = words[j][2]
             if candidate.lower() in _PARTICLES and not _capitalised(candidate):
                 last_end = words[j][1]
+                particle = True  # van, de, von ...: what follows is a surname
                 j += 1
                 continue
             if _capitalised(candidate) and candidate not in NOT_GIVEN:
-                known = candidate in surnames or candidate.split("-")[-1] in surnames
+                known = particle or candidate in surnames or candidate.split("-")[-1] in surnames
                 yield NamePair(start, words[j][1], known)
             break
 

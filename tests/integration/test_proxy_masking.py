@@ -267,3 +267,34 @@ async def test_notification_payloads_are_masked(gateway: RunningGateway) -> None
         assert await asyncio.wait_for(received.get(), 10) == ("orders", "order 1042 shipped")
     finally:
         await agent.close()
+
+
+async def test_the_demo_customers_show_no_person_and_keep_everything_else(
+    gateway: RunningGateway,
+) -> None:
+    from proctor.demo import DEMO_SQL
+
+    conn = await asyncpg.connect(gateway.target_url)
+    try:
+        await conn.execute(DEMO_SQL)
+        direct = [dict(r) for r in await conn.fetch("SELECT * FROM customers ORDER BY id")]
+    finally:
+        await conn.close()
+    agent = await asyncpg.connect(gateway.dsn())
+    try:
+        masked = [dict(r) for r in await agent.fetch("SELECT * FROM customers ORDER BY id")]
+    finally:
+        await agent.close()
+    assert len(masked) == len(direct) == 200
+    for before, after in zip(direct, masked, strict=True):
+        assert after["name"] == "<PERSON>", after
+        for column in ("email", "phone", "card_number", "ssn"):
+            assert after[column] != before[column] and before[column] not in str(after), column
+        profile = json.loads(after["profile"])
+        assert before["email"] not in after["profile"] and "-55-" not in after["profile"]
+        assert profile["tier"] == json.loads(before["profile"])["tier"]
+        assert after["tags"][0] == "vip" and before["email"] not in after["tags"]
+        assert "4242424242424242" not in after["notes"] and "555-0147" not in after["notes"]
+        if before["notes"] == "no notes":
+            assert after["notes"] == "no notes"
+        assert (after["id"], after["created_at"]) == (before["id"], before["created_at"])

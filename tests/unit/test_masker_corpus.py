@@ -27,7 +27,14 @@ from proctor_masker.recognizers import (
     resolve_overlaps,
 )
 from proctor_masker.routing import phone_runner
-from tests.unit.masker_corpus import STRUCTURED, Sample, build_corpus, realistic_mix
+from tests.unit.masker_corpus import (
+    HELD_OUT_NAMES,
+    STRUCTURED,
+    Sample,
+    build_corpus,
+    build_held_out,
+    realistic_mix,
+)
 
 
 @pytest.fixture(scope="module")
@@ -76,8 +83,8 @@ def _table(tp: Counter[str], fn: Counter[str], fp: Counter[str]) -> str:
 
 
 def test_corpus_is_a_few_hundred_values_with_hard_negatives(corpus: list[Sample]) -> None:
-    assert 300 <= len(corpus) <= 800
-    assert sum(1 for s in corpus if not s.labels) >= 100
+    assert 600 <= len(corpus) <= 1000
+    assert sum(1 for s in corpus if not s.labels) >= 200
     assert build_corpus() == corpus  # the seed makes it reproducible
 
 
@@ -89,10 +96,52 @@ def test_recall_and_precision(corpus: list[Sample], found: list[frozenset[str]])
         n = tp[entity] + fn[entity]
         assert n, f"no {entity} in the corpus"
         assert tp[entity] / n >= 0.99, f"{entity} recall below 0.99\n{table}"
-    for entity in ("PHONE_NUMBER", "IP_ADDRESS", "DATE_OF_BIRTH"):
+    for entity in ("PHONE_NUMBER", "IP_ADDRESS", "DATE_OF_BIRTH", "STREET_ADDRESS"):
         assert tp[entity] / (tp[entity] + fn[entity]) >= 0.9, f"{entity} recall\n{table}"
+    assert tp["PERSON"] / (tp["PERSON"] + fn["PERSON"]) >= 0.85, f"PERSON recall\n{table}"
     precision = sum(tp.values()) / (sum(tp.values()) + sum(fp.values()))
-    assert precision >= 0.95, f"precision {precision:.3f} below 0.95\n{table}"
+    assert precision >= 0.98, f"precision {precision:.3f} below 0.98\n{table}"
+
+
+def test_held_out_part_reported_apart(detector: Detector) -> None:
+    """Hand-written values the recognizers were not tuned on: printed on their own (`-s`),
+    with a floor well below the tuned part's so the numbers stay honest, not tuned for."""
+    held_out = build_held_out()
+    found = [frozenset(f.entity for f in detector.find(s.text)) for s in held_out]
+    tp, fn, fp = _scores(held_out, found)
+    table = _table(tp, fn, fp)
+    print("\nheld out:\n" + table)
+    precision = sum(tp.values()) / max(1, sum(tp.values()) + sum(fp.values()))
+    assert precision >= 0.9 and sum(tp.values()) / len(held_out) > 0.3, table
+
+
+def test_names_in_name_columns(detector: Detector) -> None:
+    """A column named for people is masked whole; a `name` column when its value looks like a
+    person's name (several locales, with and without a counter)."""
+    from proctor_masker.core import mask
+    from proctor_masker.model import Column, ColumnKind, MaskRequestBatch, MaskSettings
+
+    fake = Faker(["en_US", "en_GB", "de_DE", "fr_FR", "es_ES", "it_IT", "nl_NL", "pl_PL"])
+    fake.seed_instance(17)
+    names = [f"{fake.first_name()} {fake.last_name()}" for _ in range(200)]
+    names += [f"{n} {i}" for i, n in enumerate(HELD_OUT_NAMES)]
+    columns = (Column("customer_name", "text", ColumnKind.TEXT),
+               Column("name", "text", ColumnKind.TEXT))  # fmt: skip
+    rows = tuple((n, n) for n in names)
+    out = mask(MaskRequestBatch(columns, rows), MaskSettings(), detector).rows
+    sure = sum(r[0] == "<PERSON>" for r in out) / len(out)
+    maybe = sum(r[1] == "<PERSON>" for r in out) / len(out)
+    print(f"\nname columns: customer_name {sure:.3f}, name {maybe:.3f} of {len(out)}")
+    assert sure == 1.0 and maybe >= 0.95, (sure, maybe)
+    products = [(p, p) for p in _PRODUCTS_IN_NAME_COLUMNS]
+    out = mask(MaskRequestBatch(columns, tuple(products)), MaskSettings(), detector).rows
+    assert [r[1] for r in out] == [p for p, _ in products]
+
+
+_PRODUCTS_IN_NAME_COLUMNS = (
+    "Widget Pro 3000", "Premium Plan", "Enterprise Support Bundle", "Acme Corp", "web-frontend",
+    "billing-service", "Team Blue",
+)  # fmt: skip
 
 
 def test_hard_negatives_mostly_clean(corpus: list[Sample], found: list[frozenset[str]]) -> None:
