@@ -16,7 +16,7 @@ from enum import StrEnum
 from functools import lru_cache
 
 from proctor.personnames import could_hold_name, person_column
-from proctor.places import STREET_PREFILTER
+from proctor.places import could_hold_street
 
 # Each line covers the recognizers named in its comment. Keep them in step with the masker's
 # recognizers.py.
@@ -36,8 +36,7 @@ _ALTERNATIVES = (
     r"gh[pousr]_|github_pat_|glpat-|xox[abprs]-|[sr]k_(?:live|test)_",  # service tokens
     r"eyj|bearer",  # JWTs, bearer tokens
     r"dob|d\.o\.b|birth|born|ssn|social.security|passport|licen[cs]e|\bdl",  # labels
-    # Street lines (places.py), UK postcodes, labelled postcodes.
-    STREET_PREFILTER,
+    # UK postcodes, labelled postcodes (street lines: places.py, in _could_contain).
     r"[a-z]{1,2}\d[a-z\d]? \d[a-z]{2}\b",
     r"zip|post(?:al)?.?code",
     # JSON keys that name a person or an address (their values are masked whole).
@@ -96,7 +95,8 @@ def _search(text: str) -> bool:
 
 
 def _could_contain(text: str) -> bool:
-    return _search(text) or could_hold_name(text)  # people's names: personnames.py
+    # People's names (personnames.py) and street lines (places.py) are found in Python.
+    return _search(text) or could_hold_name(text) or could_hold_street(text)
 
 
 # The alternation costs ~0.3 µs a character; short values (statuses, names, cities) repeat down

@@ -5,8 +5,8 @@ Portugal (`Calle Mayor 3`, `Via Roma, 12`).
 
 The street types are Faker's (MIT, maintained, no download at run time): the USPS suffixes
 its en_US provider carries and the prefixes and suffixes of its other locales, with the usual
-abbreviations added. The masker's recognizer uses `STREET_LINE` (capitalised names); the
-proxy's prefilter uses `STREET_PREFILTER`, lower case and never narrower.
+abbreviations added. The masker's recognizer and the proxy's prefilter both call
+`street_spans`, so the prefilter is never narrower.
 """
 
 from __future__ import annotations
@@ -51,29 +51,95 @@ _FR_TYPES = _faker_words("fr_FR", "street_prefixes") | {
 }  # fmt: skip
 
 
-def _alternation(words: set[str]) -> str:
-    return "|".join(re.escape(w) for w in sorted(words, key=lambda w: (-len(w), w)))
+_EN_LOWER = frozenset(w.lower().rstrip(".") for w in _EN_TYPES)
+_LEAD = frozenset(_LEAD_TYPES)
+_FR_LOWER = frozenset(w.lower() for w in _FR_TYPES)
+_GLUED = tuple(sorted(_GLUED_TYPES, key=len, reverse=True))
+_PARTICLES = frozenset(
+    {"de", "del", "della", "dei", "delle", "di", "da", "do", "dos", "das", "la", "le", "du", "des",
+     "van", "von", "der", "den", "l'", "d'"}
+)  # fmt: skip
+
+# A house number and the space after it; a word (letters, with inner ' . -); one with a number.
+_HOUSE = re.compile(r"\b\d{1,5}[A-Za-z]?(?:[-/]\d{1,4})?(?:\s?(?:bis|ter))?,?[ \t]+")
+_WORD = re.compile(r"[^\W\d_][\w'’.\-]*")
+_SPACE = re.compile(r",?[ \t]+")
+_NAME_BEFORE = re.compile(r"([^\W\d_][\w'’.]*)[ \-]\Z")
+_TRAILING_NUMBER = re.compile(r",?[ \t]+\d{1,5}[A-Za-z]?(?:[-/]\d{1,4})?\b")
 
 
-_CAP = r"[A-ZÀ-ÖØ-Þ][\w'’.\-]*"
-_LOW = r"(?:de|del|della|dei|delle|di|da|do|dos|das|la|le|l['’]|d['’]|du|des|van|von|der)"
-_NUMBER = r"\d{1,5}[A-Za-z]?(?:[-/]\d{1,4})?"
+def _capitalised(word: str) -> bool:
+    return word[0].isupper()
 
-#: A street line (case-sensitive: its names capitalised).
-STREET_LINE = re.compile(
-    rf"\b{_NUMBER},?\s+(?:{_CAP}\s+){{1,4}}(?:{_alternation(_EN_TYPES)})\b\.?"
-    rf"|\b(?:{_alternation(_LEAD_TYPES)})\s+(?:{_LOW}\s+)*{_CAP}(?:\s+(?:{_LOW}\s+)*{_CAP}){{0,3}}"
-    rf",?\s+{_NUMBER}\b"
-    rf"|\b(?:{_CAP}[ \-])*(?:[A-ZÀ-Þ][^\W\d_]*(?:{_alternation(_GLUED_TYPES)})|"
-    rf"(?:{_alternation({w.capitalize() for w in _GLUED_TYPES})}))\s+{_NUMBER}\b"
-    rf"|\b{_NUMBER}(?:\s?(?:bis|ter))?,?\s+(?i:{_alternation(_FR_TYPES)})\s+(?:{_LOW}\s*)*"
-    rf"{_CAP}(?:\s+{_CAP}){{0,3}}"
-)
 
-#: The prefilter's superset of STREET_LINE, lower case (searched in lowered text too).
-STREET_PREFILTER = (
-    rf"\d[a-z]?,?\s+(?:[^\s]+\s+){{1,4}}(?:{_alternation({w.lower() for w in _EN_TYPES})})\b"
-    rf"|\b(?:{_alternation({w.lower() for w in _LEAD_TYPES})})\s[^\n]{{1,80}}?\d"
-    rf"|(?:{_alternation(_GLUED_TYPES)})\s+\d"
-    rf"|\d(?:\s?(?:bis|ter))?,?\s+(?:{_alternation({w.lower() for w in _FR_TYPES})})\s"
-)
+def _words(text: str, pos: int, most: int) -> list[tuple[int, int, str]]:
+    """Up to `most` words from `pos`, each after the previous one's single space run."""
+    out: list[tuple[int, int, str]] = []
+    while len(out) < most:
+        m = _WORD.match(text, pos)
+        if m is None:
+            break
+        out.append((m.start(), m.end(), m.group()))
+        gap = _SPACE.match(text, m.end())
+        if gap is None:
+            break
+        pos = gap.end()
+    return out
+
+
+def street_spans(text: str) -> list[tuple[int, int]]:
+    """The street lines in `text`, as [start, end) spans."""
+    spans = []
+    for m in _HOUSE.finditer(text):  # number first: US/UK types last, French types first
+        words = _words(text, m.end(), 6)
+        if not words:
+            continue
+        first = words[0][2]
+        if first.lower() in _FR_LOWER and len(words) > 1:
+            names = [w for w in words[1:] if w[2].lower() in _PARTICLES or _capitalised(w[2])]
+            named = [w for w in names if _capitalised(w[2])]
+            if named and names[: len(names)] == words[1 : 1 + len(names)]:
+                spans.append((m.start(), names[-1][1]))
+            continue
+        for k, (_, end, word) in enumerate(words):
+            if not _capitalised(word):
+                break
+            if k >= 1 and word.lower().rstrip(".") in _EN_LOWER:
+                spans.append((m.start(), end))
+                break
+    for m in _WORD.finditer(text):  # the type, then the name, then the number
+        word = m.group()
+        if word in _LEAD:
+            gap = _SPACE.match(text, m.end())
+            if gap is None:
+                continue
+            for _, end, name in _words(text, gap.end(), 5):
+                if name.lower() in _PARTICLES:
+                    continue
+                if not _capitalised(name):
+                    break
+                tail = _TRAILING_NUMBER.match(text, end)
+                if tail is not None:
+                    spans.append((m.start(), tail.end()))
+                    break
+        elif _capitalised(word) and word.lower().endswith(_GLUED):
+            tail = _TRAILING_NUMBER.match(text, m.end())
+            if tail is None:
+                continue
+            start = m.start()
+            # Capitalised words before it, hyphenated or spaced, belong to the name.
+            while (before := _NAME_BEFORE.search(text, 0, start)) is not None and _capitalised(
+                before.group(1)
+            ):
+                start = before.start()
+            spans.append((start, tail.end()))
+    return sorted(set(spans))
+
+
+#: What every street line has: a number before a word, or a word before a number.
+STREET_GATE = re.compile(r"\d[A-Za-z]?,?[ \t]+[^\W\d_]|[^\W\d_.][ \t]+\d")
+
+
+def could_hold_street(text: str) -> bool:
+    """Whether `street_spans` finds something (what the prefilter asks)."""
+    return STREET_GATE.search(text) is not None and bool(street_spans(text))

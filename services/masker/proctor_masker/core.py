@@ -50,6 +50,9 @@ _DATE_STAND_IN = {
 }
 
 
+_looks_like_person = lru_cache(maxsize=65536)(looks_like_person)
+
+
 @lru_cache(maxsize=1)
 def default_detector() -> Detector:
     """The process's detector, built on first use."""
@@ -224,9 +227,29 @@ class _BatchMasker:
 
     def maybe_person(self, column: str, value: str) -> str:
         """A `name` column's value: whole when it looks like a person's name, else as text."""
-        if looks_like_person(value):
+        if _looks_like_person(value):
             return self.whole(column, PERSON, value)
         return self.text(column, value)
+
+    def hinted_column(
+        self, column: str, hint: str, values: Sequence[str | None]
+    ) -> tuple[list[str | None], int]:
+        """A text column whose name says what it holds (column_hint), in one loop."""
+        one = (
+            partial(self.maybe_person, column)
+            if hint == MAYBE_PERSON
+            else partial(self.whole, column, hint)
+        )
+        out: list[str | None] = []
+        changed = 0
+        for value in values:
+            if value is None:
+                out.append(None)
+                continue
+            masked = one(value)
+            changed += masked != value
+            out.append(masked)
+        return out, changed
 
     def date_of_birth(self, column: Column, value: str) -> str:
         self.counts[column.name, DATE_OF_BIRTH] += 1
@@ -270,8 +293,14 @@ def mask(
     for i, column in enumerate(batch.columns):
         col = columns_in[i] if columns_in else ()
         values += len(col) - col.count(None)
-        if column.kind is ColumnKind.TEXT and column_hint(column.name) is None:
+        hint = column_hint(column.name) if column.kind is ColumnKind.TEXT else None
+        if column.kind is ColumnKind.TEXT and hint is None:
             masked_col, n = masker.text_column(column.name, col)
+            changed += n
+            columns_out.append(masked_col)
+            continue
+        if hint is not None and hint != DATE_OF_BIRTH:
+            masked_col, n = masker.hinted_column(column.name, hint, col)
             changed += n
             columns_out.append(masked_col)
             continue

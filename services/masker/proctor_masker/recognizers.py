@@ -42,7 +42,7 @@ from tldextract.remote import lenient_netloc
 
 from proctor.maskrules import Prefilter, forget_prefilter
 from proctor.personnames import name_lists, person_spans
-from proctor.places import STREET_LINE, STREET_PREFILTER
+from proctor.places import STREET_GATE, street_spans
 from proctor_masker.routing import (
     PHONE_ENTITY,
     PHONE_GATE,
@@ -341,10 +341,28 @@ class PersonNameRecognizer(EntityRecognizer):
         return [RecognizerResult("PERSON", s, e, self.SCORE) for s, e in person_spans(text)]
 
 
+class StreetRecognizer(EntityRecognizer):
+    """Street lines (places.py): a house number and a street name with its type."""
+
+    SCORE = 0.7
+
+    def __init__(self) -> None:
+        self.gate = STREET_GATE
+        super().__init__(supported_entities=["STREET_ADDRESS"], name="proctor:street_address")
+
+    def load(self) -> None:
+        pass
+
+    def analyze(
+        self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
+    ) -> list[RecognizerResult]:
+        return [RecognizerResult("STREET_ADDRESS", s, e, self.SCORE) for s, e in street_spans(text)]
+
+
 def place_recognizers() -> list[EntityRecognizer]:
     """Street lines (US, UK, German and French forms) and postcodes in context."""
     return [
-        RegexRecognizer("STREET_ADDRESS", STREET_LINE.pattern, score=0.7, gate=STREET_PREFILTER),
+        StreetRecognizer(),
         RegexRecognizer(
             "POSTAL_CODE",
             r"\b(?:GIR 0AA|[A-Z]{1,2}\d[A-Z\d]? \d[A-Z]{2})\b",  # UK
