@@ -20,6 +20,7 @@ from nats.js.errors import BadRequestError, NotFoundError
 from proctor.errors import BusError
 from proctor.events import codec
 from proctor.events.v1 import events_pb2 as pb
+from proctor.faults import bus_callbacks
 from proctor.settings import Settings
 from proctor.telemetry import inject_headers
 
@@ -55,6 +56,7 @@ async def connect(settings: Settings, name: str) -> NATS:
             max_reconnect_attempts=-1,
             reconnect_time_wait=0.5,
             allow_reconnect=True,
+            **bus_callbacks(f"NATS at {settings.nats_url}", log),
         )
     except (TimeoutError, NatsError, OSError) as exc:
         raise BusError(f"cannot connect to NATS at {settings.nats_url}: {exc}") from exc

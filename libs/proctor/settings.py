@@ -66,6 +66,13 @@ class Settings(BaseSettings):
     audit_ack_wait: float = Field(
         30.0, gt=0, description="Seconds before an unacknowledged event is redelivered"
     )
+    audit_dead_letter_after: int = Field(
+        5,
+        ge=1,
+        le=1000,
+        description="Deliveries after which an event that fails to store (for a reason other "
+        "than the database being away) is stored raw as a dead letter",
+    )
     audit_replicas: int = Field(1, ge=1, le=16, description="Audit replicas `proctor up` starts")
     masker_replicas: int = Field(1, ge=1, le=16, description="Masker replicas `proctor up` starts")
     gateway_config: Path | None = Field(

@@ -24,6 +24,7 @@ from nats.js import api as js_api
 from proctor.errors import BusError, ProctorError
 from proctor.events import codec
 from proctor.events.v1 import events_pb2 as pb
+from proctor.faults import Backoff, Outage
 from proctor.settings import Settings
 from proctor.telemetry import inject_headers
 from proctor_approval.core import (
@@ -104,6 +105,7 @@ class ApprovalService:
         """Read every approval event from the first one on; set `caught_up` at the head."""
         sub = self._sub = await self._subscribe(0)
         last_seq = 0
+        outage, backoff = Outage("the approval events", log), Backoff(0.1, 5.0)
         while not stop.is_set():
             try:
                 if sub is None:
@@ -115,10 +117,12 @@ class ApprovalService:
                 self.caught_up.set()  # nothing more stored: we are at the head
                 continue
             except NatsError as exc:
-                log.warning("reading approval events failed (%s); retrying", exc)
+                outage.failed(exc)
                 sub = None
-                await asyncio.sleep(0.5)
+                await asyncio.sleep(backoff.next())
                 continue
+            outage.recovered()
+            backoff.reset()
             for msg in msgs:
                 last_seq = msg.metadata.sequence.stream
                 try:
