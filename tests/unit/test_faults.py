@@ -7,6 +7,7 @@ import logging
 import asyncpg
 import pytest
 
+from proctor.children import RestartPolicy
 from proctor.errors import StoreError
 from proctor.faults import Backoff, Outage, describe, transient_db_error
 from proctor.runtime import run_service
@@ -64,3 +65,16 @@ def test_a_fatal_error_without_text_is_printed_with_its_type(
 
     assert run_service("proctor-audit", entry) == 1
     assert capsys.readouterr().err == "proctor-audit: TimeoutError\n"
+
+
+def test_restart_back_off_grows_and_resets_after_a_healthy_run() -> None:
+    policy = RestartPolicy(first=1.0, cap=30.0, healthy_after=30.0)
+    policy.started(0.0)
+    delays = []
+    now = 0.0
+    for _ in range(7):  # crash right after each start
+        now += 1.0
+        delays.append(policy.exited(now))
+        policy.started(now)
+    assert delays == [1.0, 2.0, 4.0, 8.0, 16.0, 30.0, 30.0]
+    assert policy.exited(now + 60.0) == 1.0  # it ran for a minute: a fresh crash
