@@ -79,6 +79,22 @@ class Settings(BaseSettings):
         None, description="YAML file of identities (hashed tokens) and resources (targets)"
     )
     pg_listen: str = Field("127.0.0.1:6543", description="host:port of the Postgres listener")
+    pg_max_message: int = Field(
+        64 << 20,
+        ge=1 << 16,
+        le=1 << 30,
+        description="The largest protocol message (bytes) a client may send the proxy; a larger "
+        "one is refused at its header and the connection closed",
+    )
+    pg_max_connections: int = Field(
+        1000, ge=1, description="Client connections one proxy process accepts at once"
+    )
+    pg_max_connections_per_identity: int = Field(
+        100, ge=1, description="Sessions one identity may hold at once on one proxy process"
+    )
+    pg_auth_timeout: float = Field(
+        60.0, gt=0, description="Seconds a client has to start up and authenticate"
+    )
     tls_cert: Path | None = Field(None, description="PEM certificate for TLS to clients")
     tls_key: Path | None = Field(None, description="PEM private key for TLS to clients")
     classify_timeout: float = Field(2.0, gt=0, description="Seconds to wait for a verdict")
