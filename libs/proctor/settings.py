@@ -86,6 +86,12 @@ class Settings(BaseSettings):
         description="The largest protocol message (bytes) a client may send the proxy; a larger "
         "one is refused at its header and the connection closed",
     )
+    pg_max_statement: int = Field(
+        512 << 10,
+        ge=1024,
+        description="The largest statement (bytes) the proxy runs: its events must fit in a "
+        "NATS message; a larger one is refused (54000) and recorded by excerpt and SHA-256",
+    )
     pg_max_connections: int = Field(
         1000, ge=1, description="Client connections one proxy process accepts at once"
     )

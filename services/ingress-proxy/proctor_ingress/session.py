@@ -29,7 +29,7 @@ from proctor.masker.v1 import masker_pb2 as mpb
 from proctor.maskrules import Prefilter
 from proctor.pgwire import Message, MessageBuffer
 from proctor.settings import Settings
-from proctor_ingress import limits, refusals
+from proctor_ingress import limits, oversize, refusals
 from proctor_ingress.approvals import command_binding, redeem
 from proctor_ingress.emitter import SessionEvents
 from proctor_ingress.limits import ConnectionLimits
@@ -552,7 +552,9 @@ class ClientSession:
             if self.skip_until_sync:  # the target discards it anyway after an error
                 return msg.frame
             command = Command(codec.new_hex_id(), parse.query)
-            refusal = await self._decide(command, self.statements.judged_text(parse.query))
+            refusal = await self._refuse_oversized(command, len(msg.body)) or await self._decide(
+                command, self.statements.judged_text(parse.query)
+            )
             if refusal is None:
                 self.statements.forget_replaced(parse.query)
                 self.statements.parse(parse.statement, command)
@@ -567,7 +569,9 @@ class ClientSession:
             return pgwire.build_parse(parse.statement, REFUSED_MARKER + token)
         text = pgwire.query_text(msg.body)
         command = Command(codec.new_hex_id(), text)
-        refusal = await self._decide(command, self.statements.judged_text(text), b"")
+        refusal = await self._refuse_oversized(command, len(msg.body)) or await self._decide(
+            command, self.statements.judged_text(text), b""
+        )
         if refusal is not None:
             command.refused = True
             self.tracker.query(command)
@@ -600,6 +604,30 @@ class ClientSession:
         # client's is replaced: the Execute that follows is skipped like after any error.
         token = self._remember(refusal)
         return pgwire.build_parse(f"proctor_refused_{token}", REFUSED_MARKER + token)
+
+    async def _refuse_oversized(self, command: Command, message_size: int) -> bytes | None:
+        """Refuse (and record by excerpt and digest) a statement too large for its events to
+        fit in a NATS message; None for any other (the message size bounds the text's)."""
+        limit = oversize.statement_limit(self.gw.settings.pg_max_statement, self.gw.nc.max_payload)
+        if message_size <= limit:
+            return None
+        size, sha256 = oversize.digest(command.text)
+        if size <= limit:
+            return None
+        assert self.events is not None
+        self.commands += 1
+        self.events.later(
+            command.command_id,
+            acknowledged=False,
+            command_received=pb.CommandReceived(text=oversize.excerpt(command.text, size, sha256)),
+        )
+        await self.events.emit(
+            command.command_id,
+            command_blocked=pb.CommandBlocked(
+                rule_ids=[oversize.RULE], reason=oversize.reason(size, limit, sha256)
+            ),
+        )
+        return oversize.refusal(size, limit, sha256)
 
     def _remember(self, refusal: bytes) -> str:
         token = secrets.token_hex(8)
