@@ -70,7 +70,7 @@ def main() -> int:
                 {"bench": pg.url("bench")},
             )
             port = free_port()
-            settings = Settings(nats_url=nats.url, log_level="WARNING")
+            settings = Settings(nats_url=nats.url, log_level="WARNING", run_dir=work / "run")
             extra = {
                 "PROCTOR_GATEWAY_CONFIG": str(config),
                 "PROCTOR_PG_LISTEN": f"127.0.0.1:{port}",

@@ -110,14 +110,12 @@ def bus_callbacks(what: str, log: logging.Logger) -> dict[str, Any]:
         else:
             log.warning("%s reported an error: %s", what, describe(exc))
 
-    async def disconnected_cb() -> None:
-        outage.failed("disconnected", "reconnecting")
-
     async def reconnected_cb() -> None:
         outage.recovered()
 
-    return {"error_cb": error_cb, "disconnected_cb": disconnected_cb,
-            "reconnected_cb": reconnected_cb}  # fmt: skip
+    # A disconnection alone is not logged: a deliberate close is one too, and a broker that
+    # is really away fails the first reconnect attempt (error_cb).
+    return {"error_cb": error_cb, "reconnected_cb": reconnected_cb}
 
 
 async def retrying(

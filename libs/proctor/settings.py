@@ -101,6 +101,28 @@ class Settings(BaseSettings):
     pg_auth_timeout: float = Field(
         60.0, gt=0, description="Seconds a client has to start up and authenticate"
     )
+    outbox_dir: Path | None = Field(
+        None,
+        description="Where ingress processes keep their write-ahead outbox of events "
+        "(default: <run_dir>/outbox); a process replays what a dead one left there",
+    )
+    outbox_max_bytes: int = Field(
+        64 << 20,
+        ge=1 << 16,
+        description="Bytes of events a proxy process holds that the stream has not yet "
+        "acknowledged; past it, new statements wait",
+    )
+    outbox_wait: float = Field(
+        10.0,
+        ge=0,
+        description="Seconds a statement waits for room in a full outbox before it is refused",
+    )
+    outbox_fsync_interval: float = Field(
+        1.0,
+        ge=0,
+        description="Seconds between fsyncs of the outbox (0: after every event); a process "
+        "crash loses nothing either way, a machine crash at most this much",
+    )
     tls_cert: Path | None = Field(None, description="PEM certificate for TLS to clients")
     tls_key: Path | None = Field(None, description="PEM private key for TLS to clients")
     classify_timeout: float = Field(2.0, gt=0, description="Seconds to wait for a verdict")

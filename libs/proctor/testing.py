@@ -153,6 +153,7 @@ def service_env(settings: Settings) -> dict[str, str]:
         "PROCTOR_AUDIT_ACK_WAIT": str(settings.audit_ack_wait),
         "PROCTOR_AUDIT_BATCH_SIZE": str(settings.audit_batch_size),
         "PROCTOR_LOG_LEVEL": settings.log_level,
+        "PROCTOR_RUN_DIR": str(settings.run_dir.resolve()),
     }
     if settings.database_url:
         env["PROCTOR_DATABASE_URL"] = settings.database_url

@@ -14,7 +14,8 @@ import asyncpg
 import pytest
 
 from proctor import pgwire
-from tests.integration.conftest import APPROVER_TOKEN, RunningGateway
+from proctor.embedded import EmbeddedNats
+from tests.integration.conftest import APPROVER_TOKEN, RunningGateway, eventually
 from tests.integration.test_proxy_protocol import RawClient
 
 pytestmark = pytest.mark.integration
@@ -29,6 +30,8 @@ def gateway_env() -> dict[str, str]:
         "PROCTOR_PG_MAX_CONNECTIONS": str(MAX_CONNECTIONS),
         "PROCTOR_PG_MAX_CONNECTIONS_PER_IDENTITY": str(PER_IDENTITY),
         "PROCTOR_PG_AUTH_TIMEOUT": "2",
+        "PROCTOR_OUTBOX_MAX_BYTES": str(1 << 16),
+        "PROCTOR_OUTBOX_WAIT": "1",
     }
 
 
@@ -113,3 +116,31 @@ async def test_resources_a_client_can_hold_are_bounded(gateway: RunningGateway) 
     again = await asyncpg.connect(gateway.dsn(), ssl=False)
     assert await again.fetchval("SELECT 2") == 2
     await again.close()
+
+
+async def test_with_the_broker_away_statements_run_while_the_outbox_has_room(
+    gateway: RunningGateway, nats_server: EmbeddedNats
+) -> None:
+    agent = await asyncpg.connect(gateway.dsn(), ssl=False)
+    try:
+        assert await agent.fetchval("SELECT owner FROM accounts WHERE id = 1") == "owner1"
+        nats_server.stop()
+        ran = 0
+        with pytest.raises(asyncpg.InsufficientResourcesError) as refused:
+            for n in range(2, 2000):  # one verdict, from the cache, for every one of them
+                await agent.fetchval(f"SELECT owner FROM accounts WHERE id = {n % 100 + 1}")
+                ran += 1
+        assert 10 < ran < 1000, ran
+        assert "outbox is full" in str(refused.value) and "Nothing was run" in str(refused.value)
+        assert "PROCTOR_OUTBOX_MAX_BYTES" in (refused.value.hint or "")
+        nats_server.start()
+
+        async def runs_again() -> bool:
+            try:
+                return bool(await agent.fetchval("SELECT owner FROM accounts WHERE id = 5"))
+            except asyncpg.InsufficientResourcesError:
+                return False
+
+        await eventually(runs_again, 30, "statements run again once the broker is back")
+    finally:
+        await agent.close()

@@ -12,6 +12,7 @@ from proctor.errors import StoreError
 from proctor.faults import Backoff, Outage, describe, transient_db_error
 from proctor.runtime import run_service
 from proctor.settings import Settings
+from proctor_ingress.outbox import encode_record, read_records
 
 
 def test_an_outage_is_logged_when_it_starts_and_when_it_ends(
@@ -78,3 +79,18 @@ def test_restart_back_off_grows_and_resets_after_a_healthy_run() -> None:
         policy.started(now)
     assert delays == [1.0, 2.0, 4.0, 8.0, 16.0, 30.0, 30.0]
     assert policy.exited(now + 60.0) == 1.0  # it ran for a minute: a fresh crash
+
+
+def test_outbox_records_read_back_and_a_torn_tail_is_left_out() -> None:
+    records = [encode_record(f"proctor.evt.x.{n}", f"id{n}", bytes([n]) * n) for n in range(5)]
+    data = b"".join(records)
+    found = read_records(data)
+    assert [(s, i, d) for _, s, i, d in found] == [
+        (f"proctor.evt.x.{n}", f"id{n}", bytes([n]) * n) for n in range(5)
+    ]
+    assert found[-1][0] == len(data)
+    assert len(read_records(data[:-3])) == 4  # a crash mid-write
+    corrupt = bytearray(data)
+    corrupt[len(records[0]) + 10] ^= 0xFF
+    assert len(read_records(bytes(corrupt))) == 1
+    assert [i for _, _, i, _ in read_records(data, found[1][0])] == ["id2", "id3", "id4"]

@@ -12,6 +12,7 @@ from proctor.gateway import load_gateway_config
 from proctor.runtime import run_service
 from proctor.settings import Settings
 from proctor_ingress.masking import probe_masker
+from proctor_ingress.outbox import Outbox
 from proctor_ingress.server import serve, tls_context
 from proctor_ingress.session import Gateway
 from proctor_ingress.verdicts import VerdictCache, Verdicts
@@ -25,9 +26,17 @@ async def run(settings: Settings) -> None:
         )
     config = load_gateway_config(settings.gateway_config)
     nc = await bus.connect(settings, "ingress-proxy")
+    outbox = Outbox(
+        settings.outbox_dir or settings.run_dir / "outbox",
+        nc,
+        settings.stream_name,
+        max_bytes=settings.outbox_max_bytes,
+        fsync_interval=settings.outbox_fsync_interval,
+    )
     try:
         js = nc.jetstream(publish_async_max_pending=4000)
         await bus.ensure_stream(js, settings)
+        await outbox.start()
         verdicts = Verdicts(
             nc, VerdictCache(settings.verdict_cache_size), settings.classify_timeout
         )
@@ -43,8 +52,9 @@ async def run(settings: Settings) -> None:
         workers = 1 if is_worker() else settings.ingress_workers
         await with_workers(workers, lambda stopped: serve(gw, stopped), stop)
         probe.cancel()
-        await js.publish_async_completed()
     finally:
+        if outbox.is_open:
+            await outbox.close()
         await nc.close()
 
 

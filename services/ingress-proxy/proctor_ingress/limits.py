@@ -14,7 +14,8 @@ from proctor.pgwire import MessageTooLarge
 
 TOO_MANY_CONNECTIONS = "53300"
 PROGRAM_LIMIT_EXCEEDED = "54000"
-QUERY_CANCELED = "57014"  # what Postgres says when authentication takes too long
+QUERY_CANCELED = "57014"
+INSUFFICIENT_RESOURCES = "53000"  # what Postgres says when authentication takes too long
 LARGE_MESSAGE = 1 << 20  # after a message this big, free memory goes back to the system
 
 
@@ -89,6 +90,17 @@ def authentication_timeout(seconds: float) -> bytes:
         code=QUERY_CANCELED,
         severity="FATAL",
         hint="The operator can change PROCTOR_PG_AUTH_TIMEOUT.",
+    )
+
+
+def outbox_full(pending: int, waited: float) -> bytes:
+    return pgwire.error_response(
+        f"Proctor cannot record this statement: the event stream (NATS JetStream) has not "
+        f"taken this gateway's events for a while and its outbox is full ({pending} bytes "
+        f"waiting); waited {waited:g} s. Nothing was run.",
+        code=INSUFFICIENT_RESOURCES,
+        hint="Retry in a moment; the operator should check the NATS server. The limit is "
+        "PROCTOR_OUTBOX_MAX_BYTES.",
     )
 
 

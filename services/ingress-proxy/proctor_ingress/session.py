@@ -606,15 +606,20 @@ class ClientSession:
         return pgwire.build_parse(f"proctor_refused_{token}", REFUSED_MARKER + token)
 
     async def _refuse_oversized(self, command: Command, message_size: int) -> bytes | None:
-        """Refuse (and record by excerpt and digest) a statement too large for its events to
-        fit in a NATS message; None for any other (the message size bounds the text's)."""
+        """Refuse a statement whose events cannot be recorded: when the outbox stays full (the
+        broker is away), or (recorded by excerpt and digest) when it is too large for its
+        events to fit in a NATS message; None for any other."""
+        assert self.events is not None
+        outbox = self.events.outbox
+        wait = self.gw.settings.outbox_wait
+        if not await outbox.room(wait):
+            return limits.outbox_full(outbox.pending_bytes, wait)
         limit = oversize.statement_limit(self.gw.settings.pg_max_statement, self.gw.nc.max_payload)
         if message_size <= limit:
             return None
         size, sha256 = oversize.digest(command.text)
         if size <= limit:
             return None
-        assert self.events is not None
         self.commands += 1
         self.events.later(
             command.command_id,
