@@ -43,7 +43,8 @@ _HEAD = struct.Struct("!IIHH")
 _OFFSET = struct.Struct("!Q")
 SUFFIX = ".outbox"
 WINDOW = 512  # records in flight at once
-ACK_TIMEOUT = 2.0  # seconds to wait for a window's acknowledgements before sending it again
+ACK_TIMEOUT = 2.0  # seconds to wait for a window's acknowledgement before sending it again
+COALESCE = 0.005  # seconds an idle drainer lets events gather before it sends them
 TRUNCATE_AT = 4 << 20  # a file fully acknowledged past this size starts again from empty
 ORPHAN_SCAN = 5.0  # seconds between looks for files left by dead processes
 _MSG_ID = str(js_api.Header.MSG_ID.value)
@@ -63,7 +64,7 @@ class Record:
     msg_id: str
     data: bytes
     stored: asyncio.Future[None] | None = None  # for a caller that waits for the stream
-    attempts: int = 0
+    attempts: int = 0  # times it was sent
 
 
 def encode_record(subject: str, msg_id: str, data: bytes) -> bytes:
@@ -111,12 +112,13 @@ class Outbox:
     _acked_fd: int = field(default=-1, init=False)
     _numbers: int = 0
     _unsent: deque[Record] = field(default_factory=deque)
-    _in_flight: dict[int, Record] = field(default_factory=dict)
+    _acked: asyncio.Future[str | None] | None = None
+    _ack_number: int = 0
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     _room: asyncio.Event = field(default_factory=asyncio.Event)
-    _window_done: asyncio.Event = field(default_factory=asyncio.Event)
     _empty: asyncio.Event = field(default_factory=asyncio.Event)
     _dirty: bool = False
+    _timer: asyncio.TimerHandle | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _inbox: str = ""
     _closing: bool = False
@@ -160,8 +162,16 @@ class Outbox:
         self._empty.clear()
         if self.pending_bytes >= self.max_bytes:
             self._room.clear()
-        self._wake.set()
+        if wait:
+            self._wake.set()  # someone waits for the stream: no gathering
+        elif self._timer is None and not self._wake.is_set():
+            # Wake the drainer a little later, so a few statements' events go in one window.
+            self._timer = asyncio.get_running_loop().call_later(COALESCE, self._wake_up)
         return record
+
+    def _wake_up(self) -> None:
+        self._timer = None
+        self._wake.set()
 
     async def room(self, timeout: float) -> bool:
         """Until the records not yet acknowledged are under `max_bytes`; False after
@@ -225,74 +235,90 @@ class Outbox:
         outage = Outage("the event stream (JetStream)", log)
         backoff = Backoff(0.05, 2.0)
         while True:
+            await self._wake.wait()
+            self._wake.clear()  # events appended from now on wake it again, COALESCE later
             if not self._unsent:
-                self._wake.clear()
-                await self._wake.wait()
                 continue
             if not self.nc.is_connected:
                 outage.failed("not connected", "events wait in the outbox")
                 await asyncio.sleep(backoff.next())
+                self._wake.set()
                 continue
             window = [self._unsent[i] for i in range(min(WINDOW, len(self._unsent)))]
-            if await self._send(window):
-                outage.recovered()
-                backoff.reset()
-                for _ in window:
-                    self._unsent.popleft()
-                self.stored_count += len(window)
-                self._acknowledged_up_to(window[-1].end)
-                for record in window:
-                    if record.stored is not None and not record.stored.done():
-                        record.stored.set_result(None)
-            else:
-                missing = sum(1 for r in window if r.number in self._in_flight)
-                outage.failed(f"{missing} of {len(window)} events not acknowledged in "
-                              f"{ACK_TIMEOUT:g} s", "sending them again")  # fmt: skip
+            problem = await self._send(window)
+            if problem is not None:
+                outage.failed(problem, "sending again")
                 await asyncio.sleep(backoff.next())
+                self._wake.set()
+                continue
+            outage.recovered()
+            backoff.reset()
+            for _ in window:
+                self._unsent.popleft()
+            self.stored_count += len(window)
+            self._acknowledged_up_to(window[-1].end)
+            for record in window:
+                if record.stored is not None and not record.stored.done():
+                    record.stored.set_result(None)
+            if len(self._unsent) >= WINDOW or any(r.stored for r in self._unsent):
+                self._wake.set()  # a full window, or someone waits for the stream: go on
 
-    async def _send(self, window: list[Record]) -> bool:
-        """Publish a window of records; True once the stream acknowledged every one."""
-        self._window_done.clear()
-        headers_base = {_EXPECTED_STREAM: self.stream}
-        for record in window:
-            if record.number not in self._in_flight and record.attempts:
-                continue  # acknowledged on an earlier attempt of this window
-            record.attempts += 1
-            self._in_flight[record.number] = record
-            try:
-                await self.nc.publish(
-                    record.subject, record.data, reply=f"{self._inbox}{record.number}",
-                    headers={**headers_base, _MSG_ID: record.msg_id},
-                )  # fmt: skip
-            except Exception as exc:  # disconnected, buffer full: the window goes again
-                log.debug("publishing from the outbox failed: %s", exc)
-                return False
-        if not self._in_flight:
-            return True
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._window_done.wait(), ACK_TIMEOUT)
-        return not self._in_flight
+    async def _send(self, window: list[Record]) -> str | None:
+        """Publish a window of records in order, asking the stream to acknowledge the last;
+        None once it did, else what went wrong (the whole window then goes again; JetStream
+        drops what it stored already, by id).
+
+        One acknowledgement answers for the window: the server stores one connection's
+        messages to a stream in the order they came, so the last one stored means every one
+        before it was, unless the connection was lost in between (some of them then went
+        nowhere), which the reconnect count tells."""
+        reconnects = self.nc.stats["reconnects"]
+        loop = asyncio.get_running_loop()
+        acked: asyncio.Future[str | None] = loop.create_future()
+        self._acked = acked
+        self._ack_number = window[-1].number
+        last = len(window) - 1
+        try:
+            for i, record in enumerate(window):
+                record.attempts += 1
+                headers = {_MSG_ID: record.msg_id, _EXPECTED_STREAM: self.stream}
+                if i < last:
+                    await self.nc.publish(record.subject, record.data, headers=headers)
+                else:
+                    await self.nc.publish(
+                        record.subject, record.data,
+                        reply=f"{self._inbox}{record.number}", headers=headers,
+                    )  # fmt: skip
+        except Exception as exc:  # disconnected, buffer full: the window goes again
+            return f"publishing failed: {exc or type(exc).__name__}"
+        timer = loop.call_later(ACK_TIMEOUT, _resolve, acked, "no acknowledgement in time")
+        try:
+            problem = await acked
+        finally:
+            timer.cancel()
+        if problem is None and self.nc.stats["reconnects"] != reconnects:
+            return "the connection was lost while they were sent"
+        return problem
 
     async def _on_reply(self, msg: Msg) -> None:
         try:
             number = int(msg.subject[len(self._inbox) :])
         except ValueError:
             return
-        if number not in self._in_flight:
-            return  # answered already (a late reply to an earlier attempt)
+        acked = self._acked
+        if number != self._ack_number or acked is None or acked.done():
+            return  # a late reply to an earlier attempt
         if msg.headers and msg.headers.get(_STATUS) == "503":
-            return  # no stream answered: sent again after the timeout
+            _resolve(acked, "no stream answered (503)")
+            return
         try:
             reply = json.loads(msg.data)
         except ValueError:
             reply = None
-        if not (isinstance(reply, dict) and "seq" in reply and "error" not in reply):
-            log.warning("the stream refused an event (%s); sending it again later",
-                        msg.data[:200])  # fmt: skip
-            return
-        del self._in_flight[number]
-        if not self._in_flight:
-            self._window_done.set()
+        if isinstance(reply, dict) and "seq" in reply and "error" not in reply:
+            _resolve(acked, None)
+        else:
+            _resolve(acked, f"the stream refused an event: {msg.data[:200]!r}")
 
     async def _keep_synced(self) -> None:
         interval = self.fsync_interval or 1.0
@@ -332,6 +358,8 @@ class Outbox:
                     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 except BlockingIOError:
                     continue  # its process is alive
+                if not _same_file(fd, path):
+                    continue  # another process replayed and removed it meanwhile
                 data = _read_all(fd)
                 start = _read_acked(path)
                 if start > len(data):
@@ -349,6 +377,13 @@ class Outbox:
                 log.warning("replaying %d events that %s left unstored", len(records), path.name)
         self.replayed += taken
         return taken
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    try:
+        return os.fstat(fd).st_ino == path.stat().st_ino
+    except OSError:
+        return False
 
 
 def _acked_path(path: Path) -> Path:
@@ -370,6 +405,11 @@ def _read_all(fd: int) -> bytes:
         chunks.append(chunk)
         offset += len(chunk)
     return b"".join(chunks)
+
+
+def _resolve(acked: asyncio.Future[str | None], problem: str | None) -> None:
+    if not acked.done():
+        acked.set_result(problem)
 
 
 # The outbox of each connection, for the sessions publishing on it.
