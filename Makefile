@@ -42,14 +42,15 @@ proto: install
 		$(shell find proto -name '*.proto')
 
 ## Benchmarks: the gateway against a direct connection (pgbench), audit ingest and lag,
-## masking throughput, reads with masking against direct, and an approver's click to the
-## agent's result.
+## masking throughput, reads with masking against direct, an approver's click to the
+## agent's result, and approval start-up with 100,000 past approvals.
 bench: install
 	$(BIN)/python bench/proxy_pgbench.py
 	$(BIN)/python bench/audit_ingest.py
 	$(BIN)/python bench/masker_throughput.py
 	$(BIN)/python bench/masked_read.py
 	$(BIN)/python bench/approval_click.py
+	$(BIN)/python bench/approval_startup.py
 
 clean:
 	rm -rf $(VENV) .proctor .pytest_cache .mypy_cache .ruff_cache
