@@ -60,7 +60,9 @@ class SessionEvents:
         """Nothing to do: every event is in the outbox as soon as it is made."""
 
     async def flush(self) -> None:
-        """Nothing to do: every event is in the outbox as soon as it is made."""
+        """Wait (up to STORED_TIMEOUT) until the stream has what this process recorded so
+        far, for an event another service is about to publish after these (a redemption)."""
+        await self.outbox.flush(STORED_TIMEOUT)
 
     async def emit(
         self, command_id: str = "", *, acknowledged: bool = True, **payload: Any

@@ -173,6 +173,19 @@ class Outbox:
         self._timer = None
         self._wake.set()
 
+    async def flush(self, timeout: float) -> bool:
+        """Until the stream has stored every record appended so far (they are acknowledged
+        in order); False after `timeout` seconds (they stay in the outbox)."""
+        if not self._unsent:
+            return True
+        last = self._unsent[-1]
+        if last.stored is None:
+            last.stored = asyncio.get_running_loop().create_future()
+        self._wake.set()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(last.stored), timeout)
+        return last.stored.done()
+
     async def room(self, timeout: float) -> bool:
         """Until the records not yet acknowledged are under `max_bytes`; False after
         `timeout` seconds."""
