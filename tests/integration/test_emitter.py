@@ -17,6 +17,7 @@ from nats.aio.client import Client as NATS
 
 from proctor import bus
 from proctor.embedded import EmbeddedNats
+from proctor.errors import BusError
 from proctor.events import codec
 from proctor.events.v1 import events_pb2 as pb
 from proctor.settings import Settings
@@ -193,3 +194,14 @@ class await_outbox:
     async def __aexit__(self, *exc: object) -> None:
         await self.box.close(timeout=2)
         await self.nc.close()
+
+
+async def test_an_event_the_broker_could_never_take_is_refused_and_blocks_nothing(
+    nc: NATS, stream: str, outbox: Outbox
+) -> None:
+    events = session(outbox)
+    with pytest.raises(BusError, match="larger than the NATS server accepts"):
+        events.later("big", **received("x" * outbox.nc.max_payload))
+    assert events.failures == 1
+    await events.emit_stored(**received("SELECT 1"))  # what comes after is stored
+    assert [e.command_received.text for e in await stored(nc, stream)] == ["SELECT 1"]

@@ -53,7 +53,9 @@ class SessionEvents:
         self._subjects: dict[str, str] = {}  # payload type -> subject, once one was valid
 
     def later(self, command_id: str = "", *, acknowledged: bool = True, **payload: Any) -> None:
-        """Record an event now (with the time it happened); the outbox publishes it."""
+        """Record an event now (with the time it happened); the outbox publishes it.
+        `acknowledged` is kept for callers of the earlier emitter: the stream acknowledges
+        every event now."""
         self._append(self._events.make(command_id, time.time_ns(), **payload), payload)
 
     def flush_soon(self, delay: float = 0.0) -> None:

@@ -46,6 +46,7 @@ WINDOW = 512  # records in flight at once
 ACK_TIMEOUT = 2.0  # seconds to wait for a window's acknowledgement before sending it again
 COALESCE = 0.005  # seconds an idle drainer lets events gather before it sends them
 TRUNCATE_AT = 4 << 20  # a file fully acknowledged past this size starts again from empty
+HEADERS_ROOM = 1024  # bytes of a message left for its headers (id, expected stream)
 ORPHAN_SCAN = 5.0  # seconds between looks for files left by dead processes
 _MSG_ID = str(js_api.Header.MSG_ID.value)
 _EXPECTED_STREAM = str(js_api.Header.EXPECTED_STREAM.value)
@@ -144,7 +145,15 @@ class Outbox:
         return self.written - self.acked
 
     def append(self, subject: str, msg_id: str, data: bytes, wait: bool = False) -> Record:
-        """Write a record (before what it records goes on); BusError if it cannot be."""
+        """Write a record (before what it records goes on); BusError if it cannot be, or if
+        the broker could never take it (larger than its max_payload): such a record would
+        stop every record behind it, so what it records must not go on instead."""
+        limit = self.nc.max_payload
+        if limit and len(data) > limit - HEADERS_ROOM:
+            raise BusError(
+                f"an event of {len(data)} bytes is larger than the NATS server accepts "
+                f"({limit} bytes per message); it cannot be recorded"
+            )
         frame = encode_record(subject, msg_id, data)
         try:
             os.write(self._fd, frame)
