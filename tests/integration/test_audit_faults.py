@@ -17,7 +17,7 @@ import pytest
 from proctor import auditstore, bus
 from proctor.embedded import EmbeddedNats
 from proctor.settings import Settings
-from proctor.testing import lifecycle, service_env, wait_until
+from proctor.testing import ServiceRunner, lifecycle, service_env, wait_until
 from proctor_audit.consumer import AuditConsumer, align_consumer
 from proctor_audit.store import AuditStore, migrate
 
@@ -148,3 +148,28 @@ async def test_an_event_that_cannot_be_stored_becomes_a_dead_letter_and_the_chai
     assert verify.returncode == 0, verify.stderr
     assert f"audit chain OK: {len(events)} events" in verify.stdout
     assert "1 dead letter" in verify.stdout, verify.stdout
+
+
+async def test_the_service_started_before_the_broker_waits_for_it(
+    settings: Settings, js: Any, nats_server: EmbeddedNats, tmp_path: Any
+) -> None:
+    nats_server.stop()
+    service = ServiceRunner("proctor_audit", settings, tmp_path / "audit.log").start()
+    try:
+        await asyncio.sleep(2)
+        assert service.proc is not None and service.proc.poll() is None, service.output()
+        nats_server.start()
+        events = lifecycle()
+        await bus.EventPublisher(js, settings).publish_many(events)
+        assert settings.database_url
+
+        async def all_stored() -> bool:
+            try:
+                return len(await stored_rows(settings.database_url or "")) == len(events)
+            except Exception:  # the schema is not there yet
+                return False
+
+        assert await wait_until(all_stored, 30, 0.2), service.output()
+    finally:
+        assert service.stop() == 0, service.output()
+    assert service.output().count("unavailable") == 1, service.output()

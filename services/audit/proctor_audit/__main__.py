@@ -23,7 +23,7 @@ async def serve(settings: Settings) -> None:
     if not settings.database_url:
         raise ProctorError("PROCTOR_DATABASE_URL is not set: the audit service needs Postgres")
     database_url = settings.database_url
-    nc = await bus.connect(settings, "audit")
+    nc = await bus.connect_patiently(settings, "audit")
     # A database still starting (or restarting) is waited for, not a reason to exit.
     pool = await retrying(
         "the audit store",

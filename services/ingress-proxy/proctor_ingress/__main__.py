@@ -25,7 +25,7 @@ async def run(settings: Settings) -> None:
             "PROCTOR_GATEWAY_CONFIG is not set: the proxy needs identities and resources"
         )
     config = load_gateway_config(settings.gateway_config)
-    nc = await bus.connect(settings, "ingress-proxy")
+    nc = await bus.connect_patiently(settings, "ingress-proxy")
     outbox = Outbox(
         settings.outbox_dir or settings.run_dir / "outbox",
         nc,
