@@ -33,7 +33,7 @@ def server_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def run(url: str, pid: int, rounds: int, timed: bool, work: Path) -> tuple[float, float]:
+async def run(url: str, pid: int, rounds: int, work: Path) -> tuple[float, float]:
     settings = Settings(nats_url=url)
     nc = await bus.connect(settings, "bench")
     js = nc.jetstream()
@@ -61,13 +61,8 @@ async def run(url: str, pid: int, rounds: int, timed: bool, work: Path) -> tuple
             ),
         )
         events.later(command_id, command_executed=pb.CommandExecuted(row_count=1, duration_us=85))
-        if timed:
-            events.flush_soon(0.0)
-            for _ in range(3):  # the timer fires (and a Task it started runs) meanwhile
-                await asyncio.sleep(0)
-        else:
-            await events.flush()
-            await asyncio.sleep(0)  # the loop turns between statements; the flusher writes
+        for _ in range(3):  # the loop turns between statements; the drainer sends meanwhile
+            await asyncio.sleep(0)
 
     for _ in range(min(rounds // 10, 1000)):  # warm up
         await one(codec.new_hex_id())
@@ -90,15 +85,12 @@ async def run(url: str, pid: int, rounds: int, timed: bool, work: Path) -> tuple
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=20_000)
-    parser.add_argument("--timed", action="store_true", help="publish by flush_soon's timer")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         server = EmbeddedNats(Path(tmp) / "nats").start()
         try:
             assert server.pid is not None
-            client, nats = asyncio.run(
-                run(server.url, server.pid, args.rounds, args.timed, Path(tmp))
-            )
+            client, nats = asyncio.run(run(server.url, server.pid, args.rounds, Path(tmp)))
         finally:
             server.stop()
     print(f"{args.rounds} rounds: client {client:.1f} us CPU/round, nats-server {nats:.1f} us")
