@@ -43,13 +43,15 @@ proto: install
 
 ## Benchmarks: the gateway against a direct connection (pgbench), audit ingest and lag,
 ## masking throughput, reads with masking against direct, an approver's click to the
-## agent's result, and what looking functions up in a target's catalog costs on a miss.
+## agent's result, approval start-up with 100,000 past approvals, and what looking functions
+## up in a target's catalog costs on a miss.
 bench: install
 	$(BIN)/python bench/proxy_pgbench.py
 	$(BIN)/python bench/audit_ingest.py
 	$(BIN)/python bench/masker_throughput.py
 	$(BIN)/python bench/masked_read.py
 	$(BIN)/python bench/approval_click.py
+	$(BIN)/python bench/approval_startup.py
 	$(BIN)/python bench/catalog_lookup.py
 
 clean:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 import nats
 from nats.aio.client import Client as NATS
@@ -20,6 +21,7 @@ from nats.js.errors import BadRequestError, NotFoundError
 from proctor.errors import BusError
 from proctor.events import codec
 from proctor.events.v1 import events_pb2 as pb
+from proctor.faults import Backoff, Outage, bus_callbacks
 from proctor.settings import Settings
 from proctor.telemetry import inject_headers
 
@@ -55,9 +57,29 @@ async def connect(settings: Settings, name: str) -> NATS:
             max_reconnect_attempts=-1,
             reconnect_time_wait=0.5,
             allow_reconnect=True,
+            **bus_callbacks(f"NATS at {settings.nats_url}", log),
         )
     except (TimeoutError, NatsError, OSError) as exc:
         raise BusError(f"cannot connect to NATS at {settings.nats_url}: {exc}") from exc
+
+
+async def connect_patiently(settings: Settings, name: str, wait: float = 60.0) -> NATS:
+    """`connect`, trying again with back-off for up to `wait` seconds while the broker is not
+    there yet (a service started with it, or during its restart); logged once, not per try."""
+    deadline = time.monotonic() + wait
+    outage = Outage(f"NATS at {settings.nats_url}", log)
+    backoff = Backoff(0.2, 5.0)
+    while True:
+        try:
+            nc = await connect(settings, name)
+        except BusError as exc:
+            if time.monotonic() >= deadline:
+                raise
+            outage.failed(exc.__cause__ or exc, "waiting for it")
+            await asyncio.sleep(backoff.next())
+            continue
+        outage.recovered()
+        return nc
 
 
 async def ensure_stream(js: JetStreamContext, settings: Settings) -> js_api.StreamInfo:

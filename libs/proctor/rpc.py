@@ -12,6 +12,7 @@ from faststream.nats import NatsBroker
 from nats.errors import Error as NatsError
 
 from proctor.errors import BusError
+from proctor.faults import bus_callbacks
 
 log = logging.getLogger("proctor.rpc")
 
@@ -26,6 +27,7 @@ def make_broker(nats_url: str, name: str) -> NatsBroker:
         log_level=logging.DEBUG,
         max_reconnect_attempts=-1,
         reconnect_time_wait=1,
+        **bus_callbacks(f"NATS at {nats_url}", log),
     )
 
 

@@ -1,5 +1,5 @@
 """The entry point every Proctor service shares: load settings, set up logging, run, and turn a
-ProctorError into a message and exit status 1."""
+ProctorError into a message (its type and text) and exit status 1."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from proctor.errors import ProctorError
+from proctor.faults import describe
 from proctor.settings import Settings, load_settings
 from proctor.telemetry import setup_logging
 
@@ -34,6 +35,9 @@ def run_service(
                 uvloop.install()
         asyncio.run(entry(settings))
     except (ProctorError, OSError) as exc:  # OSError: e.g. a listen address already in use
-        print(f"{prog}: {exc or repr(exc)}", file=sys.stderr)
+        # A ProctorError's text is written for the operator; anything else gets its type too
+        # (a bare TimeoutError has no text at all).
+        text = str(exc) if isinstance(exc, ProctorError) and str(exc) else describe(exc)
+        print(f"{prog}: {text}", file=sys.stderr)
         return 1
     return 0

@@ -66,12 +66,63 @@ class Settings(BaseSettings):
     audit_ack_wait: float = Field(
         30.0, gt=0, description="Seconds before an unacknowledged event is redelivered"
     )
+    audit_dead_letter_after: int = Field(
+        5,
+        ge=1,
+        le=1000,
+        description="Deliveries after which an event that fails to store (for a reason other "
+        "than the database being away) is stored raw as a dead letter",
+    )
     audit_replicas: int = Field(1, ge=1, le=16, description="Audit replicas `proctor up` starts")
     masker_replicas: int = Field(1, ge=1, le=16, description="Masker replicas `proctor up` starts")
     gateway_config: Path | None = Field(
         None, description="YAML file of identities (hashed tokens) and resources (targets)"
     )
     pg_listen: str = Field("127.0.0.1:6543", description="host:port of the Postgres listener")
+    pg_max_message: int = Field(
+        64 << 20,
+        ge=1 << 16,
+        le=1 << 30,
+        description="The largest protocol message (bytes) a client may send the proxy; a larger "
+        "one is refused at its header and the connection closed",
+    )
+    pg_max_statement: int = Field(
+        512 << 10,
+        ge=1024,
+        description="The largest statement (bytes) the proxy runs: its events must fit in a "
+        "NATS message; a larger one is refused (54000) and recorded by excerpt and SHA-256",
+    )
+    pg_max_connections: int = Field(
+        1000, ge=1, description="Client connections one proxy process accepts at once"
+    )
+    pg_max_connections_per_identity: int = Field(
+        100, ge=1, description="Sessions one identity may hold at once on one proxy process"
+    )
+    pg_auth_timeout: float = Field(
+        60.0, gt=0, description="Seconds a client has to start up and authenticate"
+    )
+    outbox_dir: Path | None = Field(
+        None,
+        description="Where ingress processes keep their write-ahead outbox of events "
+        "(default: <run_dir>/outbox); a process replays what a dead one left there",
+    )
+    outbox_max_bytes: int = Field(
+        64 << 20,
+        ge=1 << 16,
+        description="Bytes of events a proxy process holds that the stream has not yet "
+        "acknowledged; past it, new statements wait",
+    )
+    outbox_wait: float = Field(
+        10.0,
+        ge=0,
+        description="Seconds a statement waits for room in a full outbox before it is refused",
+    )
+    outbox_fsync_interval: float = Field(
+        1.0,
+        ge=0,
+        description="Seconds between fsyncs of the outbox (0: after every event); a process "
+        "crash loses nothing either way, a machine crash at most this much",
+    )
     tls_cert: Path | None = Field(None, description="PEM certificate for TLS to clients")
     tls_key: Path | None = Field(None, description="PEM private key for TLS to clients")
     classify_timeout: float = Field(2.0, gt=0, description="Seconds to wait for a verdict")

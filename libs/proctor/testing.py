@@ -153,6 +153,7 @@ def service_env(settings: Settings) -> dict[str, str]:
         "PROCTOR_AUDIT_ACK_WAIT": str(settings.audit_ack_wait),
         "PROCTOR_AUDIT_BATCH_SIZE": str(settings.audit_batch_size),
         "PROCTOR_LOG_LEVEL": settings.log_level,
+        "PROCTOR_RUN_DIR": str(settings.run_dir.resolve()),
     }
     if settings.database_url:
         env["PROCTOR_DATABASE_URL"] = settings.database_url
@@ -248,3 +249,26 @@ def wait_for_port(host: str, port: int, timeout: float = 20.0) -> None:
         except OSError:
             time.sleep(0.05)
     raise TimeoutError(f"nothing listens on {host}:{port}")
+
+
+def approval_history(n: int) -> list[pb.Event]:
+    """`n` past approvals, each requested and then granted (for start-up tests and benches)."""
+    who = pb.Identity(human="alice", agent="bench", groups=["engineering"])
+    where = pb.Resource(name="target", kind=pb.RESOURCE_KIND_POSTGRES)
+    events = []
+    for i in range(n):
+        aid = f"ap{i}"
+        common: dict[str, Any] = {"session_id": "s" * 32, "command_id": f"c{i}",
+                                  "identity": who, "resource": where}  # fmt: skip
+        events.append(new_event(
+            **common, source="ingress-proxy",
+            approval_requested=pb.ApprovalRequested(
+                approval_id=aid, command_text=f"UPDATE accounts SET balance = {i} WHERE id = 1",
+                rule_ids=["write.update"], reason="writes need approval",
+            ),
+        ))  # fmt: skip
+        events.append(new_event(
+            **common, source="approval",
+            approval_granted=pb.ApprovalGranted(approval_id=aid, approver="bob"),
+        ))  # fmt: skip
+    return events

@@ -1,25 +1,28 @@
-"""The ingress-proxy's session events against a real nats-server: order, batched
-acknowledgements, failures counted and logged, the bound on pending acknowledgements, and
-publishing by timer."""
+"""The ingress-proxy's session events and their outbox against a real nats-server: order, ids,
+events written during a broker outage stored once it is back (with no failure reported), the
+bound on what waits, an outbox left by a dead process replayed by the next, and waiting for
+the stream when a caller needs it."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import nats
 import pytest
 from nats.aio.client import Client as NATS
-from nats.aio.msg import Msg
 
 from proctor import bus
 from proctor.embedded import EmbeddedNats
+from proctor.errors import BusError
 from proctor.events import codec
 from proctor.events.v1 import events_pb2 as pb
 from proctor.settings import Settings
-from proctor_ingress import emitter
 from proctor_ingress.emitter import SessionEvents
+from proctor_ingress.outbox import SUFFIX, Outbox, read_records
 
 pytestmark = pytest.mark.integration
 
@@ -34,11 +37,33 @@ async def stream(nc: NATS, nats_server: EmbeddedNats) -> str:
     return settings.stream_name
 
 
-def session(nc: NATS, stream: str = "PROCTOR_EVENTS") -> SessionEvents:
-    return SessionEvents(nc, nc.jetstream(), stream, codec.new_hex_id(), IDENTITY, RESOURCE)
+@pytest.fixture
+async def proxy_nc(nats_server: EmbeddedNats) -> AsyncIterator[NATS]:
+    """The proxy's own connection, which reconnects through outages."""
+    conn = await bus.connect(Settings(nats_url=nats_server.url), "test-proxy")
+    try:
+        yield conn
+    finally:
+        await conn.close()
 
 
-async def eventually(check: Callable[[], Awaitable[bool] | bool], timeout: float = 5.0) -> None:
+@pytest.fixture
+async def outbox(proxy_nc: NATS, stream: str, tmp_path: Path) -> AsyncIterator[Outbox]:
+    box = Outbox(tmp_path / "outbox", proxy_nc, stream, max_bytes=1 << 16)
+    await box.start()
+    try:
+        yield box
+    finally:
+        await box.close(timeout=1)
+
+
+def session(outbox: Outbox) -> SessionEvents:
+    return SessionEvents(
+        outbox.nc, outbox.nc.jetstream(), outbox.stream, codec.new_hex_id(), IDENTITY, RESOURCE
+    )
+
+
+async def eventually(check: Callable[[], Awaitable[bool] | bool], timeout: float = 10.0) -> None:
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
         result = check()
@@ -57,6 +82,11 @@ async def stored(nc: NATS, stream: str) -> list[pb.Event]:
     ]
 
 
+async def stored_count(nc: NATS, stream: str, n: int) -> bool:
+    info = await nc.jetstream().stream_info(stream)
+    return bool(info.state.messages >= n)
+
+
 def received(command: str) -> dict[str, Any]:
     return {"command_received": pb.CommandReceived(text=command)}
 
@@ -65,14 +95,14 @@ def executed(rows: int) -> dict[str, Any]:
     return {"command_executed": pb.CommandExecuted(row_count=rows)}
 
 
-async def test_events_are_stored_in_the_order_they_happened(nc: NATS, stream: str) -> None:
-    events = session(nc)
+async def test_events_are_stored_in_the_order_they_happened(
+    nc: NATS, stream: str, outbox: Outbox
+) -> None:
+    events = session(outbox)
     opened = await events.emit(session_opened=pb.SessionOpened(protocol="postgres"))
-    for n in range(40):  # more than CONFIRM_EVERY, so some queued events are acknowledged
+    for n in range(40):
         events.later(f"c{n}", acknowledged=False, **received(f"SELECT {n}"))
         events.later(f"c{n}", **executed(n))
-        if n % 3 == 0:
-            await events.flush()
     closed = await events.emit(session_closed=pb.SessionClosed())
     last = await events.emit_stored(session_closed=pb.SessionClosed(reason="stored"))
 
@@ -81,178 +111,97 @@ async def test_events_are_stored_in_the_order_they_happened(nc: NATS, stream: st
     assert [(e.command_id, codec.event_type(e)) for e in got[1:81]] == [
         (f"c{n}", kind) for n in range(40) for kind in ("command_received", "command_executed")
     ]
-    assert [e.command_executed.row_count for e in got[1:81] if e.HasField("command_executed")] == [
-        *range(40)
-    ]
     assert [e.event_id for e in got[81:]] == [closed.event_id, last.event_id]
     assert {e.session_id for e in got} == {events.session_id}
-    assert events.failures == 0 and events.unconfirmed == 0
+    assert events.failures == 0 and outbox.pending_bytes == 0
 
-
-async def test_events_carry_their_id_and_the_expected_stream(nc: NATS, stream: str) -> None:
-    events = session(nc)
-    event = await events.emit(session_opened=pb.SessionOpened(protocol="postgres"))
-    await eventually(lambda: stored_count(nc, stream, 1))
     msg = await nc.jetstream().get_msg(stream, 1)
     assert msg.headers is not None
-    assert msg.headers["Nats-Msg-Id"] == event.event_id
+    assert msg.headers["Nats-Msg-Id"] == opened.event_id
     assert msg.headers["Nats-Expected-Stream"] == stream
 
 
-async def test_an_event_without_a_stream_is_a_failure_counted_and_logged(
-    nc: NATS, caplog: pytest.LogCaptureFixture
+async def test_events_written_during_a_broker_outage_are_stored_once_it_is_back(
+    nats_server: EmbeddedNats, stream: str, outbox: Outbox, caplog: pytest.LogCaptureFixture
 ) -> None:
-    events = session(nc)  # no stream was created: the server answers "no responders"
-    events.later("c1", acknowledged=False, **received("SELECT 1"))
-    await events.emit("c1", **executed(1))
-    await eventually(lambda: events.failures == 1)
-    assert "no response from stream" in caplog.text
-    assert f"an event of session {events.session_id} (and up to 1 sent before it)" in caplog.text
-
-
-async def test_an_event_the_stream_rejects_is_a_failure(
-    nc: NATS, stream: str, caplog: pytest.LogCaptureFixture
-) -> None:
-    events = session(nc, stream="ANOTHER_STREAM")  # the stream is not the one expected
-    await events.emit(session_opened=pb.SessionOpened(protocol="postgres"))
-    await eventually(lambda: events.failures == 1)
-    assert "expected stream does not match" in caplog.text
-    assert (await nc.jetstream().stream_info(stream)).state.messages == 0
-    # Unacknowledged events are confirmed by the next acknowledged one, not counted alone.
-    for n in range(3):
-        events.later(f"c{n}", acknowledged=False, **received("SELECT 1"))
-    await events.emit("c2", **executed(1))
-    await eventually(lambda: events.failures == 2)
-    assert "(and up to 3 sent before it)" in caplog.text
-
-
-class SilentStream:
-    """Stands in for the stream on proctor.evt.>: takes the messages, acknowledges on demand."""
-
-    def __init__(self, nc: NATS) -> None:
-        self.nc = nc
-        self.messages: list[Msg] = []
-
-    async def start(self) -> SilentStream:
-        await self.nc.subscribe("proctor.evt.>", cb=self._take)
-        await self.nc.flush()
-        return self
-
-    async def _take(self, msg: Msg) -> None:
-        self.messages.append(msg)
-
-    async def acknowledge(self, msg: Msg) -> None:
-        seq = self.messages.index(msg) + 1
-        await self.nc.publish(msg.reply, f'{{"stream":"STAND_IN","seq":{seq}}}'.encode())
-
-
-async def test_past_the_bound_on_pending_acknowledgements_publishers_wait(
-    nc: NATS, nats_server: EmbeddedNats, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(emitter, "MAX_PENDING_ACKS", 2)
-    other = await nats.connect(nats_server.url)
+    events = session(outbox)
+    await events.emit_stored(session_opened=pb.SessionOpened(protocol="postgres"))
+    nats_server.stop()
+    for n in range(100):
+        events.later(f"c{n}", **received(f"SELECT {n}"))
+    assert outbox.pending_bytes > 0
+    await asyncio.sleep(1)
+    nats_server.start()
+    await eventually(lambda: outbox.pending_bytes == 0, 20)
+    check = await nats.connect(nats_server.url)
     try:
-        server = await SilentStream(other).start()
-        first, second = session(nc), session(nc)  # the bound is the connection's
-        await first.emit(**executed(1))
-        await second.emit(**executed(2))
-        await eventually(lambda: len(server.messages) == 2)
-
-        waiting = asyncio.create_task(first.emit(**executed(3)))
-        second.later(acknowledged=False, **received("SELECT 4"))  # not acknowledged: no wait
-        await second.flush()
-        await asyncio.sleep(0.3)
-        assert not waiting.done()
-        assert len(server.messages) == 3
-
-        await server.acknowledge(server.messages[0])
-        await asyncio.wait_for(waiting, 5)
-        await eventually(lambda: len(server.messages) == 4)
-        assert server.messages[3].subject == f"proctor.evt.command_executed.{first.session_id}"
-        for msg in server.messages[1:]:
-            if msg.reply:
-                await server.acknowledge(msg)
-        await nc.flush()
-        await other.flush()
-        await asyncio.sleep(0.1)
-        assert first.failures == second.failures == 0
+        got = await stored(check, stream)
     finally:
-        await other.close()
+        await check.close()
+    assert [e.command_id for e in got[1:]] == [f"c{n}" for n in range(100)]  # once each
+    assert "not stored" not in caplog.text
 
 
-async def test_an_acknowledgement_that_never_comes_is_a_failure(
-    nc: NATS,
-    nats_server: EmbeddedNats,
-    monkeypatch: pytest.MonkeyPatch,
-    caplog: pytest.LogCaptureFixture,
+async def test_a_full_outbox_makes_new_statements_wait(
+    nats_server: EmbeddedNats, stream: str, outbox: Outbox
 ) -> None:
-    monkeypatch.setattr(emitter, "ACK_TIMEOUT", 0.2)
-    monkeypatch.setattr(emitter, "MAX_PENDING_ACKS", 1)
-    other = await nats.connect(nats_server.url)
-    try:
-        server = await SilentStream(other).start()
-        events = session(nc)
-        await events.emit(**executed(1))
-        # Waits for room until the first acknowledgement is given up on, then goes out.
-        await asyncio.wait_for(events.emit(**executed(2)), 5)
-        assert events.failures == 1
-        assert "no acknowledgement in 0.2 s" in caplog.text
-        await eventually(lambda: len(server.messages) == 2)
-        await eventually(lambda: events.failures == 2)
-        await server.acknowledge(server.messages[1])  # too late: not counted again
-        await asyncio.sleep(0.1)
-        assert events.failures == 2
-    finally:
-        await other.close()
+    events = session(outbox)
+    nats_server.stop()
+    big = "SELECT '" + "x" * 4000 + "'"
+    while await outbox.room(0):
+        events.later(codec.new_hex_id(), **received(big))
+    waiting = asyncio.create_task(outbox.room(30))
+    await asyncio.sleep(0.3)
+    assert not waiting.done()
+    assert not await outbox.room(0.2)
+    nats_server.start()
+    assert await asyncio.wait_for(waiting, 20)
 
 
-async def test_flush_soon_publishes_without_a_flush(nc: NATS, stream: str) -> None:
-    events = session(nc)
-    events.later("c1", acknowledged=False, **received("SELECT 1"))
-    events.later("c1", **executed(1))
-    events.flush_soon(0.01)
-    await eventually(lambda: len(events._queued) == 0)
-    assert events._timed is None  # published in the timer's callback, without a Task
-    await eventually(lambda: stored_count(nc, stream, 2))
-    assert [codec.event_type(e) for e in await stored(nc, stream)] == [
-        "command_received",
-        "command_executed",
-    ]
-    assert events.failures == 0
-
-
-async def stored_count(nc: NATS, stream: str, count: int) -> bool:
-    return bool((await nc.jetstream().stream_info(stream)).state.messages == count)
-
-
-async def test_flush_soon_waits_for_a_publisher_in_progress(nc: NATS, stream: str) -> None:
-    events = session(nc)
-    await events._lock.acquire()  # as if an emit were waiting for room
-    events.later("c1", **executed(1))
-    events.flush_soon(0.01)
-    await asyncio.sleep(0.05)
-    assert events._timed is not None and not events._timed.done()
-    events._lock.release()
-    await asyncio.wait_for(events._timed, 5)
-    await eventually(lambda: stored_count(nc, stream, 1))
-
-
-async def test_a_timed_flush_that_fails_is_logged(
-    nats_server: EmbeddedNats, caplog: pytest.LogCaptureFixture
+async def test_an_outbox_left_by_a_dead_process_is_replayed_by_the_next(
+    nats_server: EmbeddedNats, nc: NATS, stream: str, tmp_path: Path
 ) -> None:
-    conn = await nats.connect(nats_server.url)
-    events = session(conn)
-    await conn.close()
-    events.later("c1", **executed(1))
-    events.flush_soon(0.01)  # fails at once, in the timer's callback
-    await eventually(lambda: "not published yet" in caplog.text)
+    directory = tmp_path / "shared"
+    # A process that wrote events and died before the broker took them (it never connected).
+    dead = Outbox(directory, await nats.connect(nats_server.url), stream)
+    dead.open()
+    events = SessionEvents(dead.nc, dead.nc.jetstream(), stream, "s1", IDENTITY, RESOURCE, dead)
+    for n in range(5):
+        events.later(f"c{n}", **received(f"SELECT {n}"))
+    os.close(dead._fd)  # as a crash would: the file stays, its lock goes
+    await dead.nc.close()
+    (left,) = directory.glob(f"*{SUFFIX}")
+    assert len(read_records(left.read_bytes())) == 5
 
-    caplog.clear()
-    await events._lock.acquire()
-    events.later("c2", **executed(2))
-    events.flush_soon(0.01)
-    await eventually(lambda: events._timed is not None)
-    events._lock.release()  # fails in the Task that waited for the lock
-    await eventually(lambda: "not published yet" in caplog.text)
-    assert events._timed is not None and events._timed.done()
-    assert "ConnectionClosed" in caplog.text or "connection closed" in caplog.text.lower()
+    async with await_outbox(directory, nats_server, stream) as heir:
+        assert heir.replayed == 5
+        await eventually(lambda: heir.pending_bytes == 0)
+    got = await stored(nc, stream)
+    assert [e.command_id for e in got] == [f"c{n}" for n in range(5)]
+    assert not left.exists()
+
+
+class await_outbox:
+    def __init__(self, directory: Path, server: EmbeddedNats, stream: str) -> None:
+        self.directory, self.server, self.stream = directory, server, stream
+
+    async def __aenter__(self) -> Outbox:
+        self.nc = await nats.connect(self.server.url)
+        self.box = Outbox(self.directory, self.nc, self.stream)
+        await self.box.start()
+        return self.box
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.box.close(timeout=2)
+        await self.nc.close()
+
+
+async def test_an_event_the_broker_could_never_take_is_refused_and_blocks_nothing(
+    nc: NATS, stream: str, outbox: Outbox
+) -> None:
+    events = session(outbox)
+    with pytest.raises(BusError, match="larger than the NATS server accepts"):
+        events.later("big", **received("x" * outbox.nc.max_payload))
+    assert events.failures == 1
+    await events.emit_stored(**received("SELECT 1"))  # what comes after is stored
+    assert [e.command_received.text for e in await stored(nc, stream)] == ["SELECT 1"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import struct
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -142,3 +143,15 @@ def test_a_notification_reads_back_as_written(pid: int, channel: str, payload: s
     frame = pgwire.notification(pid, channel, payload)
     assert frame[:1] == b"A"
     assert pgwire.parse_notification(frame[5:]) == (pid, channel, payload)
+
+
+def test_a_message_over_the_limit_is_refused_at_its_header() -> None:
+    buf = pgwire.MessageBuffer(max_message=1024)
+    buf.feed(pgwire.frame(b"Q", b"SELECT 1\0") + b"Q" + struct.pack("!i", 300 << 20) + b"xx")
+    messages = buf.messages()
+    assert next(messages).type == b"Q"
+    with pytest.raises(pgwire.MessageTooLarge) as refused:
+        next(messages)
+    assert (refused.value.kind, refused.value.length, refused.value.limit) == (
+        b"Q", (300 << 20) + 1, 1024,
+    )  # fmt: skip

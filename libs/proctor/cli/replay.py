@@ -90,9 +90,11 @@ async def verify() -> int:
     conn = await auditstore.connect(_database_url())
     try:
         walk = await auditstore.verify_chain(conn)
-        undecodable = await conn.fetchval(
-            "SELECT count(*) FROM audit.events WHERE type = 'undecodable'"
+        records = await conn.fetch(
+            "SELECT type, count(*) AS n FROM audit.events "
+            "WHERE type IN ('undecodable', 'dead_letter') GROUP BY type"
         )
+        counts: dict[str, int] = {r["type"]: int(r["n"]) for r in records}
     except ChainBroken as exc:
         print(f"audit chain BROKEN at seq {exc.seq}: {exc.problem}")
         return 1
@@ -103,6 +105,16 @@ async def verify() -> int:
     else:
         print(
             f"audit chain OK: {walk.checked} events, seq {walk.first_seq or '?'}..{walk.last_seq}"
-            f", head {walk.last_hash.hex()[:16]}; {undecodable} undecodable"
+            f", head {walk.last_hash.hex()[:16]}; {counts.get('undecodable', 0)} undecodable"
+            f"; {_dead_letters(counts.get('dead_letter', 0))}"
         )
     return 0
+
+
+def _dead_letters(count: int) -> str:
+    if not count:
+        return "0 dead letters"
+    return (
+        f"{count} dead letter{'s' if count != 1 else ''} (events that failed to store, kept raw: "
+        "SELECT seq, subject, error FROM audit.events WHERE type = 'dead_letter')"
+    )

@@ -1,15 +1,17 @@
 """`proctor up` and `proctor down`: the whole stack as child processes of one command.
 
 NATS and Postgres are embedded (from their wheels) unless PROCTOR_NATS_URL / PROCTOR_DATABASE_URL
-name running ones. Every service runs as a child with its log under `<run_dir>/logs`; a service
-that dies is restarted; Ctrl-C stops everything in order.
+name running ones. Every service runs as a child with its log under `<run_dir>/logs`; a child
+that dies (the embedded nats-server and Postgres included) is restarted after 1, 2, 4 … 30 s,
+from 1 s again once it ran for 30 s, and `stack.json` is rewritten with the new pids. Every
+child dies with this process, even when it is SIGKILLed; Ctrl-C or `proctor down` stops
+everything in order, each service with the processes it started.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import fcntl
 import json
 import os
@@ -20,12 +22,14 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
 from proctor import bus, subjects
+from proctor.children import RestartPolicy, die_with_parent, kill_group
 from proctor.classifier.v1 import classifier_pb2 as cpb
 from proctor.demo import (
     AGENT,
@@ -45,16 +49,10 @@ EMBEDDED_PG_PORT = 5433
 AUDIT_DATABASE = "proctor"
 
 
-def _die_with_parent() -> None:
-    """In the child: receive SIGTERM if `proctor up` itself dies, so no service is orphaned."""
-    if sys.platform == "linux":
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-
-
 @dataclass
 class ServiceProcess:
-    """One replica of a service under supervision."""
+    """One replica of a service under supervision, in a process group of its own (so its
+    own children, e.g. ingress workers, are stopped with it)."""
 
     name: str
     argv: list[str]
@@ -62,6 +60,7 @@ class ServiceProcess:
     proc: subprocess.Popen[bytes] | None = None
     restarts: int = 0
     next_start: float = 0.0
+    policy: RestartPolicy = field(default_factory=RestartPolicy)
     log: IO[bytes] | None = field(default=None, repr=False)
 
     def start(self, env: dict[str, str]) -> None:
@@ -69,19 +68,79 @@ class ServiceProcess:
         self.log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
             self.argv, env=env, stdout=self.log, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, start_new_session=True, preexec_fn=_die_with_parent,
+            stdin=subprocess.DEVNULL, start_new_session=True, preexec_fn=die_with_parent(),
         )  # fmt: skip
+        self.policy.started(time.monotonic())
+
+    def tend(self, now: float, env: dict[str, str]) -> bool:
+        """Notice an exit and schedule a restart, or restart when due; True if restarted."""
+        if self.proc is None:
+            return False
+        if self.next_start == 0.0:
+            if self.proc.poll() is None:
+                return False
+            delay = self.policy.exited(now)
+            self.next_start = now + delay
+            kill_group(self.proc.pid)  # whatever it started and left behind
+            print(f"{self.name} exited with code {self.proc.returncode}; restarting in "
+                  f"{delay:.0f}s (log: {self.log_path})", flush=True)  # fmt: skip
+            return False
+        if now < self.next_start:
+            return False
+        kill_group(self.proc.pid, signal.SIGKILL)
+        if self.log is not None:
+            self.log.close()
+        self.restarts += 1
+        self.next_start = 0.0
+        self.start(env)
+        return True
 
     def stop(self, timeout: float = 10.0) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
+        if self.proc is not None:
+            kill_group(self.proc.pid)
             try:
                 self.proc.wait(timeout)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+            # Its children may outlive it by a moment (or were orphaned by a crash).
+            deadline = time.monotonic() + timeout
+            while kill_group(self.proc.pid, 0) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            kill_group(self.proc.pid, signal.SIGKILL)
         if self.log is not None:
             self.log.close()
+
+
+@dataclass
+class ServerWatch:
+    """An embedded server (nats-server, Postgres) under the same supervision as the services."""
+
+    name: str
+    exited: Callable[[], bool]
+    restart: Callable[[], object]
+    policy: RestartPolicy = field(default_factory=RestartPolicy)
+    next_start: float = 0.0
+
+    def tend(self, now: float) -> bool:
+        if self.next_start == 0.0:
+            if not self.exited():
+                return False
+            delay = self.policy.exited(now)
+            self.next_start = now + delay
+            print(f"{self.name} exited; restarting in {delay:.0f}s", flush=True)
+            return False
+        if now < self.next_start:
+            return False
+        self.next_start = 0.0
+        try:
+            self.restart()
+        except StackError as exc:
+            print(f"{self.name} did not restart: {exc}", flush=True)
+            return False
+        self.policy.started(time.monotonic())
+        print(f"{self.name} restarted", flush=True)
+        return True
 
 
 def services(settings: Settings, log_dir: Path) -> list[ServiceProcess]:
@@ -170,18 +229,23 @@ class Stack:
         self.postgres: EmbeddedPostgres | None = None
         self.children: list[ServiceProcess] = []
         self.stopping = threading.Event()
+        self.info: dict[str, Any] = {}
 
     def start(self) -> dict[str, Any]:
         env = dict(os.environ)
         if "PROCTOR_NATS_URL" in os.environ:
             nats_url, nats_note = self.settings.nats_url, "given by PROCTOR_NATS_URL"
         else:
-            self.nats = EmbeddedNats(self.run_dir / "nats", port=EMBEDDED_NATS_PORT).start()
+            self.nats = EmbeddedNats(
+                self.run_dir / "nats", port=EMBEDDED_NATS_PORT, die_with_parent=True
+            ).start()
             nats_url, nats_note = self.nats.url, f"embedded, data in {self.nats.data_dir}"
         if "PROCTOR_DATABASE_URL" in os.environ and self.settings.database_url:
             db_url, db_note = self.settings.database_url, "given by PROCTOR_DATABASE_URL"
         else:
-            self.postgres = EmbeddedPostgres(self.run_dir / "postgres", port=EMBEDDED_PG_PORT)
+            self.postgres = EmbeddedPostgres(
+                self.run_dir / "postgres", port=EMBEDDED_PG_PORT, die_with_parent=True
+            )
             self.postgres.start()
             self.postgres.create_database(AUDIT_DATABASE)
             db_url = self.postgres.url(AUDIT_DATABASE)
@@ -211,18 +275,25 @@ class Stack:
                 f"the ingress-proxy is not listening on {self.settings.pg_listen}; "
                 f"see {self.run_dir / 'logs'}"
             )
-        return {
+        self.info = {
             "pid": os.getpid(),
             "started_at": datetime.now(UTC).isoformat(),
             "run_dir": str(self.run_dir),
             "nats_url": nats_url,
             "nats": nats_note,
-            "nats_pid": self.nats.pid if self.nats else None,
-            "postgres_pid": self.postgres.pid if self.postgres else None,
             "database_url": db_url,
             "database": db_note,
             "pg_listen": self.settings.pg_listen,
             "demo": self.demo,
+        }
+        return self.describe()
+
+    def describe(self) -> dict[str, Any]:
+        """What runs where, with the pids of this moment (written to stack.json)."""
+        return {
+            **self.info,
+            "nats_pid": self.nats.pid if self.nats else None,
+            "postgres_pid": self.postgres.pid if self.postgres else None,
             "services": {
                 c.name: {"pid": c.proc.pid if c.proc else None, "log": str(c.log_path)}
                 for c in self.children
@@ -248,24 +319,25 @@ class Stack:
         }
         return path
 
-    def supervise(self) -> None:
-        """Restart children that die, with back-off, until asked to stop."""
+    def watches(self) -> list[ServerWatch]:
+        """The embedded servers, supervised like the services."""
+        found = []
+        if (nats := self.nats) is not None:
+            found.append(ServerWatch("nats-server", nats.exited, nats.start))
+        if (pg := self.postgres) is not None:
+            found.append(ServerWatch("postgres", pg.exited, pg.start))
+        return found
+
+    def supervise(self, changed: Callable[[dict[str, Any]], None]) -> None:
+        """Restart children that die (the servers first), with back-off, until asked to stop;
+        `changed` gets the new description after every restart."""
+        servers = self.watches()
         while not self.stopping.wait(0.5):
-            for child in self.children:
-                if child.proc is None or child.proc.poll() is None:
-                    continue
-                now = time.monotonic()
-                if child.next_start == 0.0:
-                    delay = min(2.0**child.restarts, 30.0)
-                    child.next_start = now + delay
-                    print(f"{child.name} exited with code {child.proc.returncode}; restarting in "
-                          f"{delay:.0f}s (log: {child.log_path})", flush=True)  # fmt: skip
-                elif now >= child.next_start:
-                    if child.log is not None:
-                        child.log.close()
-                    child.restarts += 1
-                    child.next_start = 0.0
-                    child.start(self.env)
+            now = time.monotonic()
+            restarted = [w.tend(now) for w in servers]
+            restarted += [c.tend(now, self.env) for c in self.children]
+            if any(restarted):
+                changed(self.describe())
 
     def stop(self) -> None:
         for child in reversed(self.children):
@@ -311,6 +383,13 @@ def _print_banner(info: dict[str, Any]) -> None:
     print("ready", flush=True)
 
 
+def _write_stack(run_dir: Path, info: dict[str, Any]) -> None:
+    # Readers never see half a file: write beside it, then rename over it.
+    tmp = run_dir / f".{STACK_FILE}.tmp"
+    tmp.write_text(json.dumps(info, indent=2))
+    tmp.replace(run_dir / STACK_FILE)
+
+
 def run_up(run_dir_arg: str | None) -> int:
     settings = load_settings()
     run_dir = Path(run_dir_arg or os.environ.get("PROCTOR_RUN_DIR") or settings.run_dir).resolve()
@@ -335,9 +414,9 @@ def run_up(run_dir_arg: str | None) -> int:
         signal.signal(sig, lambda *_: stack.stopping.set())
     try:
         info = stack.start()
-        (run_dir / STACK_FILE).write_text(json.dumps(info, indent=2))
+        _write_stack(run_dir, info)
         _print_banner(info)
-        stack.supervise()
+        stack.supervise(lambda now: _write_stack(run_dir, now))
         print("stopping Proctor...", flush=True)
     except StackError as exc:
         print(f"proctor: {exc}", file=sys.stderr)

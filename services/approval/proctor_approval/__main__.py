@@ -41,7 +41,7 @@ async def serve(settings: Settings) -> None:
         settings.allow_self_approval,
     )
     host, port = _host_port(settings.approval_http_listen)
-    nc = await bus.connect(settings, "approval")
+    nc = await bus.connect_patiently(settings, "approval")
     runner: web.AppRunner | None = None
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -80,9 +80,9 @@ class Outcome:
 
 @dataclass(frozen=True, slots=True)
 class ApprovalState:
-    """Every approval seen: those still pending and those decided; and, for async mode, the
-    open approval of each command binding (ApprovalRequested.command_hash) until a
-    re-submission redeems its decision."""
+    """The live approvals: those still pending and the recently decided (see `remember`);
+    and, for async mode, the open approval of each command binding
+    (ApprovalRequested.command_hash) until a re-submission redeems its decision."""
 
     pending: Mapping[str, PendingApproval] = field(default_factory=dict)
     decided: Mapping[str, Outcome] = field(default_factory=dict)
@@ -215,9 +215,29 @@ def evolve(state: ApprovalState, event: pb.Event) -> ApprovalState:
             body.approval_id, kind, getattr(body, "approver", ""), getattr(body, "note", "")
         )
         pending = {k: v for k, v in state.pending.items() if k != body.approval_id}
-        decided = {**state.decided, body.approval_id: outcome}
+        decided = remember(state, body.approval_id, outcome)
         return replace(state, pending=pending, decided=decided)
     return state
+
+
+RECENT_DECISIONS = 256  # decided approvals kept beyond those async requests still need
+
+
+def remember(state: ApprovalState, approval_id: str, outcome: Outcome) -> dict[str, Outcome]:
+    """`decided` with one more outcome, pruned: the live state keeps only the most recent
+    RECENT_DECISIONS decisions (for "already decided" answers and late repeats of their
+    events) and those of async requests not yet redeemed, so it does not grow with history
+    and folding an event costs the same after a million approvals as after ten."""
+    decided = {**state.decided, approval_id: outcome}
+    excess = len(decided) - RECENT_DECISIONS - len(state.requests)
+    if excess > 0:
+        for old in list(decided):  # oldest first
+            if excess <= 0:
+                break
+            if old not in state.requests and old != approval_id:
+                del decided[old]
+                excess -= 1
+    return decided
 
 
 def _decision_event(request: PendingApproval, at: datetime, **payload: Any) -> pb.Event:

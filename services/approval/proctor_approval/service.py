@@ -2,8 +2,10 @@
 core's state, publishes the decisions the core returns, and expires what nobody decided.
 
 Each replica needs every request (any replica may be asked over HTTP), so each reads the
-approval subjects through its own ephemeral consumer from the first stored event instead of
-sharing a durable one: a restart rebuilds the same state and loses nothing. When more than one
+approval subjects through its own ephemeral consumer instead of sharing a durable one, from the
+latest checkpoint of the live state (checkpoint_store.py) or else from the first stored event:
+a restart rebuilds the same state and loses nothing, and reads only what came after the
+checkpoint. When more than one
 approval is required, each yes is an ApprovalVoted event, so votes cast on different replicas add
 up: the replica that folds the deciding vote publishes the grant (deterministic id, stored once).
 """
@@ -24,8 +26,10 @@ from nats.js import api as js_api
 from proctor.errors import BusError, ProctorError
 from proctor.events import codec
 from proctor.events.v1 import events_pb2 as pb
+from proctor.faults import Backoff, Outage
 from proctor.settings import Settings
 from proctor.telemetry import inject_headers
+from proctor_approval.checkpoint_store import CheckpointStore
 from proctor_approval.core import (
     ApprovalState,
     ApproverRules,
@@ -66,6 +70,7 @@ class ApprovalService:
         self.settings = settings
         self.rules = rules
         self.state = ApprovalState()
+        self.checkpoints = CheckpointStore(js, settings.stream_replicas)
         self.caught_up = asyncio.Event()
         self._sub: Any = None  # the approval events' consumer, while there is one
         self._lock = asyncio.Lock()  # one decision at a time, so two votes cannot both win
@@ -100,10 +105,23 @@ class ApprovalService:
             consumer=info.name, stream=self.settings.stream_name
         )
 
+    async def _start_seq(self) -> int:
+        """Start from the latest checkpoint (state and sequence), if there is a usable one."""
+        info = await self.js.stream_info(self.settings.stream_name)
+        found = await self.checkpoints.load(info.state.last_seq)
+        if found is None:
+            return 0
+        self.state, seq = found
+        log.info("approval state from the checkpoint at seq %d (%d pending)", seq,
+                 len(self.state.pending))  # fmt: skip
+        return seq
+
     async def follow(self, stop: asyncio.Event) -> None:
-        """Read every approval event from the first one on; set `caught_up` at the head."""
-        sub = self._sub = await self._subscribe(0)
-        last_seq = 0
+        """Read every approval event after the latest checkpoint (or from the first one on);
+        set `caught_up` at the head."""
+        last_seq = await self._start_seq()
+        sub = self._sub = await self._subscribe(last_seq + 1 if last_seq else 0)
+        outage, backoff = Outage("the approval events", log), Backoff(0.1, 5.0)
         while not stop.is_set():
             try:
                 if sub is None:
@@ -115,10 +133,12 @@ class ApprovalService:
                 self.caught_up.set()  # nothing more stored: we are at the head
                 continue
             except NatsError as exc:
-                log.warning("reading approval events failed (%s); retrying", exc)
+                outage.failed(exc)
                 sub = None
-                await asyncio.sleep(0.5)
+                await asyncio.sleep(backoff.next())
                 continue
+            outage.recovered()
+            backoff.reset()
             for msg in msgs:
                 last_seq = msg.metadata.sequence.stream
                 try:
@@ -129,6 +149,8 @@ class ApprovalService:
                     await msg.ack()
             if msgs and msgs[-1].metadata.num_pending == 0:
                 self.caught_up.set()
+            if msgs:
+                await self.checkpoints.maybe_save(self.state, last_seq)
             if msgs and self.caught_up.is_set():
                 await self._complete_voted()
 

@@ -10,6 +10,7 @@ import sys
 
 from proctor import auditstore, bus
 from proctor.errors import ProctorError
+from proctor.faults import retrying, transient_db_error
 from proctor.runtime import run_service
 from proctor.settings import Settings
 from proctor_audit.consumer import AuditConsumer, align_consumer
@@ -21,12 +22,20 @@ log = logging.getLogger("proctor.audit")
 async def serve(settings: Settings) -> None:
     if not settings.database_url:
         raise ProctorError("PROCTOR_DATABASE_URL is not set: the audit service needs Postgres")
-    nc = await bus.connect(settings, "audit")
-    pool = await auditstore.create_pool(settings.database_url)
+    database_url = settings.database_url
+    nc = await bus.connect_patiently(settings, "audit")
+    # A database still starting (or restarting) is waited for, not a reason to exit.
+    pool = await retrying(
+        "the audit store",
+        lambda: auditstore.create_pool(database_url),
+        log=log,
+        transient=transient_db_error,
+    )
     try:
         js = nc.jetstream()
         info = await bus.ensure_stream(js, settings)
-        await migrate(pool)
+        await retrying("the audit store", lambda: migrate(pool), log=log,
+                       transient=transient_db_error)  # fmt: skip
         store = AuditStore(pool, first_seq=info.state.first_seq or 1)
         await align_consumer(js, store, settings)
         stop = asyncio.Event()

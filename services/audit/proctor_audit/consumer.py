@@ -8,9 +8,9 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Awaitable
 from datetime import UTC, datetime
 
-import asyncpg
 from nats.aio.msg import Msg
 from nats.errors import Error as NatsError
 from nats.errors import TimeoutError as NatsTimeout
@@ -20,16 +20,26 @@ from nats.js.errors import BadRequestError, NotFoundError
 from opentelemetry import metrics
 
 from proctor.bus import EVENT_SUBJECTS
-from proctor.errors import StoreError
+from proctor.faults import Backoff, Outage, describe, transient_db_error
 from proctor.settings import Settings
 from proctor.telemetry import extract_context, setup_tracing
-from proctor_audit.store import AuditStore, StreamMessage, prepare
+from proctor_audit.store import (
+    AppendResult,
+    AuditStore,
+    PreparedMessage,
+    StreamMessage,
+    dead_letter,
+    prepare,
+)
 
 log = logging.getLogger("proctor.audit")
 _meter = metrics.get_meter("proctor.audit")
 stored_counter = _meter.create_counter("proctor.audit.events_stored", description="Events stored")
 undecodable_counter = _meter.create_counter(
     "proctor.audit.undecodable", description="Messages stored as undecodable and terminated"
+)
+dead_letter_counter = _meter.create_counter(
+    "proctor.audit.dead_letters", description="Messages stored raw after failing to store"
 )
 
 
@@ -85,33 +95,60 @@ def _stream_message(msg: Msg) -> StreamMessage:
 
 
 class AuditConsumer:
-    """Fetches batches and stores them; never crashes on a bad message or a dead database."""
+    """Fetches batches and stores them; never crashes on a bad message, an idle stream, a
+    broker outage or a dead database. A message that fails to store `audit_dead_letter_after`
+    times (for a reason other than the database being away) is stored raw as a dead letter,
+    so the chain moves on."""
 
-    def __init__(self, js: JetStreamContext, store: AuditStore, settings: Settings) -> None:
+    def __init__(
+        self,
+        js: JetStreamContext,
+        store: AuditStore,
+        settings: Settings,
+        fetch_timeout: float = 1.0,
+    ) -> None:
         self.js = js
         self.store = store
         self.settings = settings
+        self.fetch_timeout = fetch_timeout
         self.tracer = setup_tracing("audit")
         self.stored = 0
         self.undecodable = 0
+        self.dead_letters = 0
+        self.fetches = 0
+        self.bus = Outage("the event stream", log)
+        self.db = Outage("the audit store", log)
+        self._bus_backoff = Backoff(0.1, 5.0)
+        self._db_backoff = Backoff(0.5, 5.0)
 
-    async def run(self, stop: asyncio.Event) -> None:
-        sub = await self.js.pull_subscribe(
+    async def _subscribe(self) -> JetStreamContext.PullSubscription:
+        return await self.js.pull_subscribe(
             EVENT_SUBJECTS,
             durable=self.settings.audit_durable,
             stream=self.settings.stream_name,
             config=consumer_config(self.settings),
         )
-        log.info("consuming %s as durable %r", EVENT_SUBJECTS, self.settings.audit_durable)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        sub: JetStreamContext.PullSubscription | None = None
         while not stop.is_set():
             try:
-                msgs = await sub.fetch(self.settings.audit_batch_size, timeout=1)
-            except NatsTimeout:
+                if sub is None:
+                    sub = await self._subscribe()
+                    log.info("consuming %s as durable %r", EVENT_SUBJECTS,
+                             self.settings.audit_durable)  # fmt: skip
+                self.fetches += 1
+                msgs = await sub.fetch(self.settings.audit_batch_size, timeout=self.fetch_timeout)
+            except (NatsTimeout, TimeoutError):  # nats-py raises either on an empty fetch
                 continue
             except NatsError as exc:
-                log.warning("fetch failed (%s); retrying", exc)
-                await asyncio.sleep(0.5)
+                # The broker is away, or lost the consumer: subscribe again once it answers.
+                self.bus.failed(exc)
+                sub = None
+                await _sleep_or_stop(stop, self._bus_backoff.next())
                 continue
+            self.bus.recovered()
+            self._bus_backoff.reset()
             await self.handle(msgs)
 
     async def handle(self, msgs: list[Msg]) -> None:
@@ -128,29 +165,17 @@ class AuditConsumer:
                 span.set_attribute("proctor.batch_size", len(pending))
                 try:
                     result = await self.store.append(pending)
-                except (asyncpg.PostgresError, OSError, StoreError) as exc:
-                    log.error("audit store unavailable (%s); %d events will be redelivered",
-                              exc, len(pending))  # fmt: skip
-                    await self._nak(by_seq, [m.seq for m in pending], delay=1.0)
-                    await asyncio.sleep(1.0)
+                except Exception as exc:
+                    if transient_db_error(exc):
+                        await self._store_unavailable(by_seq, pending, exc)
+                    else:
+                        log.error("storing %d events failed (%s); storing them one at a time",
+                                  len(pending), describe(exc))  # fmt: skip
+                        await self._store_one_by_one(by_seq, pending)
                     return
-                except Exception:
-                    # A bug must not stop the audit trail: log it, let the batch come again.
-                    log.exception("storing %d events failed; they will be redelivered",
-                                  len(pending))  # fmt: skip
-                    await self._nak(by_seq, [m.seq for m in pending], delay=1.0)
-                    await asyncio.sleep(1.0)
-                    return
-            for seq in (*result.stored, *result.duplicates):
-                await by_seq[seq].ack()
-            for seq in result.undecodable:
-                log.warning("stream seq %d is not a readable event; stored as undecodable", seq)
-                await by_seq[seq].term()
-            self.stored += len(result.stored)
-            self.undecodable += len(result.undecodable)
-            stored_counter.add(len(result.stored))
-            undecodable_counter.add(len(result.undecodable))
-            waiting = set(result.waiting)
+            self.db.recovered()
+            self._db_backoff.reset()
+            waiting = await self._settle(by_seq, result)
             pending = [m for m in pending if m.seq in waiting]
             if pending:
                 if time.monotonic() > deadline:
@@ -160,10 +185,83 @@ class AuditConsumer:
                 await asyncio.sleep(pause)
                 pause = min(pause * 2, 0.1)
 
+    async def _store_unavailable(
+        self, by_seq: dict[int, Msg], pending: list[PreparedMessage], exc: BaseException
+    ) -> None:
+        self.db.failed(exc, "events are redelivered until it answers")
+        delay = self._db_backoff.next()
+        await self._nak(by_seq, [m.seq for m in pending], delay=delay)
+        await asyncio.sleep(delay)
+
+    async def _store_one_by_one(
+        self, by_seq: dict[int, Msg], pending: list[PreparedMessage]
+    ) -> None:
+        """Find the message that cannot be stored: store the batch one message at a time.
+
+        The one that fails is stored as a dead letter once it has been delivered
+        `audit_dead_letter_after` times, else it and those after it come again later."""
+        ordered = sorted(pending, key=lambda m: m.seq)
+        for i, msg in enumerate(ordered):
+            rest = [m.seq for m in ordered[i:]]
+            try:
+                result = await self.store.append([msg])
+            except Exception as exc:
+                if transient_db_error(exc):
+                    await self._store_unavailable(by_seq, ordered[i:], exc)
+                    return
+                deliveries = by_seq[msg.seq].metadata.num_delivered or 1
+                if deliveries < self.settings.audit_dead_letter_after:
+                    log.warning("stream seq %d failed to store (delivery %d of %d): %s",
+                                msg.seq, deliveries, self.settings.audit_dead_letter_after,
+                                describe(exc))  # fmt: skip
+                    await self._nak(by_seq, rest, delay=self._db_backoff.next())
+                    return
+                try:
+                    result = await self.store.append([dead_letter(msg, describe(exc))])
+                except Exception as again:
+                    log.error("stream seq %d cannot be stored even as a dead letter (%s)",
+                              msg.seq, describe(again))  # fmt: skip
+                    await self._nak(by_seq, rest, delay=self._db_backoff.next())
+                    return
+            if await self._settle(by_seq, result):  # an earlier sequence is not stored yet
+                await self._nak(by_seq, rest, delay=0.2)
+                return
+
+    async def _settle(self, by_seq: dict[int, Msg], result: AppendResult) -> set[int]:
+        """Acknowledge what was stored, count it; returns the sequences still waiting."""
+        for seq in (*result.stored, *result.duplicates):
+            await _quietly(by_seq[seq].ack())
+        for seq in result.undecodable:
+            log.warning("stream seq %d is not a readable event; stored as undecodable", seq)
+            await _quietly(by_seq[seq].term())
+        for seq in result.dead_letters:
+            log.error("stream seq %d stored as a dead letter after %d failed deliveries "
+                      "(proctor audit verify counts them)",
+                      seq, by_seq[seq].metadata.num_delivered or 1)  # fmt: skip
+            await _quietly(by_seq[seq].term())
+        self.stored += len(result.stored)
+        self.undecodable += len(result.undecodable)
+        self.dead_letters += len(result.dead_letters)
+        stored_counter.add(len(result.stored))
+        undecodable_counter.add(len(result.undecodable))
+        dead_letter_counter.add(len(result.dead_letters))
+        return set(result.waiting)
+
     @staticmethod
     async def _nak(by_seq: dict[int, Msg], seqs: list[int], delay: float) -> None:
         for seq in seqs:
-            try:
-                await by_seq[seq].nak(delay=delay)
-            except NatsError as exc:  # it will be redelivered after ack_wait anyway
-                log.debug("nak of seq %d failed: %s", seq, exc)
+            await _quietly(by_seq[seq].nak(delay=delay))
+
+
+async def _quietly(ack: Awaitable[None]) -> None:
+    # A lost ack or nak only means the message comes again (after ack_wait); the store
+    # takes it as a duplicate.
+    try:
+        await ack
+    except NatsError as exc:
+        log.debug("acknowledgement failed: %s", exc)
+
+
+async def _sleep_or_stop(stop: asyncio.Event, delay: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), delay)

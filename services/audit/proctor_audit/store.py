@@ -52,6 +52,7 @@ class AppendResult:
 
     stored: tuple[int, ...] = ()
     undecodable: tuple[int, ...] = ()  # stored, as undecodable rows
+    dead_letters: tuple[int, ...] = ()  # stored raw, after failing to store as events
     duplicates: tuple[int, ...] = ()  # already stored before
     waiting: tuple[int, ...] = ()  # an earlier sequence is not stored yet
 
@@ -77,6 +78,24 @@ def prepare(msg: StreamMessage) -> PreparedMessage:
     """Decode a message outside the append lock, so replicas decode in parallel."""
     row, event = chain_row(msg)
     return PreparedMessage(msg.seq, row, event)
+
+
+DEAD_LETTER = "dead_letter"  # the type of a row stored raw after it failed to store N times
+
+
+def dead_letter(msg: PreparedMessage, reason: str) -> PreparedMessage:
+    """The message as a dead letter: its payload as it came and why it could not be stored,
+    nothing decoded (whatever made it fail may be in any decoded field), so the chain moves on."""
+    row = msg.row
+    return PreparedMessage(
+        msg.seq,
+        ChainRow(
+            seq=row.seq, stored_at=row.stored_at, subject=row.subject.replace("\x00", ""),
+            type=DEAD_LETTER, event_id="", session_id="", command_id="", occurred_at=None,
+            schema_version=0, payload=row.payload, body=None, error=reason[:2000],
+        ),
+        None,
+    )  # fmt: skip
 
 
 def chain_row(msg: StreamMessage) -> tuple[ChainRow, pb.Event | None]:
@@ -139,7 +158,7 @@ class AuditStore:
 
             rows: list[tuple[Any, ...]] = []
             events: list[tuple[int, pb.Event]] = []
-            stored, undecodable, duplicates, waiting = [], [], [], []
+            stored, undecodable, dead, duplicates, waiting = [], [], [], [], []
             for msg in sorted(batch, key=lambda m: m.seq):
                 if msg.seq < next_seq:
                     duplicates.append(msg.seq)
@@ -151,7 +170,9 @@ class AuditStore:
                 rows.append((*_fields(msg.row), prev_hash, digest))
                 prev_hash = digest
                 next_seq += 1
-                if msg.event is None:
+                if msg.row.type == DEAD_LETTER:
+                    dead.append(msg.seq)
+                elif msg.event is None:
                     undecodable.append(msg.seq)
                 else:
                     stored.append(msg.seq)
@@ -161,7 +182,9 @@ class AuditStore:
                     "events", schema_name="audit", records=rows, columns=EVENT_COLUMNS
                 )
                 await apply_projections(conn, events, last_seq=next_seq - 1)
-        return AppendResult(tuple(stored), tuple(undecodable), tuple(duplicates), tuple(waiting))
+        return AppendResult(
+            tuple(stored), tuple(undecodable), tuple(dead), tuple(duplicates), tuple(waiting)
+        )
 
     async def rebuild(self, chunk: int = 2000) -> int:
         """Drop the projections and fold them again from sequence 1; returns events folded."""
@@ -177,7 +200,7 @@ class AuditStore:
                 "SELECT seq, payload, type FROM audit.events ORDER BY seq", prefetch=chunk
             ):
                 last = record["seq"]
-                if record["type"] == "undecodable":
+                if record["type"] in ("undecodable", DEAD_LETTER):
                     continue
                 batch.append((record["seq"], codec.decode(record["payload"])))
                 if len(batch) >= chunk:

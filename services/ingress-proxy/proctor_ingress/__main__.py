@@ -13,6 +13,7 @@ from proctor.runtime import run_service
 from proctor.settings import Settings
 from proctor_ingress.catalog import Catalogs
 from proctor_ingress.masking import probe_masker
+from proctor_ingress.outbox import Outbox
 from proctor_ingress.server import serve, tls_context
 from proctor_ingress.session import Gateway
 from proctor_ingress.verdicts import VerdictCache, Verdicts
@@ -25,10 +26,18 @@ async def run(settings: Settings) -> None:
             "PROCTOR_GATEWAY_CONFIG is not set: the proxy needs identities and resources"
         )
     config = load_gateway_config(settings.gateway_config)
-    nc = await bus.connect(settings, "ingress-proxy")
+    nc = await bus.connect_patiently(settings, "ingress-proxy")
+    outbox = Outbox(
+        settings.outbox_dir or settings.run_dir / "outbox",
+        nc,
+        settings.stream_name,
+        max_bytes=settings.outbox_max_bytes,
+        fsync_interval=settings.outbox_fsync_interval,
+    )
     try:
         js = nc.jetstream(publish_async_max_pending=4000)
         await bus.ensure_stream(js, settings)
+        await outbox.start()
         catalogs = Catalogs(
             {name: r.url for name, r in config.resources.items()}, settings.catalog_ttl
         )
@@ -48,8 +57,9 @@ async def run(settings: Settings) -> None:
         await with_workers(workers, lambda stopped: serve(gw, stopped), stop)
         probe.cancel()
         await catalogs.close()
-        await js.publish_async_completed()
     finally:
+        if outbox.is_open:
+            await outbox.close()
         await nc.close()
 
 

@@ -176,3 +176,24 @@ class Pipe(asyncio.Protocol):
             self._run()
         elif self.lost:
             self._on_end(self.closed_reason)
+
+
+class _Discard(asyncio.Protocol):
+    def data_received(self, data: bytes) -> None:
+        pass  # what the client still sends after its refusal is dropped
+
+
+def close_gently(transport: asyncio.BaseTransport, linger: float = 2.0) -> None:
+    """Close a connection whose client may still be sending (e.g. the body of a message that
+    was refused at its header): send what is written and an end-of-stream, read and drop what
+    still comes for `linger` seconds, then close. Closing at once with unread input makes the
+    kernel reset the connection, and the client would lose the error it was sent."""
+    if transport.is_closing():
+        return
+    transport.set_protocol(_Discard())
+    if isinstance(transport, asyncio.WriteTransport) and transport.can_write_eof():
+        transport.write_eof()
+    if isinstance(transport, asyncio.ReadTransport):
+        with contextlib.suppress(RuntimeError):
+            transport.resume_reading()
+    asyncio.get_running_loop().call_later(linger, transport.close)

@@ -7,6 +7,7 @@ import logging
 import ssl
 
 from proctor.settings import Settings
+from proctor_ingress.limits import too_many_connections
 from proctor_ingress.session import ClientSession, Gateway
 
 log = logging.getLogger("proctor.ingress")
@@ -33,6 +34,10 @@ async def serve(gw: Gateway, stop: asyncio.Event) -> None:
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         assert task is not None
+        if not gw.limits.admit():
+            writer.write(too_many_connections(gw.limits.total))
+            writer.close()
+            return
         handlers.add(task)
         try:
             await ClientSession(gw, reader, writer).run()
@@ -43,6 +48,7 @@ async def serve(gw: Gateway, stop: asyncio.Event) -> None:
             log.exception("session failed")
             writer.close()
         finally:
+            gw.limits.release()
             handlers.discard(task)
 
     host, port = listen_address(gw.settings)

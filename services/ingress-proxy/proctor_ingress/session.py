@@ -29,9 +29,10 @@ from proctor.masker.v1 import masker_pb2 as mpb
 from proctor.maskrules import Prefilter
 from proctor.pgwire import Message, MessageBuffer
 from proctor.settings import Settings
-from proctor_ingress import refusals
+from proctor_ingress import limits, oversize, refusals
 from proctor_ingress.approvals import command_binding, redeem
 from proctor_ingress.emitter import SessionEvents
+from proctor_ingress.limits import ConnectionLimits
 from proctor_ingress.masking import (
     BATCH_BYTES,
     BATCH_ROWS,
@@ -47,7 +48,7 @@ from proctor_ingress.masking import (
     learn_masker,
     message_candidates,
 )
-from proctor_ingress.pipes import Pipe
+from proctor_ingress.pipes import Pipe, close_gently
 from proctor_ingress.statements import SqlStatements
 from proctor_ingress.tracking import Command, CommandTracker, Completed
 from proctor_ingress.upstream import Target, Upstream, UpstreamError, open_upstream, send_cancel
@@ -73,7 +74,6 @@ FORWARDED_PARAMS = (
 REFUSED_MARKER = "PROCTOR_REFUSED_"
 PROTOCOL_VIOLATION = "08P01"
 ADMIN_SHUTDOWN = "57P01"
-STARTUP_TIMEOUT = 60.0  # Postgres's authentication_timeout default
 HELD_READ_LIMIT = 1 << 20  # bytes of client input kept while a statement awaits approval
 UPSTREAM_READ_LIMIT = 1 << 20  # bytes of target output kept while the client or masker lags
 MASKING_FAILED = "58000"
@@ -96,6 +96,12 @@ class Gateway:
     # Live sessions by the BackendKeyData their clients were given, for CancelRequests.
     cancel_keys: dict[tuple[int, int], ClientSession] = field(default_factory=dict)
     sessions: int = 0
+    limits: ConnectionLimits = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.limits = ConnectionLimits(
+            self.settings.pg_max_connections, self.settings.pg_max_connections_per_identity
+        )
 
     async def cancel(self, pid: int, key: int) -> bool:
         """Cancel what the session with this BackendKeyData runs, if it is held here."""
@@ -128,6 +134,7 @@ class ClientSession:
         self.client_pipe: Pipe | None = None  # the client's socket once the session runs
         self.upstream_pipe: Pipe | None = None  # the target's
         self.ending: str | None = None  # why the gateway ends the session, when it does
+        self.linger = False  # close gently: the client may still be sending
         self.commands = 0
         self.upstream: Upstream | None = None
         self.events: SessionEvents | None = None
@@ -223,7 +230,7 @@ class ClientSession:
             return None
         self.writer.write(pgwire.auth_request(3))  # cleartext: the token is the password
         await self.writer.drain()
-        buf = MessageBuffer()
+        buf = MessageBuffer(max_message=pgwire.MAX_STARTUP)
         msg: Message | None = None
         while msg is None:
             data = await asyncio.wait_for(self.reader.read(65536), 60)
@@ -261,19 +268,43 @@ class ClientSession:
     # ---- the session ---------------------------------------------------------------------
 
     async def run(self) -> None:
+        admitted = ""  # the identity counted against its cap
         try:
-            params = await asyncio.wait_for(self.startup(), STARTUP_TIMEOUT)
-            if params is None or await self.authenticate(params) is None:
+            deadline = self.gw.settings.pg_auth_timeout
+            try:
+                async with asyncio.timeout(deadline):
+                    params = await self.startup()
+                    if params is None or await self.authenticate(params) is None:
+                        return
+            except TimeoutError:
+                self.writer.write(limits.authentication_timeout(deadline))
+                log.info("session %s from %s: authentication timed out", self.session_id,
+                         self.peer)  # fmt: skip
                 return
+            if not self.gw.limits.admit_identity(self.identity.human):
+                await self._fatal_frame(
+                    limits.too_many_for_identity(self.identity.human, self.gw.limits.per_identity)
+                )
+                return
+            admitted = self.identity.human
             await self._open(params)
+        except pgwire.MessageTooLarge as exc:
+            await self._fatal_frame(limits.message_too_large(exc))
         except pgwire.ProtocolError as exc:
             await self._fatal(f"invalid startup: {exc}", code=PROTOCOL_VIOLATION)
             log.info("session %s from %s: invalid startup: %s", self.session_id, self.peer, exc)
         except (SessionEnded, asyncio.IncompleteReadError, ConnectionError, TimeoutError) as e:
             log.debug("session %s from %s ended during startup: %s", self.session_id, self.peer, e)
         finally:
+            if admitted:
+                self.gw.limits.release_identity(admitted)
             if self.upstream is None:
                 self.writer.close()
+
+    async def _fatal_frame(self, frame: bytes) -> None:
+        self.writer.write(frame)
+        with contextlib.suppress(ConnectionError):
+            await self.writer.drain()
 
     async def _open(self, params: dict[str, str]) -> None:
         resource = self.gw.config.resources[self.resource.name]
@@ -326,7 +357,8 @@ class ClientSession:
             server.stop()
 
         client = self.client_pipe = Pipe("client", "client closed", HELD_READ_LIMIT)
-        self.client_buf = MessageBuffer(client.buffer)  # read where the pipe receives
+        # Read where the pipe receives; a message over the limit is refused at its header.
+        self.client_buf = MessageBuffer(client.buffer, self.gw.settings.pg_max_message)
         server = self.upstream_pipe = Pipe(
             "upstream", "target closed the connection", UPSTREAM_READ_LIMIT
         )
@@ -384,7 +416,10 @@ class ClientSession:
                 with contextlib.suppress(OSError, TimeoutError):
                     await send_cancel(upstream.target, upstream.pid, upstream.secret)
             upstream.writer.close()
-        self.writer.close()
+        if self.linger:
+            close_gently(self.writer.transport)
+        else:
+            self.writer.close()
         for fut in self.decisions.values():
             fut.cancel()
         if self.events is not None:
@@ -421,9 +456,11 @@ class ClientSession:
         assert self.client_pipe is not None and self.upstream_pipe is not None
         up = self.upstream_pipe
         out: list[bytes] = []
+        largest = 0
         try:
             for msg in self.client_buf.messages():
                 kind = msg.type
+                largest = max(largest, len(msg.body))
                 if kind in (b"Q", b"P", b"F"):
                     if out:  # let the target work on what came before while we judge
                         up.write(b"".join(out))
@@ -466,6 +503,10 @@ class ClientSession:
                     return "client closed"
                 else:
                     out.append(msg.frame)
+        except pgwire.MessageTooLarge as exc:
+            self.writer.write(limits.message_too_large(exc))
+            self.linger = True  # the client is likely still sending the body
+            return f"message too large from client: {exc}"
         except pgwire.ProtocolError as exc:
             self.writer.write(
                 pgwire.error_response(
@@ -477,6 +518,9 @@ class ClientSession:
             return str(exc)
         if out:
             up.write(b"".join(out))
+            out.clear()
+        if largest >= limits.LARGE_MESSAGE:
+            limits.release_memory()
         assert self.events is not None
         self.events.flush_soon()
         await up.drain()
@@ -508,7 +552,9 @@ class ClientSession:
             if self.skip_until_sync:  # the target discards it anyway after an error
                 return msg.frame
             command = Command(codec.new_hex_id(), parse.query)
-            refusal = await self._decide(command, self.statements.judged_text(parse.query))
+            refusal = await self._refuse_oversized(command, len(msg.body)) or await self._decide(
+                command, self.statements.judged_text(parse.query)
+            )
             if refusal is None:
                 self.statements.forget_replaced(parse.query)
                 self.statements.parse(parse.statement, command)
@@ -523,7 +569,9 @@ class ClientSession:
             return pgwire.build_parse(parse.statement, REFUSED_MARKER + token)
         text = pgwire.query_text(msg.body)
         command = Command(codec.new_hex_id(), text)
-        refusal = await self._decide(command, self.statements.judged_text(text), b"")
+        refusal = await self._refuse_oversized(command, len(msg.body)) or await self._decide(
+            command, self.statements.judged_text(text), b""
+        )
         if refusal is not None:
             command.refused = True
             self.tracker.query(command)
@@ -556,6 +604,35 @@ class ClientSession:
         # client's is replaced: the Execute that follows is skipped like after any error.
         token = self._remember(refusal)
         return pgwire.build_parse(f"proctor_refused_{token}", REFUSED_MARKER + token)
+
+    async def _refuse_oversized(self, command: Command, message_size: int) -> bytes | None:
+        """Refuse a statement whose events cannot be recorded: when the outbox stays full (the
+        broker is away), or (recorded by excerpt and digest) when it is too large for its
+        events to fit in a NATS message; None for any other."""
+        assert self.events is not None
+        outbox = self.events.outbox
+        wait = self.gw.settings.outbox_wait
+        if not await outbox.room(wait):
+            return limits.outbox_full(outbox.pending_bytes, wait)
+        limit = oversize.statement_limit(self.gw.settings.pg_max_statement, self.gw.nc.max_payload)
+        if message_size <= limit:
+            return None
+        size, sha256 = oversize.digest(command.text)
+        if size <= limit:
+            return None
+        self.commands += 1
+        self.events.later(
+            command.command_id,
+            acknowledged=False,
+            command_received=pb.CommandReceived(text=oversize.excerpt(command.text, size, sha256)),
+        )
+        await self.events.emit(
+            command.command_id,
+            command_blocked=pb.CommandBlocked(
+                rule_ids=[oversize.RULE], reason=oversize.reason(size, limit, sha256)
+            ),
+        )
+        return oversize.refusal(size, limit, sha256)
 
     def _remember(self, refusal: bytes) -> str:
         token = secrets.token_hex(8)

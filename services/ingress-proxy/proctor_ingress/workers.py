@@ -1,5 +1,6 @@
 """Several ingress-proxy processes on one port: the first process starts the others (each a
-plain `proctor-ingress` with one worker), restarts any that die, and stops them when it stops.
+plain `proctor-ingress` with one worker), restarts any that die, and stops them when it stops;
+a worker whose starting process dies (even by SIGKILL) stops too.
 The kernel spreads new connections over every process listening with SO_REUSEPORT.
 
 A CancelRequest arrives on a connection of its own, which may land on any process (or any
@@ -21,6 +22,7 @@ from nats.aio.client import Client as NATS
 from nats.aio.subscription import Subscription
 
 from proctor import subjects
+from proctor.children import die_with_parent, watch_parent
 
 log = logging.getLogger("proctor.ingress")
 
@@ -39,8 +41,9 @@ async def _keep_running(number: int, stop: asyncio.Event) -> None:
     env = {**os.environ, WORKER_ENV: str(number), "PROCTOR_INGRESS_WORKERS": "1"}
     while not stop.is_set():
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "proctor_ingress", env=env, stdin=asyncio.subprocess.DEVNULL
-        )
+            sys.executable, "-m", "proctor_ingress", env=env, stdin=asyncio.subprocess.DEVNULL,
+            preexec_fn=die_with_parent(),
+        )  # fmt: skip
         waiting = asyncio.create_task(proc.wait())
         stopping = asyncio.create_task(stop.wait())
         await asyncio.wait((waiting, stopping), return_when=asyncio.FIRST_COMPLETED)
@@ -63,8 +66,11 @@ async def _keep_running(number: int, stop: asyncio.Event) -> None:
 async def with_workers(
     count: int, serve: Callable[[asyncio.Event], Coroutine[Any, Any, None]], stop: asyncio.Event
 ) -> None:
-    """Run `serve` here and in `count - 1` more processes until `stop`."""
+    """Run `serve` here and in `count - 1` more processes until `stop`. A worker stops when
+    the process that started it is gone (the kernel tells it on Linux; it also looks)."""
     keepers = [asyncio.create_task(_keep_running(n, stop)) for n in range(1, count)]
+    if is_worker():
+        keepers.append(asyncio.create_task(watch_parent(stop)))
     try:
         await serve(stop)
     finally:
