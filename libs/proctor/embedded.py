@@ -64,8 +64,11 @@ def nats_server_binary() -> str:
 class EmbeddedNats:
     """A nats-server with JetStream on 127.0.0.1, data under `data_dir`."""
 
-    def __init__(self, data_dir: Path, port: int = 0, monitor_port: int = 0) -> None:
+    def __init__(
+        self, data_dir: Path, port: int = 0, monitor_port: int = 0, config: Path | None = None
+    ) -> None:
         self.data_dir = Path(data_dir)
+        self.config = config  # a nats-server configuration file (users and permissions)
         self.port = free_port(port)
         self.monitor_port = free_port(monitor_port)
         self.log = self.data_dir / "nats-server.log"
@@ -109,6 +112,7 @@ class EmbeddedNats:
             "-sd", str(self.data_dir / "jetstream"),
             "-l", str(self.log),
             "-P", str(pidfile),
+            *(("-c", str(self.config)) if self.config is not None else ()),
         ]  # fmt: skip
         self._proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, start_new_session=True)
         _wait_for(self._healthy, timeout, f"nats-server on port {self.port}", self.log)

@@ -158,6 +158,13 @@ def service_env(settings: Settings) -> dict[str, str]:
         env["PROCTOR_DATABASE_URL"] = settings.database_url
     if settings.policy_file:
         env["PROCTOR_POLICY_FILE"] = str(settings.policy_file)
+    if settings.approval_signing_key:
+        env["PROCTOR_APPROVAL_SIGNING_KEY"] = str(settings.approval_signing_key)
+    if settings.approval_verify_keys:
+        env["PROCTOR_APPROVAL_VERIFY_KEYS"] = settings.approval_verify_keys
+    user, password = settings.nats_auth()
+    if user and password:
+        env |= {"PROCTOR_NATS_USER": user, "PROCTOR_NATS_PASSWORD": password}
     return env
 
 

@@ -15,7 +15,10 @@ from pathlib import Path
 from typing import IO
 
 import asyncpg
+import nats
+import nats.errors
 import pytest
+from pydantic import SecretStr
 
 from proctor import bus
 from proctor.embedded import free_port
@@ -94,7 +97,19 @@ async def test_proctor_up_runs_the_stack_and_replays_a_session(tmp_path: Path) -
 
         stack = json.loads((run_dir / "stack.json").read_text())
         assert stack["pid"] == up.pid
-        settings = Settings(nats_url=stack["nats_url"], database_url=stack["database_url"])
+        # NATS has a user per service; the CLI's (admin) password is in a file only we read.
+        credentials = Path(stack["nats_credentials"])
+        assert credentials.stat().st_mode & 0o777 == 0o600
+        assert (run_dir / "secrets" / "approval-signing-key.pem").stat().st_mode & 0o777 == 0o600
+        with pytest.raises(nats.errors.Error, match="Authorization Violation"):
+            await nats.connect(stack["nats_url"], allow_reconnect=False)
+        password = json.loads(credentials.read_text())[stack["nats_user"]]
+        settings = Settings(
+            nats_url=stack["nats_url"],
+            database_url=stack["database_url"],
+            nats_user=stack["nats_user"],
+            nats_password=SecretStr(password),
+        )
 
         second = proctor("up", env=env)
         assert second.returncode == 1

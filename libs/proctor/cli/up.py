@@ -25,8 +25,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
-from proctor import bus, subjects
+from pydantic import SecretStr
+
+from proctor import bus, busaccess, subjects
 from proctor.classifier.v1 import classifier_pb2 as cpb
+from proctor.decisions import load_or_create_signing_key
 from proctor.demo import (
     AGENT,
     APPROVER,
@@ -63,12 +66,13 @@ class ServiceProcess:
     restarts: int = 0
     next_start: float = 0.0
     log: IO[bytes] | None = field(default=None, repr=False)
+    own_env: dict[str, str] = field(default_factory=dict, repr=False)  # its credentials
 
     def start(self, env: dict[str, str]) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self.log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
-            self.argv, env=env, stdout=self.log, stderr=subprocess.STDOUT,
+            self.argv, env=env | self.own_env, stdout=self.log, stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL, start_new_session=True, preexec_fn=_die_with_parent,
         )  # fmt: skip
 
@@ -84,8 +88,11 @@ class ServiceProcess:
             self.log.close()
 
 
-def services(settings: Settings, log_dir: Path) -> list[ServiceProcess]:
-    """Every service that exists, with its replicas."""
+def services(
+    settings: Settings, log_dir: Path, own_env: dict[str, dict[str, str]] | None = None
+) -> list[ServiceProcess]:
+    """Every service that exists, with its replicas; `own_env` adds each service's own
+    variables (its credentials) by service name."""
     specs = [
         ("audit", ["-m", "proctor_audit"], settings.audit_replicas),
         ("classifier", ["-m", "proctor_classifier"], 1),
@@ -98,10 +105,62 @@ def services(settings: Settings, log_dir: Path) -> list[ServiceProcess]:
             name if replicas == 1 else f"{name}-{i + 1}",
             [sys.executable, *argv],
             log_dir / (f"{name}.log" if replicas == 1 else f"{name}-{i + 1}.log"),
+            own_env=(own_env or {}).get(name, {}),
         )
         for name, argv, replicas in specs
         for i in range(replicas)
     ]
+
+
+# ---- credentials: NATS users per service and the approval service's signing key -----------
+
+
+@dataclass
+class StackSecrets:
+    """What `proctor up` generates at first start and keeps in `<run_dir>/secrets` (0600)."""
+
+    directory: Path
+    nats_passwords: dict[str, str] = field(default_factory=dict, repr=False)
+    nats_config: Path | None = None
+    approval_key: Path | None = None
+    approval_public_key: str = ""
+
+    @property
+    def nats_credentials(self) -> Path:
+        return self.directory / busaccess.CREDENTIALS_FILE
+
+    def service_env(self) -> dict[str, dict[str, str]]:
+        """Each service's own variables: its NATS user, and the approval key's half it needs."""
+        own: dict[str, dict[str, str]] = {}
+        for service, user in busaccess.SERVICE_USERS.items():
+            env = own.setdefault(service, {})
+            if user in self.nats_passwords:
+                password = self.nats_passwords[user]
+                env |= {"PROCTOR_NATS_USER": user, "PROCTOR_NATS_PASSWORD": password}
+        if self.approval_key is not None:
+            own["approval"]["PROCTOR_APPROVAL_SIGNING_KEY"] = str(self.approval_key)
+            own["ingress-proxy"]["PROCTOR_APPROVAL_VERIFY_KEYS"] = self.approval_public_key
+        return own
+
+
+def prepare_secrets(run_dir: Path, settings: Settings, embedded_nats: bool) -> StackSecrets:
+    """Make (first start) or read the stack's credentials. NATS users only for an embedded
+    server (a given one has its own); the signing key unless the environment names one."""
+    secrets = StackSecrets(run_dir / "secrets")
+    secrets.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    secrets.directory.chmod(0o700)
+    if embedded_nats:
+        secrets.nats_passwords = busaccess.load_or_create_credentials(secrets.nats_credentials)
+        secrets.nats_config = busaccess.write_server_config(
+            secrets.directory / "nats-server.conf",
+            secrets.nats_passwords,
+            settings.stream_name,
+            settings.audit_durable,
+        )
+    if "PROCTOR_APPROVAL_SIGNING_KEY" not in os.environ:
+        secrets.approval_key = secrets.directory / "approval-signing-key.pem"
+        secrets.approval_public_key = load_or_create_signing_key(secrets.approval_key)
+    return secrets
 
 
 def _read_stack(run_dir: Path) -> dict[str, Any]:
@@ -169,15 +228,24 @@ class Stack:
         self.nats: EmbeddedNats | None = None
         self.postgres: EmbeddedPostgres | None = None
         self.children: list[ServiceProcess] = []
+        self.secrets: StackSecrets | None = None
         self.stopping = threading.Event()
 
     def start(self) -> dict[str, Any]:
         env = dict(os.environ)
-        if "PROCTOR_NATS_URL" in os.environ:
+        embedded_nats = "PROCTOR_NATS_URL" not in os.environ
+        secrets = self.secrets = prepare_secrets(self.run_dir, self.settings, embedded_nats)
+        if not embedded_nats:
             nats_url, nats_note = self.settings.nats_url, "given by PROCTOR_NATS_URL"
         else:
-            self.nats = EmbeddedNats(self.run_dir / "nats", port=EMBEDDED_NATS_PORT).start()
-            nats_url, nats_note = self.nats.url, f"embedded, data in {self.nats.data_dir}"
+            self.nats = EmbeddedNats(
+                self.run_dir / "nats", port=EMBEDDED_NATS_PORT, config=secrets.nats_config
+            ).start()
+            nats_url = self.nats.url
+            nats_note = (
+                f"embedded, data in {self.nats.data_dir}; a user per service, "
+                f"credentials in {secrets.nats_credentials}"
+            )
         if "PROCTOR_DATABASE_URL" in os.environ and self.settings.database_url:
             db_url, db_note = self.settings.database_url, "given by PROCTOR_DATABASE_URL"
         else:
@@ -194,12 +262,14 @@ class Stack:
         self.demo: dict[str, str] = {}
         if "PROCTOR_GATEWAY_CONFIG" not in os.environ:
             env["PROCTOR_GATEWAY_CONFIG"] = str(self._prepare_demo(db_url))
-        self.settings = self.settings.model_copy(
-            update={"nats_url": nats_url, "database_url": db_url}
-        )
+        update: dict[str, Any] = {"nats_url": nats_url, "database_url": db_url}
+        if busaccess.ADMIN in secrets.nats_passwords:
+            admin = secrets.nats_passwords[busaccess.ADMIN]
+            update |= {"nats_user": busaccess.ADMIN, "nats_password": SecretStr(admin)}
+        self.settings = self.settings.model_copy(update=update)
         asyncio.run(_prepare_bus(self.settings))
         self.env = env
-        self.children = services(self.settings, self.run_dir / "logs")
+        self.children = services(self.settings, self.run_dir / "logs", secrets.service_env())
         for child in self.children:
             child.start(env)
         if not asyncio.run(_wait_for_consumer(self.settings)):
@@ -218,6 +288,9 @@ class Stack:
             "nats_url": nats_url,
             "nats": nats_note,
             "nats_pid": self.nats.pid if self.nats else None,
+            # CLI commands connect as admin with the password in this 0600 file.
+            "nats_credentials": str(secrets.nats_credentials) if secrets.nats_passwords else None,
+            "nats_user": busaccess.ADMIN if secrets.nats_passwords else None,
             "postgres_pid": self.postgres.pid if self.postgres else None,
             "database_url": db_url,
             "database": db_note,

@@ -278,7 +278,12 @@ def decide(state: ApprovalState, vote: Vote, rules: ApproverRules) -> Decision:
         event = _decision_event(
             request,
             vote.at,
-            approval_denied=pb.ApprovalDenied(approval_id=aid, approver=vote.approver, note=note),
+            approval_denied=pb.ApprovalDenied(
+                approval_id=aid,
+                approver=vote.approver,
+                note=note,
+                command_hash=request.command_hash,
+            ),
         )
         return Decision(evolve(state, event), (event,))
     if vote.approver in request.approvals:
@@ -303,7 +308,10 @@ def _grant(
         request,
         at,
         approval_granted=pb.ApprovalGranted(
-            approval_id=request.approval_id, approver=", ".join(approvers), note=note
+            approval_id=request.approval_id,
+            approver=", ".join(approvers),
+            note=note,
+            command_hash=request.command_hash,
         ),
     )
 
@@ -326,7 +334,13 @@ def complete(state: ApprovalState, rules: ApproverRules, now: datetime) -> Decis
 def expire(state: ApprovalState, now: datetime) -> Decision:
     """ApprovalExpired for every pending request whose deadline has passed."""
     events = tuple(
-        _decision_event(r, now, approval_expired=pb.ApprovalExpired(approval_id=r.approval_id))
+        _decision_event(
+            r,
+            now,
+            approval_expired=pb.ApprovalExpired(
+                approval_id=r.approval_id, command_hash=r.command_hash
+            ),
+        )
         for r in state.pending.values()
         if r.expires_at is not None and now >= r.expires_at
     )

@@ -106,7 +106,7 @@ class AuditConsumer:
         while not stop.is_set():
             try:
                 msgs = await sub.fetch(self.settings.audit_batch_size, timeout=1)
-            except NatsTimeout:
+            except (NatsTimeout, TimeoutError):  # nats-py raises either on an empty fetch
                 continue
             except NatsError as exc:
                 log.warning("fetch failed (%s); retrying", exc)

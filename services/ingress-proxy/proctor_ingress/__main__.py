@@ -14,6 +14,7 @@ from proctor.settings import Settings
 from proctor_ingress.masking import probe_masker
 from proctor_ingress.server import serve, tls_context
 from proctor_ingress.session import Gateway
+from proctor_ingress.trust import DecisionCheck
 from proctor_ingress.verdicts import VerdictCache, Verdicts
 from proctor_ingress.workers import is_worker, serve_cancels, with_workers
 
@@ -27,12 +28,20 @@ async def run(settings: Settings) -> None:
     nc = await bus.connect(settings, "ingress-proxy")
     try:
         js = nc.jetstream(publish_async_max_pending=4000)
-        await bus.ensure_stream(js, settings)
+        await bus.ensure_stream(js, settings, update=False)
         verdicts = Verdicts(
             nc, VerdictCache(settings.verdict_cache_size), settings.classify_timeout
         )
         await verdicts.start()
-        gw = Gateway(settings, config, nc, js, verdicts, ssl=tls_context(settings))
+        gw = Gateway(
+            settings,
+            config,
+            nc,
+            js,
+            verdicts,
+            ssl=tls_context(settings),
+            trust=DecisionCheck.from_settings(settings),
+        )
         gw.prefilter.everything = settings.mask_all_text
         await serve_cancels(nc, gw.cancel)
         stop = asyncio.Event()

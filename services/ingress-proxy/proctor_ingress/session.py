@@ -21,6 +21,7 @@ from nats.js import JetStreamContext
 from proctor import pgwire
 from proctor.approval.v1 import approval_pb2 as apb
 from proctor.classifier.v1 import classifier_pb2 as cpb
+from proctor.decisions import DecisionVerifier
 from proctor.errors import BusError
 from proctor.events import codec
 from proctor.events.v1 import events_pb2 as pb
@@ -50,6 +51,7 @@ from proctor_ingress.masking import (
 from proctor_ingress.pipes import Pipe
 from proctor_ingress.statements import SqlStatements
 from proctor_ingress.tracking import Command, CommandTracker, Completed
+from proctor_ingress.trust import DecisionCheck
 from proctor_ingress.upstream import Target, Upstream, UpstreamError, open_upstream, send_cancel
 from proctor_ingress.verdicts import ClassifierUnavailable, Verdicts
 from proctor_ingress.workers import CANCEL_SUBJECT, cancel_message
@@ -96,6 +98,8 @@ class Gateway:
     # Live sessions by the BackendKeyData their clients were given, for CancelRequests.
     cancel_keys: dict[tuple[int, int], ClientSession] = field(default_factory=dict)
     sessions: int = 0
+    # Which approval decisions to believe: only those the approval service signed.
+    trust: DecisionCheck = field(default_factory=lambda: DecisionCheck(DecisionVerifier(())))
 
     async def cancel(self, pid: int, key: int) -> bool:
         """Cancel what the session with this BackendKeyData runs, if it is held here."""
@@ -123,6 +127,7 @@ class ClientSession:
         self.statements = SqlStatements()
         self.replacements: dict[str, bytes] = {}
         self.decisions: dict[str, asyncio.Future[tuple[str, str, str]]] = {}
+        self.bindings: dict[str, str] = {}  # approval id -> the binding of the command held
         self.skip_until_sync = False
         self.client_buf = MessageBuffer()  # client messages not handled yet (the pipe's)
         self.client_pipe: Pipe | None = None  # the client's socket once the session runs
@@ -410,7 +415,10 @@ class ClientSession:
             return
         decision = getattr(event, kind)
         fut = self.decisions.get(decision.approval_id)
-        if fut is not None and not fut.done():
+        if fut is None or fut.done():
+            return
+        binding = self.bindings.get(decision.approval_id, "")
+        if self.gw.trust.decision(kind, decision, binding, self.session_id):
             fut.set_result((kind, getattr(decision, "approver", ""), getattr(decision, "note", "")))
 
     # ---- client -> target ------------------------------------------------------------------
@@ -680,6 +688,9 @@ class ClientSession:
             return await self._unavailable(command, str(exc), "approval service")
         outcome = found.outcome
         if outcome == apb.REDEEM_OUTCOME_GRANTED:
+            if not self.gw.trust.redemption(found, binding, command.command_id):
+                why = f"the grant of approval {found.approval_id} could not be verified"
+                return await self._unavailable(command, why, "approval service")
             return None  # the grant is used up by this command (ApprovalRedeemed)
         if outcome == apb.REDEEM_OUTCOME_DENIED:
             return refusals.denied(found.approval_id, found.approver, found.note)
@@ -717,6 +728,7 @@ class ClientSession:
         self.decisions[approval_id] = fut
         timeout = self.gw.settings.approval_timeout
         binding = command_binding(command.text, parameters, self.identity.human, self.resource.name)
+        self.bindings[approval_id] = binding
         await self.events.emit(
             command.command_id,
             approval_requested=self._approval_request(
@@ -732,6 +744,7 @@ class ClientSession:
             return refusals.expired(approval_id, timeout)
         finally:
             self.decisions.pop(approval_id, None)
+            self.bindings.pop(approval_id, None)
         if kind == "approval_granted":
             return None
         if kind == "withdrawn":
