@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import sys
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -36,6 +38,7 @@ from tests.integration.conftest import (
     eventually,
     libpq_of,
     psql,
+    run_client,
 )
 from tests.integration.test_approval_service import api_call
 
@@ -351,3 +354,46 @@ async def test_only_the_siem_user_reads_the_event_stream(stack: SecureStack) -> 
         with contextlib.suppress(Exception):
             await outsider.close()
         await siem.close()
+
+
+async def _approvals_list(stack: SecureStack) -> str:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PROCTOR_", "PG"))}
+    env |= {
+        "PROCTOR_APPROVAL_HTTP_LISTEN": stack.approval_listen,
+        "PROCTOR_RUN_DIR": str(stack.settings.run_dir),
+        "PROCTOR_APPROVER_TOKEN": APPROVER_TOKEN,
+    }
+    out = await run_client(
+        sys.executable, "-m", "proctor.cli.main", "approvals", "list", "--as", "bob", env=env
+    )
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
+async def test_a_request_whose_client_left_is_withdrawn(stack: SecureStack) -> None:
+    """The agent disconnects while its UPDATE waits: within 2 s approvers no longer see the
+    request, it shows as withdrawn, and approving it afterwards runs nothing and says why."""
+    conn = await asyncpg.connect(stack.dsn, ssl=False)
+    held = asyncio.create_task(conn.execute(UPDATE.format(6)))
+    request = await asyncio.wait_for(stack.requests.get(), 20)
+    aid = request.approval_requested.approval_id
+    assert aid in await _approvals_list(stack)
+    conn.terminate()
+    with contextlib.suppress(Exception):
+        await held
+    left = time.monotonic()
+
+    async def gone() -> bool:
+        return aid not in await _approvals_list(stack)
+
+    await eventually(gone, 2.0, "the request leaving `proctor approvals list`")
+    assert time.monotonic() - left < 2.0
+    status, shown = await api_call(stack.approval_listen, "GET", f"/approvals/{aid}",
+                                   APPROVER_TOKEN)  # fmt: skip
+    assert (status, shown["status"]) == (200, "withdrawn"), shown
+    status, body = await api_call(
+        stack.approval_listen, "POST", f"/approvals/{aid}/approve", APPROVER_TOKEN, {}
+    )
+    assert status == 409 and body["code"] == "withdrawn", body
+    assert "nobody waits" in body["error"]
+    assert await stack.balance(6) == 60

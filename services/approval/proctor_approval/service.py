@@ -55,6 +55,7 @@ APPROVAL_SUBJECTS = [
         "approval_expired",
         "approval_redeemed",
         "approval_voted",
+        "approval_withdrawn",
     )
 ]
 
@@ -84,14 +85,14 @@ class ApprovalService:
     # ---- following the stream ---------------------------------------------------------------
 
     def apply(self, event: pb.Event) -> None:
-        if not self._signed_here(event):
+        if not self.signed_here(event):
             return
         self.state = evolve(self.state, event)
 
-    def _signed_here(self, event: pb.Event) -> bool:
+    def signed_here(self, event: pb.Event) -> bool:
         """A grant or denial counts only if this service signed it: one published by anybody
         else must not close the request either (an expiry, which runs nothing, may come from
-        the proxy)."""
+        the proxy, and so may a withdrawal)."""
         kind = codec.event_type(event)
         if self.signer is None or kind not in ("approval_granted", "approval_denied"):
             return True

@@ -737,6 +737,9 @@ class ClientSession:
         )
         try:
             kind, approver, note = await self._await_decision(approval_id, fut, timeout)
+        except SessionEnded:
+            await self._withdraw(command, approval_id, "the client disconnected")
+            raise
         except TimeoutError:
             await self.events.emit(
                 command.command_id, approval_expired=pb.ApprovalExpired(approval_id=approval_id)
@@ -748,10 +751,21 @@ class ClientSession:
         if kind == "approval_granted":
             return None
         if kind == "withdrawn":
+            await self._withdraw(command, approval_id, "the client cancelled the statement")
             return refusals.withdrawn(approval_id)
         if kind == "approval_denied":
             return refusals.denied(approval_id, approver, note)
         return refusals.expired(approval_id, timeout)
+
+    async def _withdraw(self, command: Command, approval_id: str, reason: str) -> None:
+        """Nobody waits for this approval any more: approvers stop being asked (wait mode;
+        an async request is not waited on and stays open)."""
+        assert self.events is not None
+        with contextlib.suppress(BusError):  # the approval then expires as it would have
+            await self.events.emit(
+                command.command_id,
+                approval_withdrawn=pb.ApprovalWithdrawn(approval_id=approval_id, reason=reason),
+            )
 
     async def _await_decision(
         self, approval_id: str, fut: asyncio.Future[tuple[str, str, str]], timeout: float
