@@ -19,6 +19,7 @@ import contextlib
 import json
 import os
 import secrets
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -238,3 +239,19 @@ def write_server_config(
     config = {"authorization": authorization(passwords, stream, audit_durable)}
     write_private(path, json.dumps(config, indent=2) + "\n")
     return path
+
+
+def password_variable(user: str) -> str:
+    """The environment variable a deployed nats-server reads `user`'s password from."""
+    return f"PROCTOR_NATS_PASSWORD_{user.upper()}"
+
+
+def deployed_authorization(stream: str = "PROCTOR_EVENTS", audit_durable: str = "audit") -> str:
+    """The `authorization` block of a deployed nats-server's configuration (compose,
+    Kubernetes): the same users and rights as the embedded one, with each password read from
+    the server's environment (`$PROCTOR_NATS_PASSWORD_<USER>`, filled from a secret)."""
+    refs = {user: f"${password_variable(user)}" for user in USERS}
+    text = json.dumps({"authorization": authorization(refs, stream, audit_durable)}, indent=2)
+    for ref in refs.values():  # a quoted "$VAR" is a string; unquoted, nats-server reads it
+        text = text.replace(f'"{ref}"', ref)
+    return textwrap.dedent(text[1:-1]).strip() + "\n"  # the block, without outer braces
