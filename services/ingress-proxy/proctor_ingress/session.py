@@ -32,6 +32,7 @@ from proctor.pgwire import Message, MessageBuffer
 from proctor.settings import Settings
 from proctor_ingress import refusals
 from proctor_ingress.approvals import command_binding, redeem
+from proctor_ingress.authentication import AuthenticationFailed, Authenticator, is_loopback
 from proctor_ingress.emitter import SessionEvents
 from proctor_ingress.masking import (
     BATCH_BYTES,
@@ -226,24 +227,8 @@ class ClientSession:
                 "replication connections are not available through Proctor", code="42501"
             )
             return None
-        self.writer.write(pgwire.auth_request(3))  # cleartext: the token is the password
-        await self.writer.drain()
-        buf = MessageBuffer()
-        msg: Message | None = None
-        while msg is None:
-            data = await asyncio.wait_for(self.reader.read(65536), 60)
-            if not data:
-                return None
-            buf.feed(data)
-            msg = next(iter(buf.messages()), None)
-        token = pgwire.query_text(msg.body) if msg.type == b"p" else ""
-        identity = self.gw.config.authenticate(user, token)
+        identity = await self._prove(user)
         if identity is None:
-            await self._fatal(
-                f'password authentication failed for user "{user}"',
-                code="28P01",
-                hint="The password is your Proctor access token.",
-            )
             return None
         resource = self.gw.config.resources.get(database or "")
         if resource is None:
@@ -262,6 +247,33 @@ class ClientSession:
         self.groups = tuple(sorted(identity.groups))  # the verdict cache's key, once
         self.resource = pb.Resource(name=resource.name, kind=pb.RESOURCE_KIND_POSTGRES)
         return identity
+
+    async def _prove(self, user: str) -> IdentityConfig | None:
+        """The identity `user` proves to be: by SCRAM-SHA-256 when it has a verifier, else by
+        its token as a cleartext password, refused off loopback without TLS."""
+        auth = Authenticator(self.reader, self.writer)
+        config = self.gw.config
+        known = config.identities.get(user)
+        try:
+            if known is None or known.scram is not None:
+                return await auth.scram(config, user)
+            if self.writer.get_extra_info("ssl_object") is None and not is_loopback(self.peer):
+                await self._fatal(
+                    "Proctor does not accept a cleartext password over an unencrypted "
+                    "connection from another host",
+                    code="28000",
+                    hint="Connect with sslmode=require (or verify-full), or ask for a SCRAM "
+                    "verifier for your identity.",
+                )
+                return None
+            return await auth.cleartext(config, user)
+        except AuthenticationFailed:
+            await self._fatal(
+                f'password authentication failed for user "{user}"',
+                code="28P01",
+                hint="The password is your Proctor access token.",
+            )
+            return None
 
     # ---- the session ---------------------------------------------------------------------
 
