@@ -32,7 +32,7 @@ from proctor.events import codec, new_event
 from proctor.events.v1 import events_pb2 as pb
 from proctor.localca import ensure_local_tls
 from proctor.settings import Settings
-from proctor.testing import ServiceRunner, wait_for_port, write_gateway_config
+from proctor.testing import ServiceRunner, lifecycle, wait_for_port, write_gateway_config
 from tests.conftest import PostgresForTests
 from tests.integration.conftest import (
     AGENT_TOKEN,
@@ -370,6 +370,8 @@ async def test_only_the_siem_user_reads_the_event_stream(stack: SecureStack) -> 
         with pytest.raises(Exception):  # noqa: B017 - the API request is dropped or refused
             await outsider.jetstream().subscribe(codec.subject_filter(), stream="PROCTOR_EVENTS")
 
+        # Something on the stream, whichever tests ran before.
+        await bus.EventPublisher(stack.admin.jetstream(), stack.settings).publish(lifecycle()[0])
         received: asyncio.Queue[Any] = asyncio.Queue()
         js = siem.jetstream()
         await js.subscribe(
@@ -378,6 +380,20 @@ async def test_only_the_siem_user_reads_the_event_stream(stack: SecureStack) -> 
         )  # fmt: skip
         first = await asyncio.wait_for(received.get(), 10)
         assert codec.decode(first.data).event_id
+        # `proctor events tail` as the SIEM user, as docs/operations.md tells a SIEM to run it.
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PROCTOR_")}
+        env |= {
+            "PROCTOR_NATS_URL": stack.nats.url,
+            "PROCTOR_NATS_USER": busaccess.SIEM,
+            "PROCTOR_NATS_PASSWORD": stack.passwords[busaccess.SIEM],
+            "PROCTOR_RUN_DIR": str(stack.settings.run_dir),
+        }
+        tail = await run_client(
+            sys.executable, "-m", "proctor.cli.main", "events", "tail", "--all", "--count", "2",
+            env=env,
+        )  # fmt: skip
+        assert tail.returncode == 0, tail.stderr
+        assert '"stream_seq":1,' in tail.stdout and len(tail.stdout.splitlines()) >= 2
         # Read-only: it cannot publish an event, nor touch audit's consumer.
         siem_errors: list[str] = []
         writer = await stack.connect(busaccess.SIEM, siem_errors)
@@ -419,11 +435,13 @@ async def test_a_request_whose_client_left_is_withdrawn(stack: SecureStack) -> N
         await held
     left = time.monotonic()
 
-    async def gone() -> bool:
-        return aid not in await _approvals_list(stack)
+    async def gone() -> bool:  # what `proctor approvals list` shows, without its start-up
+        _, listed = await api_call(stack.approval_listen, "GET", "/approvals", APPROVER_TOKEN)
+        return aid not in {p["approval_id"] for p in listed["pending"]}
 
-    await eventually(gone, 2.0, "the request leaving `proctor approvals list`")
+    await eventually(gone, 2.0, "the request leaving the pending list")
     assert time.monotonic() - left < 2.0
+    assert aid not in await _approvals_list(stack)
     status, shown = await api_call(stack.approval_listen, "GET", f"/approvals/{aid}",
                                    APPROVER_TOKEN)  # fmt: skip
     assert (status, shown["status"]) == (200, "withdrawn"), shown

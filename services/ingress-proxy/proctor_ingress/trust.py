@@ -7,12 +7,18 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from opentelemetry import metrics
+
 from proctor.approval.v1 import approval_pb2 as apb
 from proctor.decisions import REDEEMED, DecisionVerifier
 from proctor.events.v1 import events_pb2 as pb
 from proctor.settings import Settings
 
 log = logging.getLogger("proctor.ingress.trust")
+_rejected = metrics.get_meter("proctor.ingress").create_counter(
+    "proctor.ingress.decisions_rejected",
+    description="Approval decisions ignored because they did not verify",
+)
 
 
 @dataclass
@@ -56,6 +62,7 @@ class DecisionCheck:
 
     def _reject(self, what: str, why: str) -> None:
         self.rejected += 1
+        _rejected.add(1)
         log.warning(
             "ignored an unverifiable %s: %s; it runs nothing (%d rejected so far)",
             what,
