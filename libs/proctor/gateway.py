@@ -79,6 +79,12 @@ class GatewayConfig:
         )
         return identity if identity and ok else None
 
+    @property
+    def prefers_scram(self) -> bool:
+        """Whether most identities authenticate by SCRAM (what an unknown name is offered)."""
+        with_scram = sum(1 for i in self.identities.values() if i.scram is not None)
+        return with_scram * 2 >= len(self.identities)
+
     def by_slack_user(self, slack_user: str) -> IdentityConfig | None:
         """The identity a Slack member id is mapped to, or None."""
         for identity in self.identities.values():

@@ -254,8 +254,10 @@ class ClientSession:
         auth = Authenticator(self.reader, self.writer)
         config = self.gw.config
         known = config.identities.get(user)
+        # An unknown name gets the method most names get, so the answer does not tell it.
+        scram = (known.scram is not None) if known is not None else config.prefers_scram
         try:
-            if known is None or known.scram is not None:
+            if scram:
                 return await auth.scram(config, user)
             if self.writer.get_extra_info("ssl_object") is None and not is_loopback(self.peer):
                 await self._fatal(
