@@ -158,6 +158,9 @@ async def test_proctor_up_runs_the_stack_and_replays_a_session(tmp_path: Path) -
             "executed", "denied", "executed", "blocked",
         ]  # fmt: skip
         assert proctor("audit", "verify", env=env).returncode == 0
+        # The CLI finds the stack's admin credentials by itself, as it finds the stack.
+        tail = proctor("events", "tail", "--all", "--count", "1", env=env)
+        assert tail.returncode == 0 and '"stream_seq":1,' in tail.stdout, tail.stderr
     finally:
         stop_up(up)
     while not lines.empty():
