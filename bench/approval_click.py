@@ -22,6 +22,7 @@ import nats as nats_client
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from proctor.decisions import load_or_create_signing_key
 from proctor.embedded import EmbeddedNats, EmbeddedPostgres, free_port
 from proctor.events import codec
 from proctor.settings import Settings
@@ -57,7 +58,13 @@ async def measure(rounds: int, work: Path) -> tuple[list[float], list[float]]:
             {"target": pg.url("target")},
         )
         pg_port, http_port = free_port(), free_port()
-        settings = Settings(nats_url=nats.url, log_level="WARNING")
+        key = work / "approval-signing-key.pem"  # decisions are signed, as in production
+        settings = Settings(
+            nats_url=nats.url,
+            log_level="WARNING",
+            approval_signing_key=key,
+            approval_verify_keys=load_or_create_signing_key(key),
+        )
         async with FakeSlack() as slack:
             env = {
                 "PROCTOR_GATEWAY_CONFIG": str(config),

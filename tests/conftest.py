@@ -17,6 +17,7 @@ import pytest
 from nats.aio.client import Client as NATS
 
 from proctor import bus
+from proctor.decisions import load_or_create_signing_key
 from proctor.embedded import EmbeddedNats, EmbeddedPostgres
 from proctor.settings import Settings
 
@@ -74,14 +75,25 @@ async def nc(nats_server: EmbeddedNats) -> AsyncIterator[NATS]:
         await conn.close()
 
 
+@pytest.fixture(scope="session")
+def approval_key(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """The approval service's signing key for the tests (a file) and its public key."""
+    path = tmp_path_factory.mktemp("keys") / "approval-signing-key.pem"
+    return path, load_or_create_signing_key(path)
+
+
 @pytest.fixture
-def settings(nats_server: EmbeddedNats, database_url: str, tmp_path: Path) -> Settings:
+def settings(
+    nats_server: EmbeddedNats, database_url: str, tmp_path: Path, approval_key: tuple[Path, str]
+) -> Settings:
     return Settings(
         nats_url=nats_server.url,
         database_url=database_url,
         audit_ack_wait=3.0,
         audit_batch_size=200,
         run_dir=tmp_path / "run",
+        approval_signing_key=approval_key[0],
+        approval_verify_keys=approval_key[1],
     )
 
 

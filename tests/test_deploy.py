@@ -255,8 +255,10 @@ def test_compose_services_can_be_scaled() -> None:
 def test_compose_file_holds_no_literal_secrets() -> None:
     for name, service in load_compose()["services"].items():
         for key, value in compose_environment(service).items():
-            if SECRET_KEY.search(key):
+            if SECRET_KEY.search(key) and not key.endswith("_FILE"):
                 assert value.startswith("${"), f"{name}: {key} is a literal, not ${{...}}"
+            if SECRET_KEY.search(key) and key.endswith("_FILE"):  # where the secret is mounted
+                assert value.startswith("/run/secrets/"), f"{name}: {key} is not a secret file"
             if "://" in value:
                 password = urlsplit(value).password
                 assert password is None or password.startswith("${"), (
@@ -291,6 +293,8 @@ def test_committed_secrets_are_placeholders() -> None:
         if resource["kind"] == "Secret":
             assert "data" not in resource, "base64 data hides what is committed"
             for key, value in resource.get("stringData", {}).items():
+                if value == "CHANGE-ME":  # a password or key the operator provides
+                    continue
                 # A value is a URL or a document holding URLs (the gateway configuration).
                 urls = re.findall(r"[a-z]+://\S+", value)
                 assert urls, f"{key} holds no URL to check"
@@ -393,3 +397,65 @@ def test_dockerignore_keeps_local_state_out_of_the_build_context() -> None:
         ".ruff_cache",
     ):
         assert entry in patterns
+
+
+# --- the bus as a trust boundary ------------------------------------------------------------
+
+NATS_USERS = {
+    "audit": "audit",
+    "classifier": "classifier",
+    "masker": "masker",
+    "approval": "approval",
+    "ingress-proxy": "ingress",
+}
+
+
+def _k8s_nats_conf() -> str:
+    config = next(r for r in k8s_resources() if r["metadata"]["name"] == "nats-config")
+    return str(config["data"]["nats.conf"])
+
+
+def test_deployed_nats_users_are_the_embedded_ones() -> None:
+    from proctor.busaccess import deployed_authorization
+
+    block = deployed_authorization()
+    regenerate = "regenerate with proctor.busaccess.deployed_authorization()"
+    compose_conf = (COMPOSE_FILE.parent / "nats" / "nats.conf").read_text()
+    assert compose_conf.endswith(block), f"deploy/compose/nats/nats.conf differs: {regenerate}"
+    assert block.strip() in _k8s_nats_conf(), f"nats.yaml's authorization differs: {regenerate}"
+
+
+@pytest.mark.parametrize("where", ["compose", "k8s"])
+def test_nats_server_accepts_the_deployed_configuration(where: str, tmp_path: Path) -> None:
+    from proctor.busaccess import USERS, password_variable
+    from proctor.embedded import nats_server_binary
+
+    if where == "compose":
+        text = (COMPOSE_FILE.parent / "nats" / "nats.conf").read_text()
+    else:  # without the cluster, which needs its peers
+        text = _k8s_nats_conf().replace("$POD_NAME", "n0")
+        text = re.sub(r"cluster \{.*?\n\}\n", "", text, flags=re.S)
+        text = text.replace("/var/run/nats/", f"{tmp_path}/").replace("/data", str(tmp_path))
+    conf = tmp_path / "nats.conf"
+    conf.write_text(text)
+    env = {password_variable(user): f"{user}-password-not-a-secret" for user in USERS}
+    checked = subprocess.run(
+        [nats_server_binary(), "-t", "-c", str(conf)], env=env, capture_output=True, text=True,
+        timeout=30,
+    )  # fmt: skip
+    assert checked.returncode == 0, checked.stderr + checked.stdout
+
+
+@pytest.mark.parametrize("service", sorted(NATS_USERS))
+def test_each_service_connects_as_its_own_nats_user(service: str) -> None:
+    user = NATS_USERS[service]
+    compose = load_compose()["services"][service]
+    assert compose_environment(compose)["PROCTOR_NATS_USER"] == user
+    assert {"source": f"nats_{user}", "target": "nats_password"} in compose["secrets"]
+    deployment = next(
+        r for r in k8s_resources() if r["kind"] == "Deployment" and r["metadata"]["name"] == service
+    )
+    env = {e["name"]: e for e in pod_spec(deployment)["containers"][0]["env"]}
+    assert env["PROCTOR_NATS_USER"]["value"] == user
+    ref = env["PROCTOR_NATS_PASSWORD"]["valueFrom"]["secretKeyRef"]
+    assert ref == {"name": "proctor-nats", "key": f"PROCTOR_NATS_PASSWORD_{user.upper()}"}

@@ -18,6 +18,7 @@ from nats.js import JetStreamContext
 from nats.js import api as js_api
 from nats.js.errors import BadRequestError, NotFoundError
 
+from proctor.busaccess import inbox_prefix
 from proctor.errors import BusError
 from proctor.events import codec
 from proctor.events.v1 import events_pb2 as pb
@@ -47,12 +48,17 @@ def stream_config(settings: Settings) -> js_api.StreamConfig:
 
 
 async def connect(settings: Settings, name: str) -> NATS:
-    """Connect to NATS, retrying for a while so services can start before the broker."""
+    """Connect to NATS, retrying for a while so services can start before the broker. With a
+    user, replies come on that user's own inbox prefix (the only one it may subscribe)."""
     servers = [s.strip() for s in settings.nats_url.split(",") if s.strip()]
+    user, password = settings.nats_auth()
     try:
         return await nats.connect(
             servers=servers,
             name=f"proctor-{name}",
+            user=user,
+            password=password,
+            inbox_prefix=inbox_prefix(user),
             connect_timeout=2,
             max_reconnect_attempts=-1,
             reconnect_time_wait=0.5,
@@ -82,9 +88,17 @@ async def connect_patiently(settings: Settings, name: str, wait: float = 60.0) -
         return nc
 
 
-async def ensure_stream(js: JetStreamContext, settings: Settings) -> js_api.StreamInfo:
-    """Create the event stream, or bring an existing one to the configured settings."""
+async def ensure_stream(
+    js: JetStreamContext, settings: Settings, update: bool = True
+) -> js_api.StreamInfo:
+    """Create the event stream, or bring an existing one to the configured settings. With
+    `update=False` (services whose NATS user may create but not change it) an existing stream
+    is used as it is."""
     config = stream_config(settings)
+    if not update:
+        info = await stream_info(js, settings)
+        if info is not None:
+            return info
     try:
         return await js.add_stream(config)
     except BadRequestError:

@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from proctor.gateway import hash_token, new_token
+from proctor.scram import ScramVerifier
 
 DEMO_DATABASE = "demo"
 AGENT = "alice"
@@ -82,21 +83,24 @@ def demo_identities(run_dir: Path) -> dict[str, str]:
     return tokens
 
 
+def _stored(token: str) -> dict[str, str]:
+    """A token as the gateway keeps it: its SHA-256, and its SCRAM-SHA-256 verifier so agents
+    prove it without sending it."""
+    return {"token_sha256": hash_token(token), "token_scram_sha256": str(ScramVerifier.of(token))}
+
+
 def write_gateway_config(run_dir: Path, tokens: dict[str, str], target_url: str) -> Path:
     """The gateway configuration of the demo: tokens stored hashed, the target's URL."""
     config: dict[str, Any] = {
         "identities": {
-            AGENT: {"groups": ["engineering"], "token_sha256": hash_token(tokens[AGENT])},
-            APPROVER: {
-                "groups": ["sre", "approvers"],
-                "token_sha256": hash_token(tokens[APPROVER]),
-            },
+            AGENT: {"groups": ["engineering"], **_stored(tokens[AGENT])},
+            APPROVER: {"groups": ["sre", "approvers"], **_stored(tokens[APPROVER])},
         },
         "resources": {DEMO_DATABASE: {"kind": "postgres", "url": target_url}},
     }
     path = run_dir / "gateway.yaml"
     path.write_text(
-        "# Written by `proctor up` for the demo. Tokens are stored as SHA-256 only.\n"
-        + yaml.safe_dump(config, sort_keys=False)
+        "# Written by `proctor up` for the demo. Tokens are stored as SHA-256 and SCRAM "
+        "verifiers only.\n" + yaml.safe_dump(config, sort_keys=False)
     )
     return path

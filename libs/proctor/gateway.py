@@ -6,6 +6,7 @@ identities:
   alice@example.com:
     groups: [engineering]
     token_sha256: 3b7e...   # sha256 hex of the access token; the token is never stored
+    token_scram_sha256: SCRAM-SHA-256$4096:...  # optional: agents then authenticate by SCRAM
     slack_user: U012AB3CD   # optional: the Slack member id that decides as this identity
 resources:
   demo:
@@ -28,6 +29,7 @@ from urllib.parse import parse_qs, urlsplit
 import yaml
 
 from proctor.errors import ConfigError
+from proctor.scram import ScramVerifier
 
 #: How the gateway connects to a target (the `sslmode` of its URL), as libpq names them;
 #: `allow` connects in plain text, like `disable`.
@@ -50,6 +52,8 @@ class IdentityConfig:
     groups: tuple[str, ...]
     token_sha256: str
     slack_user: str | None = None  # Slack member id (U…/W…) that acts as this identity
+    # The token's SCRAM-SHA-256 verifier: with it the agent proves its token without sending it
+    scram: ScramVerifier | None = None
 
     def accepts(self, token: str) -> bool:
         return hmac.compare_digest(hash_token(token), self.token_sha256)
@@ -74,6 +78,12 @@ class GatewayConfig:
             identity.accepts(token) if identity else IdentityConfig("", (), "0" * 64).accepts(token)
         )
         return identity if identity and ok else None
+
+    @property
+    def prefers_scram(self) -> bool:
+        """Whether most identities authenticate by SCRAM (what an unknown name is offered)."""
+        with_scram = sum(1 for i in self.identities.values() if i.scram is not None)
+        return with_scram * 2 >= len(self.identities)
 
     def by_slack_user(self, slack_user: str) -> IdentityConfig | None:
         """The identity a Slack member id is mapped to, or None."""
@@ -127,7 +137,15 @@ def parse_gateway_config(data: Any, source: str = "gateway config") -> GatewayCo
                 raise ConfigError(
                     f"{source}: identity {name}: slack_user {slack_user} is already {owner}'s"
                 )
-        identities[str(name)] = IdentityConfig(str(name), tuple(groups), digest, slack_user)
+        scram = spec.get("token_scram_sha256")
+        verifier = (
+            ScramVerifier.parse(str(scram), f"{source}: identity {name}: token_scram_sha256")
+            if scram is not None
+            else None
+        )
+        identities[str(name)] = IdentityConfig(
+            str(name), tuple(groups), digest, slack_user, verifier
+        )
     resources: dict[str, ResourceConfig] = {}
     for name, spec in _mapping(root.get("resources"), f"{source}: resources").items():
         spec = _mapping(spec, f"{source}: resource {name}")

@@ -9,25 +9,31 @@ import logging
 from typing import Any
 
 from faststream.nats import NatsBroker
+from faststream.security import SASLPlaintext
 from nats.errors import Error as NatsError
 
+from proctor.busaccess import inbox_prefix
 from proctor.errors import BusError
 from proctor.faults import bus_callbacks
+from proctor.settings import Settings
 
 log = logging.getLogger("proctor.rpc")
 
 
-def make_broker(nats_url: str, name: str) -> NatsBroker:
+def make_broker(settings: Settings, name: str) -> NatsBroker:
+    user, password = settings.nats_auth()
     return NatsBroker(
-        [s.strip() for s in nats_url.split(",") if s.strip()],
+        [s.strip() for s in settings.nats_url.split(",") if s.strip()],
         name=name,
+        security=SASLPlaintext(user, password) if user and password else None,
+        inbox_prefix=inbox_prefix(user),
         # Handlers take raw bytes; skipping fast-depends saves ~70 µs a request.
         apply_types=False,
         # faststream logs every message at log_level; per-request lines belong in DEBUG.
         log_level=logging.DEBUG,
         max_reconnect_attempts=-1,
         reconnect_time_wait=1,
-        **bus_callbacks(f"NATS at {nats_url}", log),
+        **bus_callbacks(f"NATS at {settings.nats_url}", log),
     )
 
 

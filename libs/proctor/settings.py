@@ -42,7 +42,23 @@ class _StackFileSource(PydanticBaseSettingsSource):
             return {}
         if not process_running(stack.get("pid")):
             return {}  # left behind by a stack that is gone
-        return {k: stack[k] for k in ("nats_url", "database_url") if stack.get(k)}
+        found = {k: stack[k] for k in ("nats_url", "database_url") if stack.get(k)}
+        return found | _stack_credentials(stack)
+
+
+def _stack_credentials(stack: dict[str, Any]) -> dict[str, Any]:
+    """The admin's NATS credentials of a stack started by `proctor up` (from its 0600 file),
+    unless this process was given credentials of its own."""
+    if os.environ.get("PROCTOR_NATS_USER") or not stack.get("nats_credentials"):
+        return {}
+    try:
+        passwords = json.loads(Path(stack["nats_credentials"]).read_text())
+    except (OSError, ValueError):
+        return {}  # not ours to read: the caller connects without them and is told so
+    user = stack.get("nats_user", "admin")
+    if not isinstance(passwords, dict) or user not in passwords:
+        return {}
+    return {"nats_user": user, "nats_password": passwords[user]}
 
 
 class Settings(BaseSettings):
@@ -52,6 +68,13 @@ class Settings(BaseSettings):
 
     nats_url: str = Field(
         "nats://127.0.0.1:4222", description="NATS server URL(s), comma-separated"
+    )
+    nats_user: str | None = Field(
+        None, description="NATS user this process connects as (each service has its own)"
+    )
+    nats_password: SecretStr | None = Field(None, description="That NATS user's password")
+    nats_password_file: Path | None = Field(
+        None, description="A file holding that password (e.g. a mounted secret), if not given"
     )
     database_url: str | None = Field(None, description="Postgres URL of the audit store")
     stream_name: str = Field("PROCTOR_EVENTS", description="JetStream stream holding proctor.evt.>")
@@ -145,6 +168,16 @@ class Settings(BaseSettings):
     allow_self_approval: bool = Field(
         False, description="Whether a requester may approve their own command"
     )
+    approval_signing_key: Path | None = Field(
+        None,
+        description="PEM file of the approval service's Ed25519 private key; it signs every "
+        "decision (required by the approval service)",
+    )
+    approval_verify_keys: str | None = Field(
+        None,
+        description="The approval service's Ed25519 public key(s), base64, comma-separated "
+        "(two while rotating); the proxy runs a held command only on a decision they verify",
+    )
     approval_expiry_grace: float = Field(
         2.0, ge=0, description="Seconds past expires_at before the approval service expires it"
     )
@@ -188,6 +221,17 @@ class Settings(BaseSettings):
     )
     log_level: str = Field("INFO", description="Python logging level")
     run_dir: Path = Field(Path(".proctor"), description="Where `proctor up` keeps data and logs")
+
+    def nats_auth(self) -> tuple[str | None, str | None]:
+        """The NATS user and password to connect with (none: connect without a user)."""
+        if self.nats_password is not None:
+            return self.nats_user, self.nats_password.get_secret_value()
+        if self.nats_password_file is not None:
+            try:
+                return self.nats_user, self.nats_password_file.read_text().strip()
+            except OSError as exc:
+                raise ConfigError(f"cannot read nats_password_file: {exc}") from exc
+        return self.nats_user, None
 
     @classmethod
     def settings_customise_sources(

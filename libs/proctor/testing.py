@@ -20,6 +20,7 @@ import yaml
 from proctor.events import new_event
 from proctor.events.v1 import events_pb2 as pb
 from proctor.gateway import hash_token
+from proctor.scram import ScramVerifier
 from proctor.settings import Settings
 
 
@@ -159,6 +160,13 @@ def service_env(settings: Settings) -> dict[str, str]:
         env["PROCTOR_DATABASE_URL"] = settings.database_url
     if settings.policy_file:
         env["PROCTOR_POLICY_FILE"] = str(settings.policy_file)
+    if settings.approval_signing_key:
+        env["PROCTOR_APPROVAL_SIGNING_KEY"] = str(settings.approval_signing_key)
+    if settings.approval_verify_keys:
+        env["PROCTOR_APPROVAL_VERIFY_KEYS"] = settings.approval_verify_keys
+    user, password = settings.nats_auth()
+    if user and password:
+        env |= {"PROCTOR_NATS_USER": user, "PROCTOR_NATS_PASSWORD": password}
     return env
 
 
@@ -222,15 +230,20 @@ async def wait_until(
     return await check()
 
 
+def _stored_token(token: str) -> dict[str, str]:
+    """What a gateway configuration keeps of a token: its SHA-256 and its SCRAM verifier."""
+    return {"token_sha256": hash_token(token), "token_scram_sha256": str(ScramVerifier.of(token))}
+
+
 def write_gateway_config(
     path: Path, identities: dict[str, dict[str, Any]], resources: dict[str, str]
 ) -> Path:
-    """A gateway config file: each identity's `token` is stored as its SHA-256 (other keys, such
-    as `groups` or `slack_user`, go as given); each resource is a Postgres URL."""
+    """A gateway config file: each identity's `token` is stored as its SHA-256 and SCRAM
+    verifier (other keys, such as `groups` or `slack_user`, go as given); each resource is a
+    Postgres URL."""
     config = {
         "identities": {
-            name: {k: v for k, v in spec.items() if k != "token"}
-            | {"token_sha256": hash_token(spec["token"])}
+            name: {k: v for k, v in spec.items() if k != "token"} | _stored_token(spec["token"])
             for name, spec in identities.items()
         },
         "resources": {name: {"kind": "postgres", "url": url} for name, url in resources.items()},

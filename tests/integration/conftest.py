@@ -9,7 +9,7 @@ import os
 import subprocess
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -18,6 +18,7 @@ import asyncpg
 import pytest
 
 from proctor import bus
+from proctor.decisions import DecisionSigner
 from proctor.embedded import free_port
 from proctor.events import codec, new_event
 from proctor.events.v1 import events_pb2 as pb
@@ -44,6 +45,8 @@ class RunningGateway:
     classifier: ServiceRunner
     js: Any
     masker: ServiceRunner
+    # approval id -> the binding its ApprovalRequested names, which a decision is signed for
+    requested: dict[str, str] = field(default_factory=dict)
 
     def dsn(self, user: str = "alice", token: str = AGENT_TOKEN, db: str = "target") -> str:
         return f"postgresql://{user}:{token}@{self.host}:{self.port}/{db}"
@@ -61,17 +64,24 @@ class RunningGateway:
             await conn.close()
 
     async def decide(self, session_id: str, approval_id: str, grant: bool, note: str = "") -> None:
-        """Publish an approver's decision on the bus, as the approval service does."""
+        """Publish an approver's decision on the bus as the approval service does: for the
+        command its request names, signed with the approval service's key."""
+        deadline = time.monotonic() + 10
+        while approval_id not in self.requested and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        binding = self.requested.get(approval_id, "")
         who = pb.Identity(human="bob", agent="test")
+        decided = {"approval_id": approval_id, "approver": "bob", "note": note,
+                   "command_hash": binding}  # fmt: skip
         payload: dict[str, Any] = (
-            {"approval_granted": pb.ApprovalGranted(approval_id=approval_id, approver="bob",
-                                                    note=note)}
+            {"approval_granted": pb.ApprovalGranted(**decided)}
             if grant
-            else {"approval_denied": pb.ApprovalDenied(approval_id=approval_id, approver="bob",
-                                                       note=note)}
-        )  # fmt: skip
+            else {"approval_denied": pb.ApprovalDenied(**decided)}
+        )
         event = new_event(session_id=session_id, identity=who, resource=pb.Resource(name="target"),
                           source="test", **payload)  # fmt: skip
+        assert self.settings.approval_signing_key is not None
+        DecisionSigner.from_file(self.settings.approval_signing_key).sign_event(event)
         await bus.EventPublisher(self.js, self.settings).publish(event)
 
 
@@ -127,10 +137,18 @@ async def running_gateway(
     classifier.start()
     masker.start()
     proxy.start()
+    running = RunningGateway(settings, target_url, "127.0.0.1", port, proxy, classifier, js, masker)
+
+    async def on_request(msg: Any) -> None:
+        asked = codec.decode(msg.data).approval_requested
+        running.requested[asked.approval_id] = asked.command_hash
+
+    requests = await js._nc.subscribe(codec.subject_filter("approval_requested"), cb=on_request)
     try:
         await asyncio.gather(asyncio.to_thread(wait_for_port, "127.0.0.1", port), _wait_masker(js))
-        yield RunningGateway(settings, target_url, "127.0.0.1", port, proxy, classifier, js, masker)
+        yield running
     finally:
+        await requests.unsubscribe()
         proxy.stop()
         masker.stop()
         classifier.stop()

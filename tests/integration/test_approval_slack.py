@@ -260,6 +260,37 @@ async def test_decisions_made_elsewhere_update_the_message(
     assert len(slack.calls_to("chat.update")) == 2
 
 
+async def test_a_withdrawn_request_is_shown_withdrawn_and_a_click_changes_nothing(
+    service: SlackApproval, slack: FakeSlack, js: Any, settings: Settings,
+    decisions: asyncio.Queue[pb.Event],
+) -> None:  # fmt: skip
+    asked = requested("ap-gone")
+    await request(js, settings, asked)
+    message = await slack.wait_for_message("ap-gone")
+    # The agent's client left: the proxy stores ApprovalWithdrawn.
+    gone = new_event(
+        session_id=asked.session_id, command_id=asked.command_id, identity=asked.identity,
+        resource=asked.resource, source="ingress-proxy",
+        approval_withdrawn=pb.ApprovalWithdrawn(approval_id="ap-gone",
+                                                reason="the client disconnected"),
+    )  # fmt: skip
+    await request(js, settings, gone)
+    updated = await slack.wait_for_update(message)
+    assert updated.buttons() == []
+    assert "Withdrawn" in updated.all_text() and "the client disconnected" in updated.all_text()
+    assert await service.status("ap-gone") == "withdrawn"
+
+    seen = len(slack.calls)
+    reply = await slack.click(message, BOB, "approve")
+    assert reply.status == 200
+    if slack.calls_to("views.open"):  # the approve modal: its submission is refused
+        view = await slack.wait_for_modal(reply.trigger_id)
+        await slack.submit(view, BOB, "")
+    told = await slack.wait_for_ephemeral(BOB, after=seen)
+    assert "withdrawn" in told.args["text"] and "nobody waits" in told.args["text"]
+    await nothing_more(decisions)
+
+
 # ---- refusals: nothing is decided ------------------------------------------------------------
 
 

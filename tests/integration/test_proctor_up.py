@@ -15,7 +15,10 @@ from pathlib import Path
 from typing import IO
 
 import asyncpg
+import nats
+import nats.errors
 import pytest
+from pydantic import SecretStr
 
 from proctor import bus
 from proctor.embedded import free_port
@@ -83,7 +86,23 @@ async def test_proctor_up_runs_the_stack_and_replays_a_session(tmp_path: Path) -
         agent_lines = [line for line in output if line.startswith("agent: postgresql://")]
         assert len(agent_lines) == 1, banner
         agent_url = agent_lines[0].removeprefix("agent: ").strip()
-        demo = await asyncpg.connect(agent_url, ssl=False)
+        # TLS checked against the stack's own CA, as printed; the token goes by SCRAM.
+        assert "sslmode=verify-full" in agent_url and "sslrootcert=" in agent_url, agent_url
+        shown = await asyncio.to_thread(
+            subprocess.run,
+            ["psql", agent_url, "-X", "-A", "-t", "-c", "SELECT count(*) FROM customers"],
+            capture_output=True, text=True, timeout=30,
+            env={k: v for k, v in os.environ.items() if not k.startswith("PG")},
+        )  # fmt: skip
+        assert shown.returncode == 0 and shown.stdout.strip() == "200", shown.stderr
+        # The embedded Postgres has a password now, and the banner does not print it.
+        pg_password = (run_dir / "secrets" / "postgres-password").read_text().strip()
+        assert pg_password and pg_password not in banner and "postgres:…@" in banner
+        stack_db_url = json.loads((run_dir / "stack.json").read_text())["database_url"]
+        no_password = stack_db_url.replace(f":{pg_password}@", "@")
+        with pytest.raises(asyncpg.InvalidPasswordError):
+            await asyncpg.connect(no_password)
+        demo = await asyncpg.connect(agent_url)
         try:
             assert await demo.fetchval("SELECT count(*) FROM customers") == 200
             with pytest.raises(asyncpg.InsufficientPrivilegeError, match=r"ddl\.drop"):
@@ -94,7 +113,19 @@ async def test_proctor_up_runs_the_stack_and_replays_a_session(tmp_path: Path) -
 
         stack = json.loads((run_dir / "stack.json").read_text())
         assert stack["pid"] == up.pid
-        settings = Settings(nats_url=stack["nats_url"], database_url=stack["database_url"])
+        # NATS has a user per service; the CLI's (admin) password is in a file only we read.
+        credentials = Path(stack["nats_credentials"])
+        assert credentials.stat().st_mode & 0o777 == 0o600
+        assert (run_dir / "secrets" / "approval-signing-key.pem").stat().st_mode & 0o777 == 0o600
+        with pytest.raises(nats.errors.Error, match="Authorization Violation"):
+            await nats.connect(stack["nats_url"], allow_reconnect=False)
+        password = json.loads(credentials.read_text())[stack["nats_user"]]
+        settings = Settings(
+            nats_url=stack["nats_url"],
+            database_url=stack["database_url"],
+            nats_user=stack["nats_user"],
+            nats_password=SecretStr(password),
+        )
 
         second = proctor("up", env=env)
         assert second.returncode == 1
@@ -127,6 +158,9 @@ async def test_proctor_up_runs_the_stack_and_replays_a_session(tmp_path: Path) -
             "executed", "denied", "executed", "blocked",
         ]  # fmt: skip
         assert proctor("audit", "verify", env=env).returncode == 0
+        # The CLI finds the stack's admin credentials by itself, as it finds the stack.
+        tail = proctor("events", "tail", "--all", "--count", "1", env=env)
+        assert tail.returncode == 0 and '"stream_seq":1,' in tail.stdout, tail.stderr
     finally:
         stop_up(up)
     while not lines.empty():

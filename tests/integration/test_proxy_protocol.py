@@ -17,6 +17,7 @@ import asyncpg
 import psycopg
 import pytest
 from psycopg import errors
+from scramp import ScramClient
 
 from proctor import pgwire
 from tests.integration.conftest import (
@@ -56,8 +57,18 @@ class RawClient:
         client = await cls.connect(gateway)
         client.send(pgwire.startup_message({"user": "alice", "database": "target"}))
         auth = await client.read()
-        assert (auth.type, auth.body) == (b"R", struct.pack("!i", 3))
-        client.send(pgwire.frame(b"p", AGENT_TOKEN.encode() + b"\0"))
+        # SCRAM-SHA-256, as the gateway offers an identity with a verifier.
+        assert (auth.type, auth.body) == (b"R", struct.pack("!i", 10) + b"SCRAM-SHA-256\0\0")
+        scram = ScramClient(["SCRAM-SHA-256"], "alice", AGENT_TOKEN)
+        first = scram.get_client_first().encode()
+        client.send(pgwire.frame(b"p", b"SCRAM-SHA-256\0" + struct.pack("!i", len(first)) + first))
+        server_first = await client.read()
+        assert struct.unpack_from("!i", server_first.body)[0] == 11
+        scram.set_server_first(server_first.body[4:].decode())
+        client.send(pgwire.frame(b"p", scram.get_client_final().encode()))
+        server_final = await client.read()
+        assert struct.unpack_from("!i", server_final.body)[0] == 12
+        scram.set_server_final(server_final.body[4:].decode())
         await client.until(b"Z")
         return client
 

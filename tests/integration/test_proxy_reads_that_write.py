@@ -79,7 +79,7 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 async def stack(
-    nats_module: EmbeddedNats, postgres: Any, workdir: Path
+    nats_module: EmbeddedNats, postgres: Any, workdir: Path, approval_key: tuple[Path, str]
 ) -> AsyncIterator[RunningGateway]:
     target_url = await postgres.new_database()
     conn = await asyncpg.connect(target_url)
@@ -87,7 +87,13 @@ async def stack(
         await conn.execute(TARGET)
     finally:
         await conn.close()
-    settings = Settings(nats_url=nats_module.url, database_url=target_url, run_dir=workdir / "run")
+    settings = Settings(
+        nats_url=nats_module.url,
+        database_url=target_url,
+        run_dir=workdir / "run",
+        approval_signing_key=approval_key[0],
+        approval_verify_keys=approval_key[1],
+    )
     nc = await bus.connect(settings, "test")
     js = nc.jetstream()
     await bus.ensure_stream(js, settings)

@@ -325,3 +325,41 @@ def test_votes_cast_on_different_replicas_add_up_to_one_grant() -> None:
     assert complete(once, two, T0 + timedelta(seconds=20)).events == ()
     # Past its deadline, votes grant nothing (it expires instead).
     assert complete(a, two, T0 + timedelta(seconds=400)).events == ()
+
+
+# ---- withdrawn: the waiting agent left ---------------------------------------------------------
+
+
+def withdrawn(aid: str = "ap1", reason: str = "the client disconnected") -> pb.Event:
+    return new_event(
+        session_id=SESSION,
+        command_id="c1",
+        identity=pb.Identity(human="alice", agent="psql"),
+        resource=pb.Resource(name="target"),
+        source="ingress-proxy",
+        occurred_at=T0 + timedelta(seconds=5),
+        approval_withdrawn=pb.ApprovalWithdrawn(approval_id=aid, reason=reason),
+    )
+
+
+def test_a_withdrawn_request_is_no_longer_pending_and_a_decision_changes_nothing() -> None:
+    state = state_with(requested(), withdrawn())
+    assert "ap1" not in state.pending
+    assert state.decided["ap1"].kind == "approval_withdrawn"
+    decision = decide(state, vote("bob"), rules())
+    assert decision.events == ()
+    assert decision.refusal is not None
+    assert decision.refusal.code is RefusalCode.WITHDRAWN
+    assert "the client disconnected" in decision.refusal.message
+    assert "nobody waits" in decision.refusal.message
+
+
+def test_a_withdrawal_after_the_decision_changes_nothing() -> None:
+    state = decide(state_with(requested()), vote("bob"), rules()).state
+    assert evolve(state, withdrawn()).decided["ap1"].kind == "approval_granted"
+
+
+def test_an_async_request_is_not_withdrawn() -> None:
+    state = state_with(async_requested(), withdrawn())
+    assert "ap1" in state.pending
+    assert decide(state, vote("bob"), rules()).refusal is None

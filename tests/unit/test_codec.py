@@ -73,6 +73,9 @@ SAMPLE_PAYLOADS: dict[str, Message] = {
     ),
     "approval_expired": pb.ApprovalExpired(approval_id="a1b2c3d4e5f6"),
     "approval_voted": pb.ApprovalVoted(approval_id="a1b2c3d4e5f6", approver="bob@example.com"),
+    "approval_withdrawn": pb.ApprovalWithdrawn(
+        approval_id="a1b2c3d4e5f6", reason="client disconnected"
+    ),
     "approval_redeemed": pb.ApprovalRedeemed(
         approval_id="a1b2c3d4e5f6", decision="approval_granted"
     ),

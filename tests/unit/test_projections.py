@@ -213,6 +213,20 @@ def test_an_undecided_approval_expires() -> None:
     assert state.commands[requested.command_id].status == "expired"
 
 
+def test_a_request_whose_agent_left_is_withdrawn() -> None:
+    requested = EVENTS[7]
+    approval_id = requested.approval_requested.approval_id
+    state = fold(Projections(), STREAM[:8])
+
+    gone = pb.ApprovalWithdrawn(approval_id=approval_id, reason="the client disconnected")
+    state = evolve(state, 9, _decision(tick(50), requested.command_id, approval_withdrawn=gone))
+
+    row = state.approvals[approval_id]
+    assert (row.status, row.note, row.decided_at) == ("withdrawn", "the client disconnected",
+                                                      tick(50))  # fmt: skip
+    assert state.commands[requested.command_id].status == "withdrawn"
+
+
 def test_a_redeemed_grant_marks_the_approval_and_the_resubmitted_command() -> None:
     granted = next(a for a in folded().approvals.values() if a.status == "granted")
     redeemed = new_event(

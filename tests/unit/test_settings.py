@@ -185,3 +185,33 @@ def test_up_starts_the_configured_replicas(tmp_path: Path) -> None:
     assert [n for n in names if n.startswith("audit")] == ["audit-1", "audit-2", "audit-3"]
     one = [s.name for s in services(Settings(), tmp_path)]
     assert "masker" in one and "audit" in one
+
+
+def _stack_with_credentials(run_dir: Path) -> None:
+    run_dir.mkdir(parents=True, exist_ok=True)
+    credentials = run_dir / "secrets" / "nats-credentials.json"
+    credentials.parent.mkdir()
+    credentials.write_text(json.dumps({"admin": "admin-password-not-a-secret"}))
+    record = {"pid": os.getpid(), "nats_url": STACK_NATS, "database_url": STACK_DB,
+              "nats_credentials": str(credentials), "nats_user": "admin"}  # fmt: skip
+    (run_dir / "stack.json").write_text(json.dumps(record))
+
+
+def test_cli_commands_take_the_stacks_admin_credentials(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _stack_with_credentials(tmp_path / "run")
+    monkeypatch.setenv("PROCTOR_RUN_DIR", str(tmp_path / "run"))
+    assert load_settings().nats_auth() == ("admin", "admin-password-not-a-secret")
+
+
+def test_credentials_of_its_own_win_over_the_stacks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _stack_with_credentials(tmp_path / "run")
+    monkeypatch.setenv("PROCTOR_RUN_DIR", str(tmp_path / "run"))
+    monkeypatch.setenv("PROCTOR_NATS_USER", "siem")
+    secret = tmp_path / "siem-password"
+    secret.write_text("siem-password-not-a-secret\n")
+    monkeypatch.setenv("PROCTOR_NATS_PASSWORD_FILE", str(secret))
+    assert load_settings().nats_auth() == ("siem", "siem-password-not-a-secret")

@@ -136,6 +136,16 @@ def test_approved_and_expired_messages() -> None:
     assert "actions" not in texts(expired["blocks"])
 
 
+def test_a_withdrawn_message_says_nobody_needs_to_decide() -> None:
+    shown = Shown("approval_withdrawn", "", "the client disconnected", T0)
+    withdrawn = decided_message(pending(), shown)
+    line = withdrawn["blocks"][-1]["text"]["text"]
+    assert line.startswith("↩️ *Withdrawn* at <!date^")
+    assert "nobody needs to decide" in line and "> the client disconnected" in line
+    assert withdrawn["blocks"][0]["text"]["text"].startswith("Withdrawn on ")
+    assert "actions" not in texts(withdrawn["blocks"])
+
+
 def test_the_deny_modal_requires_a_note_and_carries_the_approval() -> None:
     context = ModalContext("ap1", "C0APPROVALS", "1700000000.000100")
     view = note_modal(pending(), approve=False, context=context)

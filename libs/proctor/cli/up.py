@@ -26,11 +26,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from secrets import token_urlsafe
 from typing import IO, Any
+from urllib.parse import quote, urlsplit, urlunsplit
 
-from proctor import bus, subjects
+from pydantic import SecretStr
+
+from proctor import bus, busaccess, subjects
 from proctor.children import RestartPolicy, die_with_parent, kill_group
 from proctor.classifier.v1 import classifier_pb2 as cpb
+from proctor.decisions import load_or_create_signing_key
 from proctor.demo import (
     AGENT,
     APPROVER,
@@ -41,6 +46,7 @@ from proctor.demo import (
 )
 from proctor.embedded import EmbeddedNats, EmbeddedPostgres
 from proctor.errors import StackError
+from proctor.localca import TlsFiles, ensure_local_tls
 from proctor.pids import process_running
 from proctor.settings import STACK_FILE, Settings, load_settings
 
@@ -62,12 +68,13 @@ class ServiceProcess:
     next_start: float = 0.0
     policy: RestartPolicy = field(default_factory=RestartPolicy)
     log: IO[bytes] | None = field(default=None, repr=False)
+    own_env: dict[str, str] = field(default_factory=dict, repr=False)  # its credentials
 
     def start(self, env: dict[str, str]) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self.log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
-            self.argv, env=env, stdout=self.log, stderr=subprocess.STDOUT,
+            self.argv, env=env | self.own_env, stdout=self.log, stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL, start_new_session=True, preexec_fn=die_with_parent(),
         )  # fmt: skip
         self.policy.started(time.monotonic())
@@ -143,8 +150,11 @@ class ServerWatch:
         return True
 
 
-def services(settings: Settings, log_dir: Path) -> list[ServiceProcess]:
-    """Every service that exists, with its replicas."""
+def services(
+    settings: Settings, log_dir: Path, own_env: dict[str, dict[str, str]] | None = None
+) -> list[ServiceProcess]:
+    """Every service that exists, with its replicas; `own_env` adds each service's own
+    variables (its credentials) by service name."""
     specs = [
         ("audit", ["-m", "proctor_audit"], settings.audit_replicas),
         ("classifier", ["-m", "proctor_classifier"], 1),
@@ -157,10 +167,84 @@ def services(settings: Settings, log_dir: Path) -> list[ServiceProcess]:
             name if replicas == 1 else f"{name}-{i + 1}",
             [sys.executable, *argv],
             log_dir / (f"{name}.log" if replicas == 1 else f"{name}-{i + 1}.log"),
+            own_env=(own_env or {}).get(name, {}),
         )
         for name, argv, replicas in specs
         for i in range(replicas)
     ]
+
+
+# ---- credentials: NATS users per service and the approval service's signing key -----------
+
+
+@dataclass
+class StackSecrets:
+    """What `proctor up` generates at first start and keeps in `<run_dir>/secrets` (0600)."""
+
+    directory: Path
+    nats_passwords: dict[str, str] = field(default_factory=dict, repr=False)
+    nats_config: Path | None = None
+    approval_key: Path | None = None
+    approval_public_key: str = ""
+    tls: TlsFiles | None = None  # the agents' listener's certificate, from a local CA
+    postgres_password: str | None = None  # the embedded Postgres's superuser password
+
+    @property
+    def nats_credentials(self) -> Path:
+        return self.directory / busaccess.CREDENTIALS_FILE
+
+    def service_env(self) -> dict[str, dict[str, str]]:
+        """Each service's own variables: its NATS user, and the approval key's half it needs."""
+        own: dict[str, dict[str, str]] = {}
+        for service, user in busaccess.SERVICE_USERS.items():
+            env = own.setdefault(service, {})
+            if user in self.nats_passwords:
+                password = self.nats_passwords[user]
+                env |= {"PROCTOR_NATS_USER": user, "PROCTOR_NATS_PASSWORD": password}
+        if self.approval_key is not None:
+            own["approval"]["PROCTOR_APPROVAL_SIGNING_KEY"] = str(self.approval_key)
+            own["ingress-proxy"]["PROCTOR_APPROVAL_VERIFY_KEYS"] = self.approval_public_key
+        if self.tls is not None:
+            own["ingress-proxy"] |= {
+                "PROCTOR_TLS_CERT": str(self.tls.cert),
+                "PROCTOR_TLS_KEY": str(self.tls.key),
+            }
+        return own
+
+
+def prepare_secrets(run_dir: Path, settings: Settings, embedded_nats: bool) -> StackSecrets:
+    """Make (first start) or read the stack's credentials. NATS users only for an embedded
+    server (a given one has its own); the signing key unless the environment names one."""
+    secrets = StackSecrets(run_dir / "secrets")
+    secrets.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    secrets.directory.chmod(0o700)
+    if embedded_nats:
+        secrets.nats_passwords = busaccess.load_or_create_credentials(secrets.nats_credentials)
+        secrets.nats_config = busaccess.write_server_config(
+            secrets.directory / "nats-server.conf",
+            secrets.nats_passwords,
+            settings.stream_name,
+            settings.audit_durable,
+        )
+    if "PROCTOR_APPROVAL_SIGNING_KEY" not in os.environ:
+        secrets.approval_key = secrets.directory / "approval-signing-key.pem"
+        secrets.approval_public_key = load_or_create_signing_key(secrets.approval_key)
+    if "PROCTOR_TLS_CERT" not in os.environ:
+        host = settings.pg_listen.rpartition(":")[0]
+        secrets.tls = ensure_local_tls(secrets.directory / "tls", host)
+    if "PROCTOR_DATABASE_URL" not in os.environ:
+        secrets.postgres_password = _postgres_password(secrets.directory / "postgres-password")
+    return secrets
+
+
+def _postgres_password(path: Path) -> str:
+    """The embedded Postgres's password, made at first start (scram-sha-256, not trust)."""
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        password = token_urlsafe(24)
+        busaccess.write_private(path, password + "\n")
+        return password
 
 
 def _read_stack(run_dir: Path) -> dict[str, Any]:
@@ -228,23 +312,36 @@ class Stack:
         self.nats: EmbeddedNats | None = None
         self.postgres: EmbeddedPostgres | None = None
         self.children: list[ServiceProcess] = []
+        self.secrets: StackSecrets | None = None
         self.stopping = threading.Event()
         self.info: dict[str, Any] = {}
 
     def start(self) -> dict[str, Any]:
         env = dict(os.environ)
-        if "PROCTOR_NATS_URL" in os.environ:
+        embedded_nats = "PROCTOR_NATS_URL" not in os.environ
+        secrets = self.secrets = prepare_secrets(self.run_dir, self.settings, embedded_nats)
+        if not embedded_nats:
             nats_url, nats_note = self.settings.nats_url, "given by PROCTOR_NATS_URL"
         else:
             self.nats = EmbeddedNats(
-                self.run_dir / "nats", port=EMBEDDED_NATS_PORT, die_with_parent=True
+                self.run_dir / "nats",
+                port=EMBEDDED_NATS_PORT,
+                die_with_parent=True,
+                config=secrets.nats_config,
             ).start()
-            nats_url, nats_note = self.nats.url, f"embedded, data in {self.nats.data_dir}"
+            nats_url = self.nats.url
+            nats_note = (
+                f"embedded, data in {self.nats.data_dir}; a user per service, "
+                f"credentials in {secrets.nats_credentials}"
+            )
         if "PROCTOR_DATABASE_URL" in os.environ and self.settings.database_url:
             db_url, db_note = self.settings.database_url, "given by PROCTOR_DATABASE_URL"
         else:
             self.postgres = EmbeddedPostgres(
-                self.run_dir / "postgres", port=EMBEDDED_PG_PORT, die_with_parent=True
+                self.run_dir / "postgres",
+                port=EMBEDDED_PG_PORT,
+                die_with_parent=True,
+                password=secrets.postgres_password,
             )
             self.postgres.start()
             self.postgres.create_database(AUDIT_DATABASE)
@@ -258,12 +355,14 @@ class Stack:
         self.demo: dict[str, str] = {}
         if "PROCTOR_GATEWAY_CONFIG" not in os.environ:
             env["PROCTOR_GATEWAY_CONFIG"] = str(self._prepare_demo(db_url))
-        self.settings = self.settings.model_copy(
-            update={"nats_url": nats_url, "database_url": db_url}
-        )
+        update: dict[str, Any] = {"nats_url": nats_url, "database_url": db_url}
+        if busaccess.ADMIN in secrets.nats_passwords:
+            admin = secrets.nats_passwords[busaccess.ADMIN]
+            update |= {"nats_user": busaccess.ADMIN, "nats_password": SecretStr(admin)}
+        self.settings = self.settings.model_copy(update=update)
         asyncio.run(_prepare_bus(self.settings))
         self.env = env
-        self.children = services(self.settings, self.run_dir / "logs")
+        self.children = services(self.settings, self.run_dir / "logs", secrets.service_env())
         for child in self.children:
             child.start(env)
         if not asyncio.run(_wait_for_consumer(self.settings)):
@@ -281,6 +380,9 @@ class Stack:
             "run_dir": str(self.run_dir),
             "nats_url": nats_url,
             "nats": nats_note,
+            # CLI commands connect as admin with the password in this 0600 file.
+            "nats_credentials": str(secrets.nats_credentials) if secrets.nats_passwords else None,
+            "nats_user": busaccess.ADMIN if secrets.nats_passwords else None,
             "database_url": db_url,
             "database": db_note,
             "pg_listen": self.settings.pg_listen,
@@ -312,8 +414,12 @@ class Stack:
             target = f"{base}/{DEMO_DATABASE}"
         path = write_gateway_config(self.run_dir, tokens, target)
         host, _, port = self.settings.pg_listen.rpartition(":")
+        agent = f"postgresql://{AGENT}:{tokens[AGENT]}@{host}:{port}/{DEMO_DATABASE}"
+        if self.secrets is not None and self.secrets.tls is not None:
+            # TLS checked against our own CA, host name included: nothing in between can listen.
+            agent += f"?sslmode=verify-full&sslrootcert={quote(str(self.secrets.tls.ca))}"
         self.demo = {
-            "agent": f"postgresql://{AGENT}:{tokens[AGENT]}@{host}:{port}/{DEMO_DATABASE}",
+            "agent": agent,
             "approver": APPROVER,
             "approver_token": tokens[APPROVER],
         }
@@ -358,10 +464,18 @@ def _cli() -> str:
     return str(beside)
 
 
+def _without_password(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":…@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
 def _print_banner(info: dict[str, Any]) -> None:
     print("Proctor is up.", flush=True)
     print(f"  {'nats:':<15} {info['nats_url']}  ({info['nats']})")
-    print(f"  {'audit db:':<15} {info['database_url']}  ({info['database']})")
+    print(f"  {'audit db:':<15} {_without_password(info['database_url'])}  ({info['database']})")
     for name, svc in info["services"].items():
         print(f"  {name + ':':<15} pid {svc['pid']}, log {svc['log']}")
     print(f"  {'agents:':<15} postgres wire protocol on {info['pg_listen']}")
@@ -384,10 +498,9 @@ def _print_banner(info: dict[str, Any]) -> None:
 
 
 def _write_stack(run_dir: Path, info: dict[str, Any]) -> None:
-    # Readers never see half a file: write beside it, then rename over it.
-    tmp = run_dir / f".{STACK_FILE}.tmp"
-    tmp.write_text(json.dumps(info, indent=2))
-    tmp.replace(run_dir / STACK_FILE)
+    # Only ours to read (it holds the audit database's URL with its password); written beside
+    # it and renamed over it, so readers never see half a file.
+    busaccess.write_private(run_dir / STACK_FILE, json.dumps(info, indent=2))
 
 
 def run_up(run_dir_arg: str | None) -> int:

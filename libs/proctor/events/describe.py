@@ -71,6 +71,9 @@ def describe(event: pb.Event) -> str:
         return f'approval {e8.approval_id} denied by {e8.approver}, note: "{e8.note}"'
     if kind == "approval_expired":
         return f"approval {event.approval_expired.approval_id} expired undecided"
+    if kind == "approval_withdrawn":
+        e12 = event.approval_withdrawn
+        return f"approval {e12.approval_id} withdrawn undecided: {e12.reason or 'the agent left'}"
     if kind == "approval_redeemed":
         e11 = event.approval_redeemed
         what = {

@@ -10,6 +10,7 @@ import sys
 from aiohttp import web
 
 from proctor import bus
+from proctor.decisions import DecisionSigner
 from proctor.errors import ConfigError
 from proctor.gateway import load_gateway_config
 from proctor.runtime import run_service
@@ -40,6 +41,12 @@ async def serve(settings: Settings) -> None:
         settings.approvals_required,
         settings.allow_self_approval,
     )
+    if settings.approval_signing_key is None:
+        raise ConfigError(
+            "PROCTOR_APPROVAL_SIGNING_KEY is not set: the approval service signs every decision "
+            "with it (an Ed25519 private key, PEM), and proxies act only on signed decisions"
+        )
+    signer = DecisionSigner.from_file(settings.approval_signing_key)
     host, port = _host_port(settings.approval_http_listen)
     nc = await bus.connect_patiently(settings, "approval")
     runner: web.AppRunner | None = None
@@ -49,8 +56,8 @@ async def serve(settings: Settings) -> None:
         loop.add_signal_handler(sig, stop.set)
     try:
         js = nc.jetstream()
-        await bus.ensure_stream(js, settings)
-        service = ApprovalService(js, settings, rules)
+        await bus.ensure_stream(js, settings, update=False)
+        service = ApprovalService(js, settings, rules, signer)
         tasks = [asyncio.create_task(service.follow(stop), name="follow")]
         # Serve only once the state is rebuilt, so nobody sees a partial list after a restart.
         ready = asyncio.create_task(service.caught_up.wait())

@@ -31,6 +31,7 @@ _STATUS = {
     RefusalCode.ALREADY_DECIDED: 409,
     RefusalCode.ALREADY_VOTED: 409,
     RefusalCode.EXPIRED: 409,
+    RefusalCode.WITHDRAWN: 409,
     RefusalCode.NOTE_REQUIRED: 400,
 }
 SLACK_EVENTS_PATH = "/slack/events"

@@ -12,12 +12,13 @@ from nats.js import api as js_api
 from nats.js.errors import BucketNotFoundError, KeyNotFoundError
 from nats.js.kv import KeyValue
 
+from proctor.busaccess import STATE_BUCKET
 from proctor_approval.checkpoint import restore, snapshot
 from proctor_approval.core import ApprovalState
 
 log = logging.getLogger("proctor.approval")
 
-BUCKET = "proctor_approval_state"
+BUCKET = STATE_BUCKET  # the approval user's NATS rights name it (busaccess)
 KEY = "checkpoint"
 EVERY_EVENTS = 1000  # approval events folded between checkpoints
 EVERY_SECONDS = 30.0  # or this long, when anything was folded

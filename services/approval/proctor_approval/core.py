@@ -21,7 +21,8 @@ from proctor.gateway import GatewayConfig
 
 SOURCE = "approval"
 _DECISION_NAMESPACE = uuid.UUID("6f0d3b1e-6a55-4b0e-9a55-7a1f2f7d0a01")
-DECISIONS = ("approval_granted", "approval_denied", "approval_expired")
+DECISIONS = ("approval_granted", "approval_denied", "approval_expired", "approval_withdrawn")
+WITHDRAWN = "approval_withdrawn"
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +135,7 @@ class RefusalCode(Enum):
     ALREADY_DECIDED = "already_decided"
     ALREADY_VOTED = "already_voted"
     EXPIRED = "expired"
+    WITHDRAWN = "withdrawn"
     NOTE_REQUIRED = "note_required"
 
 
@@ -211,8 +213,13 @@ def evolve(state: ApprovalState, event: pb.Event) -> ApprovalState:
         body = getattr(event, kind)
         if body.approval_id in state.decided:
             return state  # the first decision stored is the one that counts
+        if kind == WITHDRAWN and body.approval_id in state.requests:
+            return state  # async: nobody waits by design, so nothing is withdrawn
         outcome = Outcome(
-            body.approval_id, kind, getattr(body, "approver", ""), getattr(body, "note", "")
+            body.approval_id,
+            kind,
+            getattr(body, "approver", ""),
+            body.reason if kind == WITHDRAWN else getattr(body, "note", ""),
         )
         pending = {k: v for k, v in state.pending.items() if k != body.approval_id}
         decided = remember(state, body.approval_id, outcome)
@@ -265,6 +272,13 @@ def decide(state: ApprovalState, vote: Vote, rules: ApproverRules) -> Decision:
     aid = vote.approval_id
     if aid in state.decided:
         done = state.decided[aid]
+        if done.kind == WITHDRAWN:
+            return _refuse(
+                state,
+                RefusalCode.WITHDRAWN,
+                f"approval {aid} was withdrawn ({done.note or 'the agent left'}): nobody waits "
+                "for it any more, so a decision would change nothing",
+            )
         by = f" by {done.approver}" if done.approver else ""
         word = done.kind.removeprefix("approval_")
         return _refuse(state, RefusalCode.ALREADY_DECIDED, f"approval {aid} was already {word}{by}")
@@ -301,7 +315,12 @@ def decide(state: ApprovalState, vote: Vote, rules: ApproverRules) -> Decision:
         event = _decision_event(
             request,
             vote.at,
-            approval_denied=pb.ApprovalDenied(approval_id=aid, approver=vote.approver, note=note),
+            approval_denied=pb.ApprovalDenied(
+                approval_id=aid,
+                approver=vote.approver,
+                note=note,
+                command_hash=request.command_hash,
+            ),
         )
         return Decision(evolve(state, event), (event,))
     if vote.approver in request.approvals:
@@ -326,7 +345,10 @@ def _grant(
         request,
         at,
         approval_granted=pb.ApprovalGranted(
-            approval_id=request.approval_id, approver=", ".join(approvers), note=note
+            approval_id=request.approval_id,
+            approver=", ".join(approvers),
+            note=note,
+            command_hash=request.command_hash,
         ),
     )
 
@@ -349,7 +371,13 @@ def complete(state: ApprovalState, rules: ApproverRules, now: datetime) -> Decis
 def expire(state: ApprovalState, now: datetime) -> Decision:
     """ApprovalExpired for every pending request whose deadline has passed."""
     events = tuple(
-        _decision_event(r, now, approval_expired=pb.ApprovalExpired(approval_id=r.approval_id))
+        _decision_event(
+            r,
+            now,
+            approval_expired=pb.ApprovalExpired(
+                approval_id=r.approval_id, command_hash=r.command_hash
+            ),
+        )
         for r in state.pending.values()
         if r.expires_at is not None and now >= r.expires_at
     )

@@ -14,6 +14,7 @@ from nats.aio.subscription import Subscription
 
 from proctor import subjects
 from proctor.approval.v1 import approval_pb2 as apb
+from proctor.decisions import REDEEMED
 from proctor.errors import ProctorError
 from proctor_approval.core import RedeemOutcome, Resubmission
 from proctor_approval.service import ApprovalService
@@ -62,6 +63,12 @@ async def answer(service: ApprovalService, body: bytes) -> apb.RedeemResponse:
     if redemption.decision is not None:
         response.approver = redemption.decision.approver
         response.note = redemption.decision.note
+    granted = redemption.approval if redemption.outcome == RedeemOutcome.GRANTED else None
+    if granted is not None and service.signer is not None:
+        # Bound to this submission's command id: a recorded answer replayed runs nothing.
+        response.signature = service.signer.sign(
+            REDEEMED, granted.approval_id, request.command_hash, request.command_id
+        )
     return response
 
 

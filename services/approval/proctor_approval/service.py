@@ -23,6 +23,7 @@ from nats.errors import TimeoutError as NatsTimeout
 from nats.js import JetStreamContext
 from nats.js import api as js_api
 
+from proctor.decisions import DecisionSigner, DecisionVerifier
 from proctor.errors import BusError, ProctorError
 from proctor.events import codec
 from proctor.events.v1 import events_pb2 as pb
@@ -58,6 +59,7 @@ APPROVAL_SUBJECTS = [
         "approval_expired",
         "approval_redeemed",
         "approval_voted",
+        "approval_withdrawn",
     )
 ]
 
@@ -65,10 +67,20 @@ APPROVAL_SUBJECTS = [
 class ApprovalService:
     """The state of every approval, kept current from the stream, and the actions on it."""
 
-    def __init__(self, js: JetStreamContext, settings: Settings, rules: ApproverRules) -> None:
+    def __init__(
+        self,
+        js: JetStreamContext,
+        settings: Settings,
+        rules: ApproverRules,
+        signer: DecisionSigner | None = None,
+    ) -> None:
         self.js = js
         self.settings = settings
         self.rules = rules
+        # Signs every decision, so a proxy can tell it came from here (proctor.decisions).
+        self.signer = signer
+        self.verifier = DecisionVerifier([signer.public]) if signer else DecisionVerifier(())
+        self.rejected = 0  # decisions on the stream that this service did not sign
         self.state = ApprovalState()
         self.checkpoints = CheckpointStore(js, settings.stream_replicas)
         self.caught_up = asyncio.Event()
@@ -78,7 +90,31 @@ class ApprovalService:
     # ---- following the stream ---------------------------------------------------------------
 
     def apply(self, event: pb.Event) -> None:
+        if not self.signed_here(event):
+            return
         self.state = evolve(self.state, event)
+
+    def signed_here(self, event: pb.Event) -> bool:
+        """A grant or denial counts only if this service signed it: one published by anybody
+        else must not close the request either (an expiry, which runs nothing, may come from
+        the proxy, and so may a withdrawal)."""
+        kind = codec.event_type(event)
+        if self.signer is None or kind not in ("approval_granted", "approval_denied"):
+            return True
+        body = getattr(event, kind)
+        asked = self.state.pending.get(body.approval_id)
+        if (asked is None or asked.command_hash == body.command_hash) and self.verifier.verify(
+            body.signature, kind, body.approval_id, body.command_hash
+        ):
+            return True
+        self.rejected += 1
+        log.warning(
+            "ignored an unverifiable %s for approval %s (%d so far)",
+            kind,
+            body.approval_id,
+            self.rejected,
+        )
+        return False
 
     async def _subscribe(self, start_seq: int) -> Any:
         """An ephemeral consumer of the approval subjects from `start_seq` (0: the first)."""
@@ -223,6 +259,8 @@ class ApprovalService:
         return decision
 
     async def _publish(self, event: pb.Event) -> bool:
+        if self.signer is not None:
+            self.signer.sign_event(event)
         headers = inject_headers({js_api.Header.MSG_ID: event.event_id})
         try:
             ack = await self.js.publish(

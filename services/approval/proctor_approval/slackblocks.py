@@ -30,6 +30,7 @@ _DECIDED = {
     "approval_granted": ("✅", "Approved"),
     "approval_denied": ("⛔", "Denied"),
     "approval_expired": ("⌛", "Expired"),
+    "approval_withdrawn": ("↩️", "Withdrawn"),
 }
 
 
@@ -37,7 +38,7 @@ _DECIDED = {
 class Shown:
     """How an approval ended, as the message shows it."""
 
-    kind: str  # approval_granted, approval_denied or approval_expired
+    kind: str  # approval_granted, approval_denied, approval_expired or approval_withdrawn
     approver: str
     note: str
     at: datetime
@@ -187,6 +188,9 @@ def decision_line(shown: Shown, mentions: Mapping[str, str]) -> str:
     icon, word = _DECIDED.get(shown.kind, ("•", shown.kind))
     if shown.kind == "approval_expired":
         line = f"{icon} *{word}* undecided at {when(shown.at)}"
+    elif shown.kind == "approval_withdrawn":
+        line = (f"{icon} *{word}* at {when(shown.at)}: the agent left before a decision, "
+                "so nothing will run and nobody needs to decide")  # fmt: skip
     else:
         line = f"{icon} *{word}* by {who(shown.approver, mentions)} at {when(shown.at)}"
     note = shown.note.strip()

@@ -36,7 +36,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from proctor.errors import ProctorError
 from proctor.events import codec
 from proctor.events.v1 import events_pb2 as pb
-from proctor_approval.core import DECISIONS, ApprovalState, PendingApproval, evolve
+from proctor_approval.core import DECISIONS, WITHDRAWN, ApprovalState, PendingApproval, evolve
 from proctor_approval.service import ApprovalService
 from proctor_approval.slackblocks import Shown, decided_message, request_message
 
@@ -209,12 +209,15 @@ class SlackPoster:
             log.info("posted approval %s to Slack (%s %s)", aid, posted.channel, posted.ts)
             return True
         if kind in DECISIONS:
+            if not self.service.signed_here(event):
+                return True  # not the approval service's: the message stays as it is
             body = getattr(event, kind)
             found = await self._posted(body.approval_id)
             if found is None:
                 return False
             at = event.occurred_at.ToDatetime(tzinfo=UTC)
-            shown = Shown(kind, getattr(body, "approver", ""), getattr(body, "note", ""), at)
+            note = body.reason if kind == WITHDRAWN else getattr(body, "note", "")
+            shown = Shown(kind, getattr(body, "approver", ""), note, at)
             message = decided_message(found.request(), shown, self.mentions)
             await self.client.chat_update(channel=found.channel, ts=found.ts, **message)
             log.info("updated the Slack message of approval %s: %s", body.approval_id, kind)

@@ -144,6 +144,7 @@ _STATUS_BY_TYPE = {
     "approval_granted": "approved",
     "approval_denied": "denied",
     "approval_expired": "expired",
+    "approval_withdrawn": "withdrawn",
     "result_masked": None,
 }
 _REDEEMED_STATUS = {
@@ -171,7 +172,9 @@ def evolve_command(row: CommandRow | None, seq: int, event: pb.Event) -> Command
         "timeline": (*row.timeline, entry),
     }
     status = _STATUS_BY_TYPE.get(kind)
-    decision = kind in ("approval_granted", "approval_denied", "approval_expired")
+    decision = kind in (
+        "approval_granted", "approval_denied", "approval_expired", "approval_withdrawn",
+    )  # fmt: skip
     # A decision moves the command only while it waits on that approval: a late or second
     # decision, or an expiry after the command ran, changes nothing but the timeline.
     applies = not decision or (
@@ -255,6 +258,9 @@ def evolve_approval(row: ApprovalRow | None, seq: int, event: pb.Event) -> Appro
         }
     elif kind == "approval_expired" and row.status == "pending":
         changes |= {"status": "expired", "decided_at": at}
+    elif kind == "approval_withdrawn" and row.status == "pending" and row.mode != "async":
+        changes |= {"status": "withdrawn", "note": event.approval_withdrawn.reason,
+                    "decided_at": at}  # fmt: skip
     elif kind == "approval_redeemed" and not row.redeemed_by:
         changes |= {"redeemed_by": event.command_id, "redeemed_at": at}
     return replace(row, **changes)

@@ -77,7 +77,7 @@ class ClassifierService:
         self.served = 0
         self.failed = 0
         self.nats_url = settings.nats_url
-        self.broker = make_broker(settings.nats_url, "proctor-classifier")
+        self.broker = make_broker(settings, "proctor-classifier")
         self.broker.subscriber(CLASSIFY_SUBJECT, queue=CLASSIFY_QUEUE, decoder=raw_body)(
             self.handle
         )

@@ -16,6 +16,7 @@ from proctor_ingress.masking import probe_masker
 from proctor_ingress.outbox import Outbox
 from proctor_ingress.server import serve, tls_context
 from proctor_ingress.session import Gateway
+from proctor_ingress.trust import DecisionCheck
 from proctor_ingress.verdicts import VerdictCache, Verdicts
 from proctor_ingress.workers import is_worker, serve_cancels, with_workers
 
@@ -36,7 +37,7 @@ async def run(settings: Settings) -> None:
     )
     try:
         js = nc.jetstream(publish_async_max_pending=4000)
-        await bus.ensure_stream(js, settings)
+        await bus.ensure_stream(js, settings, update=False)
         await outbox.start()
         catalogs = Catalogs(
             {name: r.url for name, r in config.resources.items()}, settings.catalog_ttl
@@ -45,7 +46,15 @@ async def run(settings: Settings) -> None:
             nc, VerdictCache(settings.verdict_cache_size), settings.classify_timeout, catalogs
         )
         await verdicts.start()
-        gw = Gateway(settings, config, nc, js, verdicts, ssl=tls_context(settings))
+        gw = Gateway(
+            settings,
+            config,
+            nc,
+            js,
+            verdicts,
+            ssl=tls_context(settings),
+            trust=DecisionCheck.from_settings(settings),
+        )
         gw.prefilter.everything = settings.mask_all_text
         await serve_cancels(nc, gw.cancel)
         stop = asyncio.Event()

@@ -21,6 +21,7 @@ from nats.js import JetStreamContext
 from proctor import pgwire
 from proctor.approval.v1 import approval_pb2 as apb
 from proctor.classifier.v1 import classifier_pb2 as cpb
+from proctor.decisions import DecisionVerifier
 from proctor.errors import BusError
 from proctor.events import codec
 from proctor.events.v1 import events_pb2 as pb
@@ -31,6 +32,7 @@ from proctor.pgwire import Message, MessageBuffer
 from proctor.settings import Settings
 from proctor_ingress import limits, oversize, refusals
 from proctor_ingress.approvals import command_binding, redeem
+from proctor_ingress.authentication import AuthenticationFailed, Authenticator, is_loopback
 from proctor_ingress.emitter import SessionEvents
 from proctor_ingress.limits import ConnectionLimits
 from proctor_ingress.masking import (
@@ -51,6 +53,7 @@ from proctor_ingress.masking import (
 from proctor_ingress.pipes import Pipe, close_gently
 from proctor_ingress.statements import SqlStatements
 from proctor_ingress.tracking import Command, CommandTracker, Completed
+from proctor_ingress.trust import DecisionCheck
 from proctor_ingress.upstream import Target, Upstream, UpstreamError, open_upstream, send_cancel
 from proctor_ingress.verdicts import ClassifierUnavailable, Verdicts
 from proctor_ingress.workers import CANCEL_SUBJECT, cancel_message
@@ -97,6 +100,8 @@ class Gateway:
     cancel_keys: dict[tuple[int, int], ClientSession] = field(default_factory=dict)
     sessions: int = 0
     limits: ConnectionLimits = field(init=False)
+    # Which approval decisions to believe: only those the approval service signed.
+    trust: DecisionCheck = field(default_factory=lambda: DecisionCheck(DecisionVerifier(())))
 
     def __post_init__(self) -> None:
         self.limits = ConnectionLimits(
@@ -129,6 +134,7 @@ class ClientSession:
         self.statements = SqlStatements()
         self.replacements: dict[str, bytes] = {}
         self.decisions: dict[str, asyncio.Future[tuple[str, str, str]]] = {}
+        self.bindings: dict[str, str] = {}  # approval id -> the binding of the command held
         self.skip_until_sync = False
         self.client_buf = MessageBuffer()  # client messages not handled yet (the pipe's)
         self.client_pipe: Pipe | None = None  # the client's socket once the session runs
@@ -228,24 +234,8 @@ class ClientSession:
                 "replication connections are not available through Proctor", code="42501"
             )
             return None
-        self.writer.write(pgwire.auth_request(3))  # cleartext: the token is the password
-        await self.writer.drain()
-        buf = MessageBuffer(max_message=pgwire.MAX_STARTUP)
-        msg: Message | None = None
-        while msg is None:
-            data = await asyncio.wait_for(self.reader.read(65536), 60)
-            if not data:
-                return None
-            buf.feed(data)
-            msg = next(iter(buf.messages()), None)
-        token = pgwire.query_text(msg.body) if msg.type == b"p" else ""
-        identity = self.gw.config.authenticate(user, token)
+        identity = await self._prove(user)
         if identity is None:
-            await self._fatal(
-                f'password authentication failed for user "{user}"',
-                code="28P01",
-                hint="The password is your Proctor access token.",
-            )
             return None
         resource = self.gw.config.resources.get(database or "")
         if resource is None:
@@ -264,6 +254,35 @@ class ClientSession:
         self.groups = tuple(sorted(identity.groups))  # the verdict cache's key, once
         self.resource = pb.Resource(name=resource.name, kind=pb.RESOURCE_KIND_POSTGRES)
         return identity
+
+    async def _prove(self, user: str) -> IdentityConfig | None:
+        """The identity `user` proves to be: by SCRAM-SHA-256 when it has a verifier, else by
+        its token as a cleartext password, refused off loopback without TLS."""
+        auth = Authenticator(self.reader, self.writer)
+        config = self.gw.config
+        known = config.identities.get(user)
+        # An unknown name gets the method most names get, so the answer does not tell it.
+        scram = (known.scram is not None) if known is not None else config.prefers_scram
+        try:
+            if scram:
+                return await auth.scram(config, user)
+            if self.writer.get_extra_info("ssl_object") is None and not is_loopback(self.peer):
+                await self._fatal(
+                    "Proctor does not accept a cleartext password over an unencrypted "
+                    "connection from another host",
+                    code="28000",
+                    hint="Connect with sslmode=require (or verify-full), or ask for a SCRAM "
+                    "verifier for your identity.",
+                )
+                return None
+            return await auth.cleartext(config, user)
+        except AuthenticationFailed:
+            await self._fatal(
+                f'password authentication failed for user "{user}"',
+                code="28P01",
+                hint="The password is your Proctor access token.",
+            )
+            return None
 
     # ---- the session ---------------------------------------------------------------------
 
@@ -445,7 +464,10 @@ class ClientSession:
             return
         decision = getattr(event, kind)
         fut = self.decisions.get(decision.approval_id)
-        if fut is not None and not fut.done():
+        if fut is None or fut.done():
+            return
+        binding = self.bindings.get(decision.approval_id, "")
+        if self.gw.trust.decision(kind, decision, binding, self.session_id):
             fut.set_result((kind, getattr(decision, "approver", ""), getattr(decision, "note", "")))
 
     # ---- client -> target ------------------------------------------------------------------
@@ -767,6 +789,9 @@ class ClientSession:
             return await self._unavailable(command, str(exc), "approval service")
         outcome = found.outcome
         if outcome == apb.REDEEM_OUTCOME_GRANTED:
+            if not self.gw.trust.redemption(found, binding, command.command_id):
+                why = f"the grant of approval {found.approval_id} could not be verified"
+                return await self._unavailable(command, why, "approval service")
             return None  # the grant is used up by this command (ApprovalRedeemed)
         if outcome == apb.REDEEM_OUTCOME_DENIED:
             return refusals.denied(found.approval_id, found.approver, found.note)
@@ -804,6 +829,7 @@ class ClientSession:
         self.decisions[approval_id] = fut
         timeout = self.gw.settings.approval_timeout
         binding = command_binding(command.text, parameters, self.identity.human, self.resource.name)
+        self.bindings[approval_id] = binding
         await self.events.emit(
             command.command_id,
             approval_requested=self._approval_request(
@@ -812,6 +838,9 @@ class ClientSession:
         )
         try:
             kind, approver, note = await self._await_decision(approval_id, fut, timeout)
+        except SessionEnded:
+            await self._withdraw(command, approval_id, "the client disconnected")
+            raise
         except TimeoutError:
             await self.events.emit(
                 command.command_id, approval_expired=pb.ApprovalExpired(approval_id=approval_id)
@@ -819,13 +848,25 @@ class ClientSession:
             return refusals.expired(approval_id, timeout)
         finally:
             self.decisions.pop(approval_id, None)
+            self.bindings.pop(approval_id, None)
         if kind == "approval_granted":
             return None
         if kind == "withdrawn":
+            await self._withdraw(command, approval_id, "the client cancelled the statement")
             return refusals.withdrawn(approval_id)
         if kind == "approval_denied":
             return refusals.denied(approval_id, approver, note)
         return refusals.expired(approval_id, timeout)
+
+    async def _withdraw(self, command: Command, approval_id: str, reason: str) -> None:
+        """Nobody waits for this approval any more: approvers stop being asked (wait mode;
+        an async request is not waited on and stays open)."""
+        assert self.events is not None
+        with contextlib.suppress(BusError):  # the approval then expires as it would have
+            await self.events.emit(
+                command.command_id,
+                approval_withdrawn=pb.ApprovalWithdrawn(approval_id=approval_id, reason=reason),
+            )
 
     async def _await_decision(
         self, approval_id: str, fut: asyncio.Future[tuple[str, str, str]], timeout: float

@@ -68,7 +68,7 @@ class MaskerService:
         self.nats_url = settings.nats_url
         self.mask_settings = mask_settings
         self.served = 0
-        self.broker = make_broker(settings.nats_url, "proctor-masker")
+        self.broker = make_broker(settings, "proctor-masker")
         self.broker.subscriber(MASK_SUBJECT, queue=MASK_QUEUE, decoder=raw_body)(self.handle)
 
     async def handle(self, body: bytes) -> bytes:

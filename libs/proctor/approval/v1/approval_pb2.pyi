@@ -37,15 +37,17 @@ class RedeemRequest(_message.Message):
     def __init__(self, command_hash: _Optional[str] = ..., session_id: _Optional[str] = ..., command_id: _Optional[str] = ..., identity: _Optional[_Union[_events_pb2.Identity, _Mapping]] = ..., resource: _Optional[_Union[_events_pb2.Resource, _Mapping]] = ...) -> None: ...
 
 class RedeemResponse(_message.Message):
-    __slots__ = ("outcome", "approval_id", "approver", "note", "error")
+    __slots__ = ("outcome", "approval_id", "approver", "note", "error", "signature")
     OUTCOME_FIELD_NUMBER: _ClassVar[int]
     APPROVAL_ID_FIELD_NUMBER: _ClassVar[int]
     APPROVER_FIELD_NUMBER: _ClassVar[int]
     NOTE_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
+    SIGNATURE_FIELD_NUMBER: _ClassVar[int]
     outcome: RedeemOutcome
     approval_id: str
     approver: str
     note: str
     error: str
-    def __init__(self, outcome: _Optional[_Union[RedeemOutcome, str]] = ..., approval_id: _Optional[str] = ..., approver: _Optional[str] = ..., note: _Optional[str] = ..., error: _Optional[str] = ...) -> None: ...
+    signature: bytes
+    def __init__(self, outcome: _Optional[_Union[RedeemOutcome, str]] = ..., approval_id: _Optional[str] = ..., approver: _Optional[str] = ..., note: _Optional[str] = ..., error: _Optional[str] = ..., signature: _Optional[bytes] = ...) -> None: ...

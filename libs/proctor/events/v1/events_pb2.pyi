@@ -146,14 +146,18 @@ class ApprovalRequested(_message.Message):
     def __init__(self, approval_id: _Optional[str] = ..., command_text: _Optional[str] = ..., rule_ids: _Optional[_Iterable[str]] = ..., reason: _Optional[str] = ..., command_hash: _Optional[str] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., approver_groups: _Optional[_Iterable[str]] = ..., mode: _Optional[_Union[ApprovalMode, str]] = ..., parameters: _Optional[_Iterable[str]] = ..., estimated_rows: _Optional[int] = ...) -> None: ...
 
 class ApprovalGranted(_message.Message):
-    __slots__ = ("approval_id", "approver", "note")
+    __slots__ = ("approval_id", "approver", "note", "command_hash", "signature")
     APPROVAL_ID_FIELD_NUMBER: _ClassVar[int]
     APPROVER_FIELD_NUMBER: _ClassVar[int]
     NOTE_FIELD_NUMBER: _ClassVar[int]
+    COMMAND_HASH_FIELD_NUMBER: _ClassVar[int]
+    SIGNATURE_FIELD_NUMBER: _ClassVar[int]
     approval_id: str
     approver: str
     note: str
-    def __init__(self, approval_id: _Optional[str] = ..., approver: _Optional[str] = ..., note: _Optional[str] = ...) -> None: ...
+    command_hash: str
+    signature: bytes
+    def __init__(self, approval_id: _Optional[str] = ..., approver: _Optional[str] = ..., note: _Optional[str] = ..., command_hash: _Optional[str] = ..., signature: _Optional[bytes] = ...) -> None: ...
 
 class ApprovalVoted(_message.Message):
     __slots__ = ("approval_id", "approver", "note")
@@ -166,20 +170,36 @@ class ApprovalVoted(_message.Message):
     def __init__(self, approval_id: _Optional[str] = ..., approver: _Optional[str] = ..., note: _Optional[str] = ...) -> None: ...
 
 class ApprovalDenied(_message.Message):
-    __slots__ = ("approval_id", "approver", "note")
+    __slots__ = ("approval_id", "approver", "note", "command_hash", "signature")
     APPROVAL_ID_FIELD_NUMBER: _ClassVar[int]
     APPROVER_FIELD_NUMBER: _ClassVar[int]
     NOTE_FIELD_NUMBER: _ClassVar[int]
+    COMMAND_HASH_FIELD_NUMBER: _ClassVar[int]
+    SIGNATURE_FIELD_NUMBER: _ClassVar[int]
     approval_id: str
     approver: str
     note: str
-    def __init__(self, approval_id: _Optional[str] = ..., approver: _Optional[str] = ..., note: _Optional[str] = ...) -> None: ...
+    command_hash: str
+    signature: bytes
+    def __init__(self, approval_id: _Optional[str] = ..., approver: _Optional[str] = ..., note: _Optional[str] = ..., command_hash: _Optional[str] = ..., signature: _Optional[bytes] = ...) -> None: ...
 
 class ApprovalExpired(_message.Message):
-    __slots__ = ("approval_id",)
+    __slots__ = ("approval_id", "command_hash", "signature")
     APPROVAL_ID_FIELD_NUMBER: _ClassVar[int]
+    COMMAND_HASH_FIELD_NUMBER: _ClassVar[int]
+    SIGNATURE_FIELD_NUMBER: _ClassVar[int]
     approval_id: str
-    def __init__(self, approval_id: _Optional[str] = ...) -> None: ...
+    command_hash: str
+    signature: bytes
+    def __init__(self, approval_id: _Optional[str] = ..., command_hash: _Optional[str] = ..., signature: _Optional[bytes] = ...) -> None: ...
+
+class ApprovalWithdrawn(_message.Message):
+    __slots__ = ("approval_id", "reason")
+    APPROVAL_ID_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    approval_id: str
+    reason: str
+    def __init__(self, approval_id: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class ApprovalRedeemed(_message.Message):
     __slots__ = ("approval_id", "decision")
@@ -226,7 +246,7 @@ class ResultMasked(_message.Message):
     def __init__(self, row_count: _Optional[int] = ..., values_masked: _Optional[int] = ..., counts: _Optional[_Iterable[_Union[MaskCount, _Mapping]]] = ...) -> None: ...
 
 class Event(_message.Message):
-    __slots__ = ("event_id", "command_id", "session_id", "identity", "resource", "occurred_at", "trace", "schema_version", "source", "session_opened", "session_closed", "command_received", "command_classified", "command_blocked", "approval_requested", "approval_granted", "approval_denied", "approval_expired", "command_executed", "result_masked", "approval_redeemed", "approval_voted")
+    __slots__ = ("event_id", "command_id", "session_id", "identity", "resource", "occurred_at", "trace", "schema_version", "source", "session_opened", "session_closed", "command_received", "command_classified", "command_blocked", "approval_requested", "approval_granted", "approval_denied", "approval_expired", "command_executed", "result_masked", "approval_redeemed", "approval_voted", "approval_withdrawn")
     EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     COMMAND_ID_FIELD_NUMBER: _ClassVar[int]
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
@@ -249,6 +269,7 @@ class Event(_message.Message):
     RESULT_MASKED_FIELD_NUMBER: _ClassVar[int]
     APPROVAL_REDEEMED_FIELD_NUMBER: _ClassVar[int]
     APPROVAL_VOTED_FIELD_NUMBER: _ClassVar[int]
+    APPROVAL_WITHDRAWN_FIELD_NUMBER: _ClassVar[int]
     event_id: str
     command_id: str
     session_id: str
@@ -271,4 +292,5 @@ class Event(_message.Message):
     result_masked: ResultMasked
     approval_redeemed: ApprovalRedeemed
     approval_voted: ApprovalVoted
-    def __init__(self, event_id: _Optional[str] = ..., command_id: _Optional[str] = ..., session_id: _Optional[str] = ..., identity: _Optional[_Union[Identity, _Mapping]] = ..., resource: _Optional[_Union[Resource, _Mapping]] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., trace: _Optional[_Union[TraceContext, _Mapping]] = ..., schema_version: _Optional[int] = ..., source: _Optional[str] = ..., session_opened: _Optional[_Union[SessionOpened, _Mapping]] = ..., session_closed: _Optional[_Union[SessionClosed, _Mapping]] = ..., command_received: _Optional[_Union[CommandReceived, _Mapping]] = ..., command_classified: _Optional[_Union[CommandClassified, _Mapping]] = ..., command_blocked: _Optional[_Union[CommandBlocked, _Mapping]] = ..., approval_requested: _Optional[_Union[ApprovalRequested, _Mapping]] = ..., approval_granted: _Optional[_Union[ApprovalGranted, _Mapping]] = ..., approval_denied: _Optional[_Union[ApprovalDenied, _Mapping]] = ..., approval_expired: _Optional[_Union[ApprovalExpired, _Mapping]] = ..., command_executed: _Optional[_Union[CommandExecuted, _Mapping]] = ..., result_masked: _Optional[_Union[ResultMasked, _Mapping]] = ..., approval_redeemed: _Optional[_Union[ApprovalRedeemed, _Mapping]] = ..., approval_voted: _Optional[_Union[ApprovalVoted, _Mapping]] = ...) -> None: ...
+    approval_withdrawn: ApprovalWithdrawn
+    def __init__(self, event_id: _Optional[str] = ..., command_id: _Optional[str] = ..., session_id: _Optional[str] = ..., identity: _Optional[_Union[Identity, _Mapping]] = ..., resource: _Optional[_Union[Resource, _Mapping]] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., trace: _Optional[_Union[TraceContext, _Mapping]] = ..., schema_version: _Optional[int] = ..., source: _Optional[str] = ..., session_opened: _Optional[_Union[SessionOpened, _Mapping]] = ..., session_closed: _Optional[_Union[SessionClosed, _Mapping]] = ..., command_received: _Optional[_Union[CommandReceived, _Mapping]] = ..., command_classified: _Optional[_Union[CommandClassified, _Mapping]] = ..., command_blocked: _Optional[_Union[CommandBlocked, _Mapping]] = ..., approval_requested: _Optional[_Union[ApprovalRequested, _Mapping]] = ..., approval_granted: _Optional[_Union[ApprovalGranted, _Mapping]] = ..., approval_denied: _Optional[_Union[ApprovalDenied, _Mapping]] = ..., approval_expired: _Optional[_Union[ApprovalExpired, _Mapping]] = ..., command_executed: _Optional[_Union[CommandExecuted, _Mapping]] = ..., result_masked: _Optional[_Union[ResultMasked, _Mapping]] = ..., approval_redeemed: _Optional[_Union[ApprovalRedeemed, _Mapping]] = ..., approval_voted: _Optional[_Union[ApprovalVoted, _Mapping]] = ..., approval_withdrawn: _Optional[_Union[ApprovalWithdrawn, _Mapping]] = ...) -> None: ...
