@@ -27,7 +27,8 @@ class PostgresForTests:
         self.admin_url = admin_url
         self.server = server
 
-    async def new_database(self) -> str:
+    async def new_database(self, setup: str = "") -> str:
+        """A new database's URL, `setup` (SQL) run in it."""
         name = f"t_{uuid.uuid4().hex[:12]}"
         conn = await asyncpg.connect(self.admin_url)
         try:
@@ -35,7 +36,14 @@ class PostgresForTests:
         finally:
             await conn.close()
         base, _, _ = self.admin_url.rpartition("/")
-        return f"{base}/{name}"
+        url = f"{base}/{name}"
+        if setup:
+            conn = await asyncpg.connect(url)
+            try:
+                await conn.execute(setup)
+            finally:
+                await conn.close()
+        return url
 
 
 @pytest.fixture(scope="session")

@@ -72,12 +72,7 @@ async def lookup_functions(conn: Any, names: Iterable[str]) -> list[cpb.Function
                 returns=returns or "",
             )
         )
-    out = []
-    for name in wanted:
-        schema, short = split_name(name)
-        found = [d for d in by_name.get(short, []) if not schema or d.schema == schema]
-        out.append(cpb.FunctionFacts(name=name, definitions=found))
-    return out
+    return [cpb.FunctionFacts(name=name, definitions=_meanings(name, by_name)) for name in wanted]
 
 
 async def lookup_relations(conn: Any, names: Iterable[str]) -> list[cpb.RelationFacts]:
@@ -95,12 +90,13 @@ async def lookup_relations(conn: Any, names: Iterable[str]) -> list[cpb.Relation
                 policy_expressions=list(policies or []),
             )
         )
-    out = []
-    for name in wanted:
-        schema, short = split_name(name)
-        found = [d for d in by_name.get(short, []) if not schema or d.schema == schema]
-        out.append(cpb.RelationFacts(name=name, definitions=found))
-    return out
+    return [cpb.RelationFacts(name=name, definitions=_meanings(name, by_name)) for name in wanted]
+
+
+def _meanings(name: str, by_name: dict[str, list[Any]]) -> list[Any]:
+    """What `name` can mean: every object of its unqualified name, in its schema if given."""
+    schema, short = split_name(name)
+    return [d for d in by_name.get(short, []) if not schema or d.schema == schema]
 
 
 async def estimate_rows(conn: Any, text: str) -> int:

@@ -158,12 +158,7 @@ async def running_gateway(
 async def gateway(
     settings: Settings, js: Any, postgres: Any, tmp_path: Path, gateway_env: dict[str, str]
 ) -> AsyncIterator[RunningGateway]:
-    target_url = await postgres.new_database()
-    conn = await asyncpg.connect(target_url)
-    try:
-        await conn.execute(TARGET_SQL)
-    finally:
-        await conn.close()
+    target_url = await postgres.new_database(TARGET_SQL)
     async with running_gateway(settings, js, target_url, tmp_path, gateway_env) as running:
         yield running
 

@@ -81,12 +81,7 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 async def stack(
     nats_module: EmbeddedNats, postgres: Any, workdir: Path, approval_key: tuple[Path, str]
 ) -> AsyncIterator[RunningGateway]:
-    target_url = await postgres.new_database()
-    conn = await asyncpg.connect(target_url)
-    try:
-        await conn.execute(TARGET)
-    finally:
-        await conn.close()
+    target_url = await postgres.new_database(TARGET)
     settings = Settings(
         nats_url=nats_module.url,
         database_url=target_url,

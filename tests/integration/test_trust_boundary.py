@@ -127,12 +127,7 @@ async def stack(
     pem, public = new_signing_key()
     key.write_bytes(pem)
     key.chmod(0o600)
-    target_url = await postgres.new_database()
-    conn = await asyncpg.connect(target_url)
-    try:
-        await conn.execute(TARGET_SQL)
-    finally:
-        await conn.close()
+    target_url = await postgres.new_database(TARGET_SQL)
     gateway = write_gateway_config(
         work / "gateway.yaml",
         {

@@ -69,6 +69,12 @@ def test_column_plans() -> None:
     assert plan_column(Field("email", 25, False)).plan is Plan.SCAN
     assert plan_column(Field("x", 99999, False)).plan is Plan.SCAN  # unknown: scanned
     assert plan_column(Field("dob", 1082, False)).plan is Plan.ALL
+    # Columns named for people or addresses: every value; a `name` column: those that look
+    # like a person's name (and what the prefilter passes).
+    assert plan_column(Field("customer_name", 25, False)).plan is Plan.ALL
+    assert plan_column(Field("street_address", 1043, False)).plan is Plan.ALL
+    assert plan_column(Field("name", 25, False)).plan is Plan.PERSON
+    assert plan_column(Field("username", 25, False)).plan is Plan.SCAN
     tags = plan_column(Field("tags", 1009, True))
     assert tags.plan is Plan.SCAN and tags.type_name == "_text"
 

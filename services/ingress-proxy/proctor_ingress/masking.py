@@ -35,12 +35,14 @@ from proctor import pgarray, pgwire, subjects
 from proctor.masker.v1 import masker_pb2 as mpb
 from proctor.maskrules import (
     DOB_COLUMN,
+    MAYBE_PERSON,
     ColumnKind,
     Prefilter,
     column_hint,
     is_date_type,
     kind_for_type,
 )
+from proctor.personnames import looks_like_person
 from proctor.pgwire import Field
 from proctor.pgwire import with_formats as pgwire_with_formats
 
@@ -126,6 +128,7 @@ class Plan(Enum):
     PASS = "pass"  # never sent
     SCAN = "scan"  # sent when the prefilter says it could hold something
     ALL = "all"  # a column of dates of birth, people or addresses by its name: every value
+    PERSON = "person"  # a `name`-like column: values that look like a person's name, or SCAN
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,7 +151,9 @@ def plan_column(f: Field) -> ColumnPlan:
     # A column whose name says it holds dates of birth, people or addresses: every value.
     hinted = column_hint(f.name)
     dob = DOB_COLUMN.search(f.name) is not None and (kind is ColumnKind.TEXT or is_date_type(name))
-    if dob or (hinted is not None and kind is ColumnKind.TEXT):
+    if hinted == MAYBE_PERSON and kind is ColumnKind.TEXT:
+        plan = Plan.PERSON
+    elif dob or (hinted is not None and kind is ColumnKind.TEXT):
         plan = Plan.ALL
     elif kind is ColumnKind.OTHER:
         plan = Plan.PASS
@@ -353,6 +358,7 @@ class Result:
             if text is not None and (
                 col.plan is Plan.ALL
                 or prefilter.could_contain(text)
+                or (col.plan is Plan.PERSON and looks_like_person(text))
                 # an escape may hide what the prefilter looks for
                 or (col.kind in (ColumnKind.JSON, ColumnKind.ARRAY) and "\\" in text)
             ):
