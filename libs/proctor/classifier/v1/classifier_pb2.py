@@ -25,33 +25,33 @@ _sym_db = _symbol_database.Default()
 from proctor.events.v1 import events_pb2 as proctor_dot_events_dot_v1_dot_events__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&proctor/classifier/v1/classifier.proto\x12\x15proctor.classifier.v1\x1a\x1eproctor/events/v1/events.proto\"\xe5\x01\n\x0f\x43lassifyRequest\x12\x0c\n\x04text\x18\x01 \x01(\t\x12-\n\x08identity\x18\x02 \x01(\x0b\x32\x1b.proctor.events.v1.Identity\x12-\n\x08resource\x18\x03 \x01(\x0b\x32\x1b.proctor.events.v1.Resource\x12\x30\n\x04kind\x18\x04 \x01(\x0e\x32\".proctor.classifier.v1.CommandKind\x12\x34\n\x07\x63\x61talog\x18\x05 \x01(\x0b\x32#.proctor.classifier.v1.CatalogFacts\"\x88\x01\n\x12\x46unctionDefinition\x12\x0e\n\x06schema\x18\x01 \x01(\t\x12\x12\n\nvolatility\x18\x02 \x01(\t\x12\x10\n\x08language\x18\x03 \x01(\t\x12\x0f\n\x07\x62uiltin\x18\x04 \x01(\x08\x12\x0c\n\x04\x62ody\x18\x05 \x01(\t\x12\x0c\n\x04kind\x18\x06 \x01(\t\x12\x0f\n\x07returns\x18\x07 \x01(\t\"l\n\rFunctionFacts\x12\x0c\n\x04name\x18\x01 \x01(\t\x12>\n\x0b\x64\x65\x66initions\x18\x02 \x03(\x0b\x32).proctor.classifier.v1.FunctionDefinition\x12\r\n\x05\x65rror\x18\x03 \x01(\t\"x\n\x12RelationDefinition\x12\x0e\n\x06schema\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\x0f\n\x07\x62uiltin\x18\x03 \x01(\x08\x12\x17\n\x0fview_definition\x18\x04 \x01(\t\x12\x1a\n\x12policy_expressions\x18\x05 \x03(\t\"l\n\rRelationFacts\x12\x0c\n\x04name\x18\x01 \x01(\t\x12>\n\x0b\x64\x65\x66initions\x18\x02 \x03(\x0b\x32).proctor.classifier.v1.RelationDefinition\x12\r\n\x05\x65rror\x18\x03 \x01(\t\"\xc8\x01\n\x0c\x43\x61talogFacts\x12\x37\n\tfunctions\x18\x01 \x03(\x0b\x32$.proctor.classifier.v1.FunctionFacts\x12\x37\n\trelations\x18\x02 \x03(\x0b\x32$.proctor.classifier.v1.RelationFacts\x12\x1b\n\x0e\x65stimated_rows\x18\x03 \x01(\x03H\x00\x88\x01\x01\x12\x16\n\x0e\x65stimate_error\x18\x04 \x01(\tB\x11\n\x0f_estimated_rows\"F\n\x0c\x43\x61talogNeeds\x12\x11\n\tfunctions\x18\x01 \x03(\t\x12\x11\n\trelations\x18\x02 \x03(\t\x12\x10\n\x08\x65stimate\x18\x03 \x01(\x08\"y\n\tRuleMatch\x12\x0f\n\x07rule_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\x0c\n\x04hint\x18\x03 \x01(\t\x12)\n\x06\x61\x63tion\x18\x04 \x01(\x0e\x32\x19.proctor.events.v1.Action\x12\x12\n\ndecided_by\x18\x05 \x01(\t\"\x9c\x03\n\x10\x43lassifyResponse\x12)\n\x06\x61\x63tion\x18\x01 \x01(\x0e\x32\x19.proctor.events.v1.Action\x12\x31\n\x07matches\x18\x02 \x03(\x0b\x32 .proctor.classifier.v1.RuleMatch\x12\x16\n\x0epolicy_version\x18\x03 \x01(\t\x12\r\n\x05\x65rror\x18\x04 \x01(\t\x12\x18\n\x10\x66ingerprint_safe\x18\x05 \x01(\x08\x12\x17\n\x0f\x61pprover_groups\x18\x06 \x03(\t\x12\x36\n\rapproval_mode\x18\x07 \x01(\x0e\x32\x1f.proctor.events.v1.ApprovalMode\x12\x1b\n\x13\x61pproval_decided_by\x18\x08 \x01(\t\x12\x32\n\x05needs\x18\t \x01(\x0b\x32#.proctor.classifier.v1.CatalogNeeds\x12\x17\n\x0f\x63hanges_catalog\x18\n \x01(\x08\x12\x1b\n\x0e\x65stimated_rows\x18\x0b \x01(\x03H\x00\x88\x01\x01\x42\x11\n\x0f_estimated_rows\"\'\n\rPolicyChanged\x12\x16\n\x0epolicy_version\x18\x01 \x01(\t*A\n\x0b\x43ommandKind\x12\x1c\n\x18\x43OMMAND_KIND_UNSPECIFIED\x10\x00\x12\x14\n\x10\x43OMMAND_KIND_SQL\x10\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&proctor/classifier/v1/classifier.proto\x12\x15proctor.classifier.v1\x1a\x1eproctor/events/v1/events.proto\"\x97\x02\n\x0f\x43lassifyRequest\x12\x0c\n\x04text\x18\x01 \x01(\t\x12-\n\x08identity\x18\x02 \x01(\x0b\x32\x1b.proctor.events.v1.Identity\x12-\n\x08resource\x18\x03 \x01(\x0b\x32\x1b.proctor.events.v1.Resource\x12\x30\n\x04kind\x18\x04 \x01(\x0e\x32\".proctor.classifier.v1.CommandKind\x12\x34\n\x07\x63\x61talog\x18\x05 \x01(\x0b\x32#.proctor.classifier.v1.CatalogFacts\x12\x30\n\x06\x64\x65tail\x18\x06 \x01(\x0b\x32 .proctor.events.v1.CommandDetail\"\x88\x01\n\x12\x46unctionDefinition\x12\x0e\n\x06schema\x18\x01 \x01(\t\x12\x12\n\nvolatility\x18\x02 \x01(\t\x12\x10\n\x08language\x18\x03 \x01(\t\x12\x0f\n\x07\x62uiltin\x18\x04 \x01(\x08\x12\x0c\n\x04\x62ody\x18\x05 \x01(\t\x12\x0c\n\x04kind\x18\x06 \x01(\t\x12\x0f\n\x07returns\x18\x07 \x01(\t\"l\n\rFunctionFacts\x12\x0c\n\x04name\x18\x01 \x01(\t\x12>\n\x0b\x64\x65\x66initions\x18\x02 \x03(\x0b\x32).proctor.classifier.v1.FunctionDefinition\x12\r\n\x05\x65rror\x18\x03 \x01(\t\"x\n\x12RelationDefinition\x12\x0e\n\x06schema\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\x0f\n\x07\x62uiltin\x18\x03 \x01(\x08\x12\x17\n\x0fview_definition\x18\x04 \x01(\t\x12\x1a\n\x12policy_expressions\x18\x05 \x03(\t\"l\n\rRelationFacts\x12\x0c\n\x04name\x18\x01 \x01(\t\x12>\n\x0b\x64\x65\x66initions\x18\x02 \x03(\x0b\x32).proctor.classifier.v1.RelationDefinition\x12\r\n\x05\x65rror\x18\x03 \x01(\t\"\xc8\x01\n\x0c\x43\x61talogFacts\x12\x37\n\tfunctions\x18\x01 \x03(\x0b\x32$.proctor.classifier.v1.FunctionFacts\x12\x37\n\trelations\x18\x02 \x03(\x0b\x32$.proctor.classifier.v1.RelationFacts\x12\x1b\n\x0e\x65stimated_rows\x18\x03 \x01(\x03H\x00\x88\x01\x01\x12\x16\n\x0e\x65stimate_error\x18\x04 \x01(\tB\x11\n\x0f_estimated_rows\"F\n\x0c\x43\x61talogNeeds\x12\x11\n\tfunctions\x18\x01 \x03(\t\x12\x11\n\trelations\x18\x02 \x03(\t\x12\x10\n\x08\x65stimate\x18\x03 \x01(\x08\"y\n\tRuleMatch\x12\x0f\n\x07rule_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\x0c\n\x04hint\x18\x03 \x01(\t\x12)\n\x06\x61\x63tion\x18\x04 \x01(\x0e\x32\x19.proctor.events.v1.Action\x12\x12\n\ndecided_by\x18\x05 \x01(\t\"\xaf\x03\n\x10\x43lassifyResponse\x12)\n\x06\x61\x63tion\x18\x01 \x01(\x0e\x32\x19.proctor.events.v1.Action\x12\x31\n\x07matches\x18\x02 \x03(\x0b\x32 .proctor.classifier.v1.RuleMatch\x12\x16\n\x0epolicy_version\x18\x03 \x01(\t\x12\r\n\x05\x65rror\x18\x04 \x01(\t\x12\x18\n\x10\x66ingerprint_safe\x18\x05 \x01(\x08\x12\x17\n\x0f\x61pprover_groups\x18\x06 \x03(\t\x12\x36\n\rapproval_mode\x18\x07 \x01(\x0e\x32\x1f.proctor.events.v1.ApprovalMode\x12\x1b\n\x13\x61pproval_decided_by\x18\x08 \x01(\t\x12\x32\n\x05needs\x18\t \x01(\x0b\x32#.proctor.classifier.v1.CatalogNeeds\x12\x17\n\x0f\x63hanges_catalog\x18\n \x01(\x08\x12\x1b\n\x0e\x65stimated_rows\x18\x0b \x01(\x03H\x00\x88\x01\x01\x12\x11\n\tcache_key\x18\x0c \x01(\tB\x11\n\x0f_estimated_rows\"\'\n\rPolicyChanged\x12\x16\n\x0epolicy_version\x18\x01 \x01(\t*\x9d\x01\n\x0b\x43ommandKind\x12\x1c\n\x18\x43OMMAND_KIND_UNSPECIFIED\x10\x00\x12\x14\n\x10\x43OMMAND_KIND_SQL\x10\x01\x12\x15\n\x11\x43OMMAND_KIND_KUBE\x10\x02\x12\x16\n\x12\x43OMMAND_KIND_SHELL\x10\x03\x12\x15\n\x11\x43OMMAND_KIND_HTTP\x10\x04\x12\x14\n\x10\x43OMMAND_KIND_MCP\x10\x05\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'proctor.classifier.v1.classifier_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_COMMANDKIND']._serialized_start=1664
-  _globals['_COMMANDKIND']._serialized_end=1729
+  _globals['_COMMANDKIND']._serialized_start=1734
+  _globals['_COMMANDKIND']._serialized_end=1891
   _globals['_CLASSIFYREQUEST']._serialized_start=98
-  _globals['_CLASSIFYREQUEST']._serialized_end=327
-  _globals['_FUNCTIONDEFINITION']._serialized_start=330
-  _globals['_FUNCTIONDEFINITION']._serialized_end=466
-  _globals['_FUNCTIONFACTS']._serialized_start=468
-  _globals['_FUNCTIONFACTS']._serialized_end=576
-  _globals['_RELATIONDEFINITION']._serialized_start=578
-  _globals['_RELATIONDEFINITION']._serialized_end=698
-  _globals['_RELATIONFACTS']._serialized_start=700
-  _globals['_RELATIONFACTS']._serialized_end=808
-  _globals['_CATALOGFACTS']._serialized_start=811
-  _globals['_CATALOGFACTS']._serialized_end=1011
-  _globals['_CATALOGNEEDS']._serialized_start=1013
-  _globals['_CATALOGNEEDS']._serialized_end=1083
-  _globals['_RULEMATCH']._serialized_start=1085
-  _globals['_RULEMATCH']._serialized_end=1206
-  _globals['_CLASSIFYRESPONSE']._serialized_start=1209
-  _globals['_CLASSIFYRESPONSE']._serialized_end=1621
-  _globals['_POLICYCHANGED']._serialized_start=1623
-  _globals['_POLICYCHANGED']._serialized_end=1662
+  _globals['_CLASSIFYREQUEST']._serialized_end=377
+  _globals['_FUNCTIONDEFINITION']._serialized_start=380
+  _globals['_FUNCTIONDEFINITION']._serialized_end=516
+  _globals['_FUNCTIONFACTS']._serialized_start=518
+  _globals['_FUNCTIONFACTS']._serialized_end=626
+  _globals['_RELATIONDEFINITION']._serialized_start=628
+  _globals['_RELATIONDEFINITION']._serialized_end=748
+  _globals['_RELATIONFACTS']._serialized_start=750
+  _globals['_RELATIONFACTS']._serialized_end=858
+  _globals['_CATALOGFACTS']._serialized_start=861
+  _globals['_CATALOGFACTS']._serialized_end=1061
+  _globals['_CATALOGNEEDS']._serialized_start=1063
+  _globals['_CATALOGNEEDS']._serialized_end=1133
+  _globals['_RULEMATCH']._serialized_start=1135
+  _globals['_RULEMATCH']._serialized_end=1256
+  _globals['_CLASSIFYRESPONSE']._serialized_start=1259
+  _globals['_CLASSIFYRESPONSE']._serialized_end=1690
+  _globals['_POLICYCHANGED']._serialized_start=1692
+  _globals['_POLICYCHANGED']._serialized_end=1731
 # @@protoc_insertion_point(module_scope)

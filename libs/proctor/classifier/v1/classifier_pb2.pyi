@@ -12,22 +12,32 @@ class CommandKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     COMMAND_KIND_UNSPECIFIED: _ClassVar[CommandKind]
     COMMAND_KIND_SQL: _ClassVar[CommandKind]
+    COMMAND_KIND_KUBE: _ClassVar[CommandKind]
+    COMMAND_KIND_SHELL: _ClassVar[CommandKind]
+    COMMAND_KIND_HTTP: _ClassVar[CommandKind]
+    COMMAND_KIND_MCP: _ClassVar[CommandKind]
 COMMAND_KIND_UNSPECIFIED: CommandKind
 COMMAND_KIND_SQL: CommandKind
+COMMAND_KIND_KUBE: CommandKind
+COMMAND_KIND_SHELL: CommandKind
+COMMAND_KIND_HTTP: CommandKind
+COMMAND_KIND_MCP: CommandKind
 
 class ClassifyRequest(_message.Message):
-    __slots__ = ("text", "identity", "resource", "kind", "catalog")
+    __slots__ = ("text", "identity", "resource", "kind", "catalog", "detail")
     TEXT_FIELD_NUMBER: _ClassVar[int]
     IDENTITY_FIELD_NUMBER: _ClassVar[int]
     RESOURCE_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
     CATALOG_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
     text: str
     identity: _events_pb2.Identity
     resource: _events_pb2.Resource
     kind: CommandKind
     catalog: CatalogFacts
-    def __init__(self, text: _Optional[str] = ..., identity: _Optional[_Union[_events_pb2.Identity, _Mapping]] = ..., resource: _Optional[_Union[_events_pb2.Resource, _Mapping]] = ..., kind: _Optional[_Union[CommandKind, str]] = ..., catalog: _Optional[_Union[CatalogFacts, _Mapping]] = ...) -> None: ...
+    detail: _events_pb2.CommandDetail
+    def __init__(self, text: _Optional[str] = ..., identity: _Optional[_Union[_events_pb2.Identity, _Mapping]] = ..., resource: _Optional[_Union[_events_pb2.Resource, _Mapping]] = ..., kind: _Optional[_Union[CommandKind, str]] = ..., catalog: _Optional[_Union[CatalogFacts, _Mapping]] = ..., detail: _Optional[_Union[_events_pb2.CommandDetail, _Mapping]] = ...) -> None: ...
 
 class FunctionDefinition(_message.Message):
     __slots__ = ("schema", "volatility", "language", "builtin", "body", "kind", "returns")
@@ -118,7 +128,7 @@ class RuleMatch(_message.Message):
     def __init__(self, rule_id: _Optional[str] = ..., reason: _Optional[str] = ..., hint: _Optional[str] = ..., action: _Optional[_Union[_events_pb2.Action, str]] = ..., decided_by: _Optional[str] = ...) -> None: ...
 
 class ClassifyResponse(_message.Message):
-    __slots__ = ("action", "matches", "policy_version", "error", "fingerprint_safe", "approver_groups", "approval_mode", "approval_decided_by", "needs", "changes_catalog", "estimated_rows")
+    __slots__ = ("action", "matches", "policy_version", "error", "fingerprint_safe", "approver_groups", "approval_mode", "approval_decided_by", "needs", "changes_catalog", "estimated_rows", "cache_key")
     ACTION_FIELD_NUMBER: _ClassVar[int]
     MATCHES_FIELD_NUMBER: _ClassVar[int]
     POLICY_VERSION_FIELD_NUMBER: _ClassVar[int]
@@ -130,6 +140,7 @@ class ClassifyResponse(_message.Message):
     NEEDS_FIELD_NUMBER: _ClassVar[int]
     CHANGES_CATALOG_FIELD_NUMBER: _ClassVar[int]
     ESTIMATED_ROWS_FIELD_NUMBER: _ClassVar[int]
+    CACHE_KEY_FIELD_NUMBER: _ClassVar[int]
     action: _events_pb2.Action
     matches: _containers.RepeatedCompositeFieldContainer[RuleMatch]
     policy_version: str
@@ -141,7 +152,8 @@ class ClassifyResponse(_message.Message):
     needs: CatalogNeeds
     changes_catalog: bool
     estimated_rows: int
-    def __init__(self, action: _Optional[_Union[_events_pb2.Action, str]] = ..., matches: _Optional[_Iterable[_Union[RuleMatch, _Mapping]]] = ..., policy_version: _Optional[str] = ..., error: _Optional[str] = ..., fingerprint_safe: _Optional[bool] = ..., approver_groups: _Optional[_Iterable[str]] = ..., approval_mode: _Optional[_Union[_events_pb2.ApprovalMode, str]] = ..., approval_decided_by: _Optional[str] = ..., needs: _Optional[_Union[CatalogNeeds, _Mapping]] = ..., changes_catalog: _Optional[bool] = ..., estimated_rows: _Optional[int] = ...) -> None: ...
+    cache_key: str
+    def __init__(self, action: _Optional[_Union[_events_pb2.Action, str]] = ..., matches: _Optional[_Iterable[_Union[RuleMatch, _Mapping]]] = ..., policy_version: _Optional[str] = ..., error: _Optional[str] = ..., fingerprint_safe: _Optional[bool] = ..., approver_groups: _Optional[_Iterable[str]] = ..., approval_mode: _Optional[_Union[_events_pb2.ApprovalMode, str]] = ..., approval_decided_by: _Optional[str] = ..., needs: _Optional[_Union[CatalogNeeds, _Mapping]] = ..., changes_catalog: _Optional[bool] = ..., estimated_rows: _Optional[int] = ..., cache_key: _Optional[str] = ...) -> None: ...
 
 class PolicyChanged(_message.Message):
     __slots__ = ("policy_version",)

@@ -90,12 +90,98 @@ class SessionClosed(_message.Message):
     def __init__(self, reason: _Optional[str] = ..., command_count: _Optional[int] = ...) -> None: ...
 
 class CommandReceived(_message.Message):
-    __slots__ = ("text", "parameter_count")
+    __slots__ = ("text", "parameter_count", "detail")
     TEXT_FIELD_NUMBER: _ClassVar[int]
     PARAMETER_COUNT_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
     text: str
     parameter_count: int
-    def __init__(self, text: _Optional[str] = ..., parameter_count: _Optional[int] = ...) -> None: ...
+    detail: CommandDetail
+    def __init__(self, text: _Optional[str] = ..., parameter_count: _Optional[int] = ..., detail: _Optional[_Union[CommandDetail, _Mapping]] = ...) -> None: ...
+
+class SqlDetail(_message.Message):
+    __slots__ = ("text",)
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    text: str
+    def __init__(self, text: _Optional[str] = ...) -> None: ...
+
+class KubeDetail(_message.Message):
+    __slots__ = ("verb", "group", "version", "resource", "subresource", "namespace", "name", "body", "method", "path", "content_type", "dry_run", "command", "body_size", "non_resource")
+    VERB_FIELD_NUMBER: _ClassVar[int]
+    GROUP_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    RESOURCE_FIELD_NUMBER: _ClassVar[int]
+    SUBRESOURCE_FIELD_NUMBER: _ClassVar[int]
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    BODY_FIELD_NUMBER: _ClassVar[int]
+    METHOD_FIELD_NUMBER: _ClassVar[int]
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_TYPE_FIELD_NUMBER: _ClassVar[int]
+    DRY_RUN_FIELD_NUMBER: _ClassVar[int]
+    COMMAND_FIELD_NUMBER: _ClassVar[int]
+    BODY_SIZE_FIELD_NUMBER: _ClassVar[int]
+    NON_RESOURCE_FIELD_NUMBER: _ClassVar[int]
+    verb: str
+    group: str
+    version: str
+    resource: str
+    subresource: str
+    namespace: str
+    name: str
+    body: str
+    method: str
+    path: str
+    content_type: str
+    dry_run: bool
+    command: _containers.RepeatedScalarFieldContainer[str]
+    body_size: int
+    non_resource: bool
+    def __init__(self, verb: _Optional[str] = ..., group: _Optional[str] = ..., version: _Optional[str] = ..., resource: _Optional[str] = ..., subresource: _Optional[str] = ..., namespace: _Optional[str] = ..., name: _Optional[str] = ..., body: _Optional[str] = ..., method: _Optional[str] = ..., path: _Optional[str] = ..., content_type: _Optional[str] = ..., dry_run: _Optional[bool] = ..., command: _Optional[_Iterable[str]] = ..., body_size: _Optional[int] = ..., non_resource: _Optional[bool] = ...) -> None: ...
+
+class ShellDetail(_message.Message):
+    __slots__ = ("argv", "text", "host")
+    ARGV_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    HOST_FIELD_NUMBER: _ClassVar[int]
+    argv: _containers.RepeatedScalarFieldContainer[str]
+    text: str
+    host: str
+    def __init__(self, argv: _Optional[_Iterable[str]] = ..., text: _Optional[str] = ..., host: _Optional[str] = ...) -> None: ...
+
+class HttpDetail(_message.Message):
+    __slots__ = ("method", "host", "path")
+    METHOD_FIELD_NUMBER: _ClassVar[int]
+    HOST_FIELD_NUMBER: _ClassVar[int]
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    method: str
+    host: str
+    path: str
+    def __init__(self, method: _Optional[str] = ..., host: _Optional[str] = ..., path: _Optional[str] = ...) -> None: ...
+
+class McpDetail(_message.Message):
+    __slots__ = ("server", "tool", "arguments")
+    SERVER_FIELD_NUMBER: _ClassVar[int]
+    TOOL_FIELD_NUMBER: _ClassVar[int]
+    ARGUMENTS_FIELD_NUMBER: _ClassVar[int]
+    server: str
+    tool: str
+    arguments: str
+    def __init__(self, server: _Optional[str] = ..., tool: _Optional[str] = ..., arguments: _Optional[str] = ...) -> None: ...
+
+class CommandDetail(_message.Message):
+    __slots__ = ("sql", "kube", "shell", "http", "mcp")
+    SQL_FIELD_NUMBER: _ClassVar[int]
+    KUBE_FIELD_NUMBER: _ClassVar[int]
+    SHELL_FIELD_NUMBER: _ClassVar[int]
+    HTTP_FIELD_NUMBER: _ClassVar[int]
+    MCP_FIELD_NUMBER: _ClassVar[int]
+    sql: SqlDetail
+    kube: KubeDetail
+    shell: ShellDetail
+    http: HttpDetail
+    mcp: McpDetail
+    def __init__(self, sql: _Optional[_Union[SqlDetail, _Mapping]] = ..., kube: _Optional[_Union[KubeDetail, _Mapping]] = ..., shell: _Optional[_Union[ShellDetail, _Mapping]] = ..., http: _Optional[_Union[HttpDetail, _Mapping]] = ..., mcp: _Optional[_Union[McpDetail, _Mapping]] = ...) -> None: ...
 
 class CommandClassified(_message.Message):
     __slots__ = ("action", "rule_ids", "reasons", "policy_version", "cached")
