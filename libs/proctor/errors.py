@@ -6,9 +6,20 @@ ProctorError
 │   ├── UndecodableEvent   bytes on the stream are not an Event we can read
 │   └── InvalidEvent       an Event lacks what its subject or store needs
 ├── BusError               NATS / JetStream refused or did not answer
+│   └── OutboxFull         the ingress outbox stayed full (proctor_ingress.outbox)
 ├── StoreError             the audit store (Postgres) refused or did not answer
 ├── ChainBroken            the audit hash chain does not verify
-└── StackError             the embedded stack could not start or is already running
+├── StackError             the embedded stack could not start or is already running
+└── GatewayError           the ingress-proxy could not carry a command through
+    ├── ServiceUnavailable     a service a decision needs did not answer (fail closed)
+    │   ├── ClassifierUnavailable
+    │   └── MaskUnavailable
+    ├── Unmaskable             a value cannot be read or rebuilt for masking
+    ├── UpstreamError          the target refused the gateway or could not be reached
+    ├── AuthenticationFailed   an agent did not prove its identity
+    ├── ProtocolError          a client broke its wire protocol
+    │   └── MessageTooLarge    one message over the limit (proctor.pgwire)
+    └── SessionEnded           the client went away or broke the protocol
 """
 
 from __future__ import annotations
@@ -53,3 +64,45 @@ class ChainBroken(ProctorError):
 
 class StackError(ProctorError):
     """The embedded stack could not start, or one is already running."""
+
+
+class GatewayError(ProctorError):
+    """The ingress-proxy could not carry a command through; the command did not run."""
+
+
+class ServiceUnavailable(GatewayError):
+    """A service the decision needs (classifier, masker, approval) did not answer in time."""
+
+    service = "gateway"
+
+
+class ClassifierUnavailable(ServiceUnavailable):
+    """No verdict in time: the command must not run."""
+
+    service = "classifier"
+
+
+class MaskUnavailable(ServiceUnavailable):
+    """The masker did not answer, or answered with an error: nothing unmasked goes out."""
+
+    service = "masker"
+
+
+class Unmaskable(GatewayError):
+    """A value cannot be read or rebuilt for masking, so it cannot be sent."""
+
+
+class UpstreamError(GatewayError):
+    """The target refused the gateway's connection or could not be reached."""
+
+
+class AuthenticationFailed(GatewayError):
+    """An agent did not prove its identity."""
+
+
+class ProtocolError(GatewayError):
+    """A client sent what its protocol does not allow."""
+
+
+class SessionEnded(GatewayError):
+    """The client went away or broke the protocol; nothing more to say to it."""

@@ -12,7 +12,14 @@ resources:
   demo:
     kind: postgres
     url: postgresql://app:secret@db.internal:5432/demo
+  prod-cluster:
+    kind: kubernetes
+    url: https://10.0.0.1:6443
+    token_file: /run/secrets/cluster-token       # or token:, or client_certificate + client_key
+    certificate_authority: /run/secrets/cluster-ca.crt
 ```
+
+Resources are a union typed by `kind` (pydantic models); an error names the file's line.
 """
 
 from __future__ import annotations
@@ -23,10 +30,11 @@ import re
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 from urllib.parse import parse_qs, urlsplit
 
 import yaml
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
 from proctor.errors import ConfigError
 from proctor.scram import ScramVerifier
@@ -59,17 +67,69 @@ class IdentityConfig:
         return hmac.compare_digest(hash_token(token), self.token_sha256)
 
 
-@dataclass(frozen=True, slots=True)
-class ResourceConfig:
-    name: str
-    kind: str
+class _Resource(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = ""
+
+
+class PostgresResource(_Resource):
+    """A PostgreSQL database; the URL carries the credentials only the gateway holds."""
+
+    kind: Literal["postgres"] = "postgres"
     url: str
+
+    @field_validator("url")
+    @classmethod
+    def _postgres_url(cls, url: str) -> str:
+        if not url.startswith(("postgresql://", "postgres://")):
+            raise ValueError("must be a postgresql:// URL")
+        sslmode_of(url)  # ValueError for a mode libpq does not know
+        return url
+
+
+class KubernetesResource(_Resource):
+    """A Kubernetes API server and the credentials the gateway uses for it (kubectl never sees
+    them): a bearer token (inline or from a file), or a client certificate and key; the CA
+    that signed the server's certificate."""
+
+    kind: Literal["kubernetes"] = "kubernetes"
+    url: str
+    token: str | None = None
+    token_file: Path | None = None
+    client_certificate: Path | None = None
+    client_key: Path | None = None
+    certificate_authority: Path | None = None
+    insecure_skip_tls_verify: bool = False
+
+    @field_validator("url")
+    @classmethod
+    def _https_url(cls, url: str) -> str:
+        parts = urlsplit(url)
+        if parts.scheme not in ("https", "http") or not parts.hostname:
+            raise ValueError("must be the API server's https:// URL")
+        return url.rstrip("/")
+
+    def bearer_token(self) -> str | None:
+        """The token to send, read from `token_file` each time (it may be rotated)."""
+        if self.token_file is not None:
+            return self.token_file.read_text().strip()
+        return self.token
+
+
+ResourceConfig = Annotated[PostgresResource | KubernetesResource, Field(discriminator="kind")]
+_RESOURCE = TypeAdapter(ResourceConfig)
+KINDS = ("postgres", "kubernetes")
 
 
 @dataclass(frozen=True, slots=True)
 class GatewayConfig:
     identities: dict[str, IdentityConfig]
-    resources: dict[str, ResourceConfig]
+    resources: dict[str, PostgresResource | KubernetesResource]
+
+    def of_kind(self, kind: str) -> dict[str, Any]:
+        """The resources of one kind, by name."""
+        return {n: r for n, r in self.resources.items() if r.kind == kind}
 
     def authenticate(self, name: str, token: str) -> IdentityConfig | None:
         identity = self.identities.get(name)
@@ -114,7 +174,24 @@ def _mapping(value: Any, where: str) -> dict[str, Any]:
     return value
 
 
-def parse_gateway_config(data: Any, source: str = "gateway config") -> GatewayConfig:
+def _problem(exc: ValidationError) -> tuple[str, str]:
+    """The field and the words of a resource's first validation error."""
+    error = exc.errors()[0]
+    where = ".".join(str(p) for p in error["loc"] if p not in KINDS)
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if error["type"] == "union_tag_invalid":
+        return "kind", f"kind must be one of {', '.join(KINDS)}"
+    if error["type"] == "missing":
+        message = "is required"
+    return where, message
+
+
+def parse_gateway_config(
+    data: Any, source: str = "gateway config", lines: dict[tuple[str, ...], int] | None = None
+) -> GatewayConfig:
+    """Validate a parsed gateway config; `lines` gives the file's line of each key path (from
+    `load_gateway_config`), so an error names it."""
+    lines = lines or {}
     root = _mapping(data, source)
     identities: dict[str, IdentityConfig] = {}
     for name, spec in _mapping(root.get("identities"), f"{source}: identities").items():
@@ -146,28 +223,47 @@ def parse_gateway_config(data: Any, source: str = "gateway config") -> GatewayCo
         identities[str(name)] = IdentityConfig(
             str(name), tuple(groups), digest, slack_user, verifier
         )
-    resources: dict[str, ResourceConfig] = {}
+    resources: dict[str, PostgresResource | KubernetesResource] = {}
     for name, spec in _mapping(root.get("resources"), f"{source}: resources").items():
         spec = _mapping(spec, f"{source}: resource {name}")
-        kind = str(spec.get("kind", "postgres"))
-        url = spec.get("url")
-        if kind != "postgres":
-            raise ConfigError(f"{source}: resource {name}: kind {kind!r} is not supported yet")
-        if not isinstance(url, str) or not url.startswith(("postgresql://", "postgres://")):
-            raise ConfigError(f"{source}: resource {name}: url must be a postgresql:// URL")
         try:
-            sslmode_of(url)
-        except ValueError as exc:
-            raise ConfigError(f"{source}: resource {name}: {exc}") from None
-        resources[str(name)] = ResourceConfig(str(name), kind, url)
+            resources[str(name)] = _RESOURCE.validate_python(
+                {"kind": "postgres", **spec, "name": str(name)}
+            )
+        except ValidationError as exc:
+            field, problem = _problem(exc)
+            line = lines.get(("resources", str(name), field)) or lines.get(("resources", str(name)))
+            at = f"{source}:{line}" if line else source
+            raise ConfigError(f"{at}: resource {name}: {field}: {problem}") from None
     return GatewayConfig(identities, resources)
+
+
+def _key_lines(text: str) -> dict[tuple[str, ...], int]:
+    """The 1-based line of each mapping key, by its path of keys."""
+    found: dict[tuple[str, ...], int] = {}
+
+    def walk(node: yaml.Node, path: tuple[str, ...]) -> None:
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                here = (*path, str(key.value))
+                found[here] = key.start_mark.line + 1
+                walk(value, here)
+
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError:
+        return found
+    if root is not None:
+        walk(root, ())
+    return found
 
 
 def load_gateway_config(path: Path) -> GatewayConfig:
     try:
-        data = yaml.safe_load(path.read_text())
+        text = path.read_text()
+        data = yaml.safe_load(text)
     except OSError as exc:
         raise ConfigError(f"cannot read gateway config {path}: {exc}") from exc
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: invalid YAML: {exc}") from exc
-    return parse_gateway_config(data, str(path))
+    return parse_gateway_config(data, str(path), _key_lines(text))

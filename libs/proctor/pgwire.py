@@ -12,6 +12,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from proctor.errors import ProtocolError as ProtocolError
+
 PROTOCOL_3_0 = 196608
 SSL_REQUEST = 80877103
 GSSENC_REQUEST = 80877104
@@ -21,10 +23,6 @@ MAX_STARTUP = 10_000
 
 _I32 = struct.Struct("!i")
 _HEADER = struct.Struct("!ci")
-
-
-class ProtocolError(Exception):
-    """The peer sent bytes that are not valid protocol."""
 
 
 class MessageTooLarge(ProtocolError):

@@ -146,6 +146,24 @@ class Settings(BaseSettings):
         description="Seconds between fsyncs of the outbox (0: after every event); a process "
         "crash loses nothing either way, a machine crash at most this much",
     )
+    ingress_protocols: str = Field(
+        "",
+        description="Comma-separated protocols whose listeners this ingress replica runs "
+        "(postgres, kubernetes); empty: every protocol the gateway config has resources of",
+    )
+    kube_listen: str = Field(
+        "127.0.0.1:6443", description="host:port of the Kubernetes API listener (HTTPS)"
+    )
+    kube_max_body: int = Field(
+        4 << 20,
+        ge=1 << 10,
+        le=1 << 30,
+        description="The largest request body (bytes) kubectl may send through the gateway; a "
+        "larger one is refused with a 413 Status",
+    )
+    kube_max_connections: int = Field(
+        1000, ge=1, description="Kubernetes client connections one proxy process accepts at once"
+    )
     tls_cert: Path | None = Field(None, description="PEM certificate for TLS to clients")
     tls_key: Path | None = Field(None, description="PEM private key for TLS to clients")
     classify_timeout: float = Field(2.0, gt=0, description="Seconds to wait for a verdict")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from proctor_ingress.authentication import is_loopback
+from proctor_ingress.postgres.authentication import is_loopback
 
 
 @pytest.mark.parametrize(

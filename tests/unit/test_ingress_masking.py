@@ -9,14 +9,14 @@ from proctor import pgwire
 from proctor.masker.v1 import masker_pb2 as mpb
 from proctor.maskrules import Prefilter
 from proctor.pgwire import Field
-from proctor_ingress.masking import (
+from proctor_ingress.masking import learn_masker
+from proctor_ingress.postgres.results import (
     Descriptions,
     Plan,
     Result,
     decode_binary_array,
     encode_binary_array,
     from_text,
-    learn_masker,
     plan_column,
     sniff_binary_array,
     to_text,

@@ -10,7 +10,7 @@ import pytest
 import uvloop
 
 from proctor_ingress.drive import start
-from proctor_ingress.pipes import Pipe
+from proctor_ingress.postgres.pipes import Pipe
 
 # ---- drive.start -------------------------------------------------------------------------------
 

@@ -9,8 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from proctor import pgwire
-from proctor_ingress.statements import SqlStatements
-from proctor_ingress.tracking import Command, CommandTracker
+from proctor_ingress.postgres.statements import SqlStatements
+from proctor_ingress.postgres.tracking import Command, CommandTracker
 
 messages = st.lists(
     st.tuples(st.sampled_from([b"Q", b"P", b"B", b"E", b"S", b"D", b"C"]), st.binary(max_size=300)),

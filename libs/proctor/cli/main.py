@@ -52,6 +52,23 @@ def _parser() -> argparse.ArgumentParser:
     explain.add_argument("--json", action="store_true", help="request and verdict as JSON")
     explain.set_defaults(run=_explain)
 
+    kube = sub.add_parser(
+        "kubeconfig", help="write a kubeconfig that points kubectl at a resource through Proctor"
+    )
+    kube.add_argument("--resource", required=True, help="the Kubernetes resource's name")
+    kube.add_argument("--as", dest="user", required=True, help="the Proctor identity")
+    kube.add_argument(
+        "--token", help="the identity's access token (default: PROCTOR_TOKEN, else asked)"
+    )
+    kube.add_argument(
+        "--server", help="the gateway's Kubernetes listener (default: from PROCTOR_KUBE_LISTEN)"
+    )
+    kube.add_argument(
+        "--ca", help="the CA that signed the gateway's certificate (default: the stack's)"
+    )
+    kube.add_argument("-o", "--output", help="write it here (mode 0600) instead of stdout")
+    kube.set_defaults(run=_kubeconfig)
+
     events = sub.add_parser("events", help="the event stream")
     events_sub = events.add_subparsers(dest="events_command", required=True, metavar="SUBCOMMAND")
     tail = events_sub.add_parser("tail", help="follow events as JSON lines, as a SIEM would")
@@ -103,6 +120,30 @@ def _explain(args: argparse.Namespace) -> int:
     from proctor.cli.policy import explain
 
     return explain(args.sql, args.resource, args.user, args.policy, as_json=args.json)
+
+
+def _kubeconfig(args: argparse.Namespace) -> int:
+    import getpass
+    import os
+    from pathlib import Path
+
+    from proctor.kubeconfig import kubeconfig, read_ca, server_url, write_kubeconfig
+    from proctor.settings import load_settings
+
+    settings = load_settings()
+    token = args.token or os.environ.get("PROCTOR_TOKEN") or getpass.getpass("token: ")
+    ca = Path(args.ca) if args.ca else None
+    if ca is None:
+        stack_ca = settings.run_dir / "secrets" / "tls" / "ca.pem"
+        beside = settings.tls_cert.parent / "ca.pem" if settings.tls_cert else None
+        ca = next((p for p in (beside, stack_ca) if p is not None and p.exists()), None)
+    server = args.server or server_url(settings.kube_listen)
+    text = kubeconfig(server, args.resource, args.user, token, read_ca(ca))
+    if args.output:
+        print(write_kubeconfig(Path(args.output), text))
+    else:
+        sys.stdout.write(text)
+    return 0
 
 
 def _run(coro: Callable[[], Coroutine[Any, Any, int]]) -> int:

@@ -7,6 +7,7 @@ verdict is the most severe of those actions. A request that cannot be judged at 
 
 from __future__ import annotations
 
+from proctor.cachekeys import sql_shape
 from proctor.classifier.v1 import classifier_pb2 as cpb
 from proctor.events.v1 import events_pb2 as pb
 from proctor.policy import ApprovalMode, Policy
@@ -49,6 +50,7 @@ def classify(request: cpb.ClassifyRequest, policy: Policy) -> cpb.ClassifyRespon
         matches=matches,
         policy_version=policy.version,
         fingerprint_safe=analysis.fingerprint_safe,
+        cache_key=(sql_shape(request.text) or "") if analysis.fingerprint_safe else "",
         needs=found.needs,
         changes_catalog=any(m.rule_id.startswith(_CATALOG_CHANGING) for m in matches),
     )

@@ -1,11 +1,10 @@
 """Verdicts for the proxy: an in-process cache in front of the classifier service.
 
-A cached verdict is keyed by everything the classifier decides on (the text, the resource, the
-identity's groups) and held only for the policy version it was given under: a PolicyChanged
-announcement drops the whole cache. The text is the exact text, or its pglast fingerprint
-(constants removed) when the classifier says no constant took part in the decision, so
-`... WHERE aid = 1` and `... WHERE aid = 2` share one verdict but `WHERE 1=1` and `WHERE 1=2`
-never do.
+A cached verdict is keyed by everything the classifier decides on (the command, the resource,
+the identity's groups) and held only for the policy version it was given under: a PolicyChanged
+announcement drops the whole cache. The command is its exact text (SQL) or typed detail, or its
+shape (proctor.cachekeys) when the classifier gave the verdict a `cache_key`: the verdict then
+holds for every command of that shape.
 """
 
 from __future__ import annotations
@@ -20,10 +19,11 @@ from nats.aio.msg import Msg
 from nats.errors import Error as NatsError
 from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeout
-from pglast.parser import fingerprint
 
 from proctor import subjects
+from proctor.cachekeys import shape as shape_of
 from proctor.classifier.v1 import classifier_pb2 as cpb
+from proctor.errors import ClassifierUnavailable
 from proctor.events.v1 import events_pb2 as pb
 from proctor_ingress.catalog import Catalogs
 
@@ -36,8 +36,8 @@ NO_RESPONDERS_RETRY = 0.05  # seconds between asks while no classifier is subscr
 LOOKUP_ROUNDS = 6
 
 
-class ClassifierUnavailable(Exception):
-    """No verdict in time: the command must not run."""
+# (the command, where it runs, the identity's sorted groups)
+Key = tuple[str | bytes, str, tuple[str, ...]]
 
 
 class VerdictCache:
@@ -46,13 +46,11 @@ class VerdictCache:
     def __init__(self, size: int) -> None:
         self.size = size
         self.version = ""
-        self._items: OrderedDict[tuple[str, str, tuple[str, ...]], cpb.ClassifyResponse] = (
-            OrderedDict()
-        )
+        self._items: OrderedDict[Key, cpb.ClassifyResponse] = OrderedDict()
         self.hits = 0
         self.misses = 0
 
-    def get(self, key: tuple[str, str, tuple[str, ...]]) -> cpb.ClassifyResponse | None:
+    def get(self, key: Key) -> cpb.ClassifyResponse | None:
         verdict = self._items.get(key)
         if verdict is None:
             self.misses += 1
@@ -61,7 +59,7 @@ class VerdictCache:
         self.hits += 1
         return verdict
 
-    def put(self, key: tuple[str, str, tuple[str, ...]], verdict: cpb.ClassifyResponse) -> None:
+    def put(self, key: Key, verdict: cpb.ClassifyResponse) -> None:
         if self.size <= 0 or verdict.error:
             return
         if verdict.policy_version != self.version:
@@ -111,33 +109,40 @@ class Verdicts:
         resource: pb.Resource,
         groups: tuple[str, ...] | None = None,
         values: Callable[[], list[str]] | None = None,
+        *,
+        kind: cpb.CommandKind = cpb.COMMAND_KIND_SQL,
+        detail: pb.CommandDetail | None = None,
     ) -> tuple[cpb.ClassifyResponse, bool]:
         """The verdict and whether it came from the cache. `groups` is the identity's groups,
         sorted (a session passes them, computed once; else they are sorted here). `values`
         gives the execution's parameter values when it is known (None at a Parse): a write
-        under review is then estimated by the planner."""
+        under review is then estimated by the planner. For any kind but SQL, `detail` is the
+        command and `text` only its display."""
         if groups is None:
             groups = tuple(sorted(identity.groups))
+        sql = kind == cpb.COMMAND_KIND_SQL
         where = resource.name if self.catalogs is None else self.catalogs.cache_key(resource.name)
-        key = (text, where, groups)
+        exact: str | bytes = (
+            text
+            if sql or detail is None
+            else kind.to_bytes(2, "big") + detail.SerializeToString(deterministic=True)
+        )
+        key = (exact, where, groups)
         cached = self.cache.get(key)
         if cached is not None:
             return cached, True
-        try:
-            shape: str | None = "fp:" + fingerprint(text)
-        except Exception:  # unparseable: only the classifier may judge it
-            shape = None
+        shape = shape_of(kind, text, detail)
         if shape is not None:
             cached = self.cache.get((shape, where, groups))
             if cached is not None:
                 return cached, True
         request = cpb.ClassifyRequest(
-            text=text, identity=identity, resource=resource, kind=cpb.COMMAND_KIND_SQL
+            text=text, identity=identity, resource=resource, kind=kind, detail=detail
         )
         verdict = await self._ask(request)
         for _ in range(LOOKUP_ROUNDS):
             needs = verdict.needs
-            if self.catalogs is None or not (needs.functions or needs.relations or (
+            if not sql or self.catalogs is None or not (needs.functions or needs.relations or (
                 needs.estimate and values is not None
             )):  # fmt: skip
                 break
@@ -149,7 +154,7 @@ class Verdicts:
         ) or request.catalog.estimate_error:  # fmt: skip
             return verdict, False  # provisional, or bound to this statement's values
         self.cache.put(key, verdict)
-        if shape is not None and verdict.fingerprint_safe:
+        if verdict.cache_key and verdict.cache_key == shape:
             self.cache.put((shape, where, groups), verdict)
         return verdict, False
 

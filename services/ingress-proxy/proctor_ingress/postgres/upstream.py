@@ -13,12 +13,12 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from scramp import ScramClient
 
-from proctor import pgwire
+from proctor import errors, pgwire
 from proctor.gateway import sslmode_of
 from proctor.pgwire import Message, MessageBuffer
 
 
-class UpstreamError(Exception):
+class UpstreamError(errors.UpstreamError):
     """The target refused the connection or its credentials; `fields` is its ErrorResponse."""
 
     def __init__(self, message: str, fields: dict[str, str] | None = None) -> None:

@@ -9,6 +9,7 @@ import ipaddress
 import struct
 
 from proctor import pgwire
+from proctor.errors import AuthenticationFailed
 from proctor.gateway import GatewayConfig, IdentityConfig
 from proctor.pgwire import MAX_STARTUP, Message, MessageBuffer
 from proctor.scram import MECHANISM, ScramExchange, ScramVerifier
@@ -17,10 +18,6 @@ AUTH_TIMEOUT = 60.0  # seconds a client may take for each authentication message
 SASL, SASL_CONTINUE, SASL_FINAL, CLEARTEXT = 10, 11, 12, 3
 # Answered for names that do not exist, so the exchange does not tell which names do.
 _NOBODY = ScramVerifier.of("proctor-no-such-identity")
-
-
-class AuthenticationFailed(Exception):
-    """The client's proof was wrong or malformed (the session says so and ends)."""
 
 
 def is_loopback(peer: str) -> bool:

@@ -7,8 +7,9 @@ import logging
 import ssl
 
 from proctor.settings import Settings
+from proctor_ingress.gateway import Gateway
 from proctor_ingress.limits import too_many_connections
-from proctor_ingress.session import ClientSession, Gateway
+from proctor_ingress.postgres.session import ClientSession
 
 log = logging.getLogger("proctor.ingress")
 

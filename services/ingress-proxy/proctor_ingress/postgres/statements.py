@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from proctor_ingress.tracking import Command
+from proctor_ingress.postgres.tracking import Command
 
 _PREPARE = re.compile(r"^\s*PREPARE\s+(\w+)\s*(?:\([^)]*\))?\s+AS\s+(.*)$", re.I | re.S)
 _EXECUTE = re.compile(r"^\s*EXECUTE\s+(\w+)", re.I)
