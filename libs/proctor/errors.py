@@ -8,7 +8,9 @@ ProctorError
 ├── BusError               NATS / JetStream refused or did not answer
 ├── StoreError             the audit store (Postgres) refused or did not answer
 ├── ChainBroken            the audit hash chain does not verify
-└── StackError             the embedded stack could not start or is already running
+├── StackError             the embedded stack could not start or is already running
+└── UnreadableRequest      a request (a Kubernetes API path) the gateway cannot read safely;
+                           also a ValueError
 """
 
 from __future__ import annotations
@@ -53,3 +55,8 @@ class ChainBroken(ProctorError):
 
 class StackError(ProctorError):
     """The embedded stack could not start, or one is already running."""
+
+
+class UnreadableRequest(ProctorError, ValueError):
+    """A request the gateway cannot read the way its target would (a malformed Kubernetes API
+    path, say); the agent is told what is wrong and the request never runs."""
