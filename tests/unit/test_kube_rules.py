@@ -230,12 +230,23 @@ def test_policy_overrides_by_kind() -> None:
 
 def test_sql_verdicts_are_unchanged_and_carry_their_fingerprint_key() -> None:
     for kind in (cpb.COMMAND_KIND_SQL, cpb.COMMAND_KIND_UNSPECIFIED):
-        text = "DELETE FROM t WHERE id = 1"
+        text = "SELECT * FROM t WHERE id = 1"
         request = cpb.ClassifyRequest(text=text, kind=kind, resource=pb.Resource(name="demo"))
         request.catalog.relations.add(name="t").definitions.add(schema="public", kind="r")
         response = classify(request, Policy.builtin())
-        assert [m.rule_id for m in response.matches] == ["write.delete"]
+        assert [m.rule_id for m in response.matches] == ["read.select"]
         assert response.fingerprint_safe and response.cache_key == "fp:" + fingerprint(text)
+    # waiting for catalog facts, or for or with this execution's row estimate: no shared key
+    provisional = classify(cpb.ClassifyRequest(text=text), Policy.builtin())
+    assert provisional.fingerprint_safe and list(provisional.needs.relations) == ["t"]
+    assert provisional.cache_key == ""
+    write = cpb.ClassifyRequest(text="DELETE FROM t WHERE id = 1")
+    write.catalog.relations.add(name="t").definitions.add(schema="public", kind="r")
+    assert classify(write, Policy.builtin()).needs.estimate
+    assert classify(write, Policy.builtin()).cache_key == ""
+    write.catalog.estimated_rows = 3
+    estimated = classify(write, Policy.builtin())
+    assert estimated.fingerprint_safe and estimated.cache_key == ""
     unsafe = classify(cpb.ClassifyRequest(text="DELETE FROM t WHERE 1 = 1"), Policy.builtin())
     assert not unsafe.fingerprint_safe and unsafe.cache_key == ""
     broken = classify(cpb.ClassifyRequest(text="DROP TABL x"), Policy.builtin())

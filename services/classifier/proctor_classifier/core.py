@@ -75,7 +75,18 @@ def classify_sql(request: cpb.ClassifyRequest, policy: Policy) -> cpb.ClassifyRe
         response.approver_groups.extend(route.approvers)
         response.approval_mode = _MODES[route.mode]
         response.approval_decided_by = route.decided_by
+    if _bound_to_this_statement(request, response):
+        response.cache_key = ""
     return response
+
+
+def _bound_to_this_statement(request: cpb.ClassifyRequest, response: cpb.ClassifyResponse) -> bool:
+    """A verdict still waiting for facts, or given with a row estimate of this execution,
+    holds for no other statement (fingerprint_safe alone does not say so)."""
+    needs, facts = response.needs, request.catalog
+    return bool(needs.functions or needs.relations or needs.estimate) or (
+        facts.HasField("estimated_rows") or bool(facts.estimate_error)
+    )
 
 
 def classify_kube(request: cpb.ClassifyRequest, policy: Policy) -> cpb.ClassifyResponse:
