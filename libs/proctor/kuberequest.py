@@ -103,7 +103,7 @@ def request_info(
             detail.command.extend(values(pairs, "command"))
     if upgrade and detail.verb != "watch":
         detail.verb = "connect"
-    if detail.verb in WRITE_VERBS:
+    if detail.verb in WRITE_VERBS and not detail.non_resource:
         detail.dry_run = _dry_run(detail.verb, pairs, media, body)
     if body:
         # A cut body keeps whole characters; bytes that are not UTF-8 become U+FFFD.

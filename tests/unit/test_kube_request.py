@@ -195,6 +195,7 @@ def test_exec_keeps_the_command_and_a_non_resource_upgrade_is_a_connection() -> 
         ("GET", "/api/v1/namespaces/demo/pods?dryRun=All", "", b"", False),
         ("POST", "/api/v1/namespaces/demo/pods/x/exec?dryRun=All", "", b"", False),
         ("POST", "/apis/custom?dryRun=All", "", b"", False),
+        ("DELETE", "/custom/thing?dryRun=All", "", b"", False),
     ],
 )  # fmt: skip
 def test_dry_run_is_what_the_server_honors(
