@@ -8,9 +8,9 @@ never disagree on what a shape is.
 - SQL: the pglast fingerprint of the text (constants removed), when no constant took part in
   the decision (`... WHERE aid = 1` and `... WHERE aid = 2` share one; `WHERE 1=1` and
   `WHERE 1=2` never do: the classifier gives those no key).
-- Kubernetes: the request without its object's name and body (verb, group, resource,
-  subresource, namespace, dry run; a non-resource path is its own shape), so `get pods/a` and
-  `get pods/b` share one verdict.
+- Kubernetes: `proctor.kuberequest.verdict_key`, the request without its object's name and
+  body (verb, group, resource, subresource, namespace, dry run; a non-resource path is its own
+  shape), so `get pods/a` and `get pods/b` share one verdict.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from pglast.parser import fingerprint
 
 from proctor.classifier.v1 import classifier_pb2 as cpb
 from proctor.events.v1 import events_pb2 as pb
+from proctor.kuberequest import verdict_key
 
 
 def sql_shape(text: str) -> str | None:
@@ -28,25 +29,10 @@ def sql_shape(text: str) -> str | None:
         return None
 
 
-def kube_shape(detail: pb.KubeDetail) -> str:
-    if detail.non_resource:
-        return f"k8s:{detail.method}:{detail.path.split('?', 1)[0]}"
-    parts = (
-        detail.verb,
-        detail.group,
-        detail.resource,
-        detail.subresource,
-        detail.namespace,
-        "dry" if detail.dry_run else "",
-        detail.content_type,
-    )
-    return "k8s:" + "|".join(parts)
-
-
 def shape(kind: int, text: str, detail: pb.CommandDetail | None) -> str | None:
     """The shape of a command, or None when it has none (it is cached by exact key only)."""
     if kind == cpb.COMMAND_KIND_SQL:
         return sql_shape(text)
     if kind == cpb.COMMAND_KIND_KUBE and detail is not None and detail.HasField("kube"):
-        return kube_shape(detail.kube)
+        return verdict_key(detail.kube)
     return None

@@ -18,7 +18,9 @@ ProctorError
     ├── UpstreamError          the target refused the gateway or could not be reached
     ├── AuthenticationFailed   an agent did not prove its identity
     ├── ProtocolError          a client broke its wire protocol
-    │   └── MessageTooLarge    one message over the limit (proctor.pgwire)
+    │   ├── MessageTooLarge    one message over the limit (proctor.pgwire)
+    │   └── UnreadableRequest  a request (a Kubernetes API path) the gateway cannot read
+    │                          safely; also a ValueError
     └── SessionEnded           the client went away or broke the protocol
 """
 
@@ -106,3 +108,8 @@ class ProtocolError(GatewayError):
 
 class SessionEnded(GatewayError):
     """The client went away or broke the protocol; nothing more to say to it."""
+
+
+class UnreadableRequest(ProtocolError, ValueError):
+    """A request the gateway cannot read the way its target would (a malformed Kubernetes API
+    path, say); the agent is told what is wrong and the request never runs."""

@@ -4,6 +4,10 @@ A policy is YAML. It is validated as a whole at load time against the rule catal
 problem is reported as `policy.yaml:LINE: what is wrong`, so a bad edit is rejected before it
 can decide anything. Entries under `rules:` are ordered and the last one that applies wins, so a
 file reads from general to specific.
+
+Every entry may be limited to kinds of command (`match.kind`: sql, kube, shell, http, mcp);
+an entry without it applies to every kind, and a rule of one kind never matches a command of
+another.
 """
 
 from __future__ import annotations
@@ -21,7 +25,14 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from proctor.errors import ConfigError
-from proctor.rulecatalog import CLASS_DEFAULTS, FIXED_CLASSES, RULES, Action, RuleClass
+from proctor.rulecatalog import (
+    ALL_RULES,
+    CLASS_DEFAULTS,
+    FIXED_CLASSES,
+    Action,
+    CommandKind,
+    RuleClass,
+)
 
 BUILTIN_VERSION = "builtin"
 _STR = "tag:yaml.org,2002:str"
@@ -53,18 +64,35 @@ class _Setting:
 
 
 @dataclass(frozen=True, slots=True)
-class PolicyEntry:
-    """One item of `rules:`. None means the key was absent: any resource, any groups."""
+class Scope:
+    """What an entry's `match:` names. None means the key was absent: anything matches."""
 
-    line: int
-    resources: tuple[str, ...] | None
-    groups: frozenset[str] | None
-    actions: dict[str, _Setting]
+    resources: tuple[str, ...] | None = None
+    groups: frozenset[str] | None = None
+    rules: frozenset[str] | None = None  # rule ids or classes (approvals and limits)
+    kinds: frozenset[str] | None = None
 
-    def applies(self, groups: frozenset[str], resource: str) -> bool:
+    def applies(
+        self, groups: frozenset[str], resource: str, kind: str, rules: frozenset[str] | None = None
+    ) -> bool:
+        """Whether a command of `kind` on `resource` for a human in `groups` is in scope;
+        `rules` (ids and classes) for an entry that matches on them, None where none does."""
+        if self.kinds is not None and kind not in self.kinds:
+            return False
+        if self.rules is not None and rules is not None and not self.rules & rules:
+            return False
         if self.groups is not None and not self.groups & groups:
             return False
         return self.resources is None or any(fnmatchcase(resource, p) for p in self.resources)
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyEntry:
+    """One item of `rules:`."""
+
+    line: int
+    scope: Scope
+    actions: dict[str, _Setting]
 
 
 class ApprovalMode(StrEnum):
@@ -86,40 +114,22 @@ class ApprovalRoute(NamedTuple):
 
 @dataclass(frozen=True, slots=True)
 class ApprovalEntry:
-    """One item of `approvals:`. None means the key was absent: anything matches."""
+    """One item of `approvals:`; None: the key was absent."""
 
     line: int
-    resources: tuple[str, ...] | None
-    groups: frozenset[str] | None
-    rules: frozenset[str] | None  # rule ids or classes
+    scope: Scope
     approvers: tuple[str, ...] | None
     mode: ApprovalMode | None
-
-    def applies(self, groups: frozenset[str], resource: str, rules: frozenset[str]) -> bool:
-        if self.rules is not None and not self.rules & rules:
-            return False
-        if self.groups is not None and not self.groups & groups:
-            return False
-        return self.resources is None or any(fnmatchcase(resource, p) for p in self.resources)
 
 
 @dataclass(frozen=True, slots=True)
 class LimitEntry:
     """One item of `limits:`: the most rows a reviewed write may touch by the planner's
-    estimate. None means the key was absent: anything matches."""
+    estimate."""
 
     line: int
-    resources: tuple[str, ...] | None
-    groups: frozenset[str] | None
-    rules: frozenset[str] | None  # rule ids or classes
+    scope: Scope
     max_rows: int
-
-    def applies(self, groups: frozenset[str], resource: str, rules: frozenset[str]) -> bool:
-        if self.rules is not None and not self.rules & rules:
-            return False
-        if self.groups is not None and not self.groups & groups:
-            return False
-        return self.resources is None or any(fnmatchcase(resource, p) for p in self.resources)
 
 
 class RowLimit(NamedTuple):
@@ -146,29 +156,42 @@ class Policy:
         return cls(name="builtin", version=BUILTIN_VERSION, defaults={}, entries=())
 
     def row_limit(
-        self, rule_ids: Iterable[str], identity_groups: Iterable[str], resource: str
+        self,
+        rule_ids: Iterable[str],
+        identity_groups: Iterable[str],
+        resource: str,
+        kind: str | None = None,
     ) -> RowLimit | None:
         """The `limits:` entry for a write these rules sent to review (the last that
-        matches), or None when no limit applies."""
+        matches), or None when no limit applies. `kind`: the command's (None: the rules')."""
+        rule_ids = list(rule_ids)
+        kind = kind or _kind_of(rule_ids)
         wanted, groups = _rules_and_classes(rule_ids), frozenset(identity_groups)
         for entry in reversed(self.limits):
-            if entry.applies(groups, resource, wanted):
+            if entry.scope.applies(groups, resource, kind, wanted):
                 return RowLimit(entry.max_rows, f"{self.name}:{entry.line}")
         return None
 
     def approval_route(
-        self, rule_ids: Iterable[str], identity_groups: Iterable[str], resource: str
+        self,
+        rule_ids: Iterable[str],
+        identity_groups: Iterable[str],
+        resource: str,
+        kind: str | None = None,
     ) -> ApprovalRoute:
         """Who decides a command that these rules sent to review, and whether the agent waits.
 
         Like `rules:`, the last entry of `approvals:` that matches decides each of `approvers`
-        and `mode` (an entry may set one and leave the other to the entries above it)."""
+        and `mode` (an entry may set one and leave the other to the entries above it).
+        `kind` is the command's (None: the kind the rules belong to)."""
+        rule_ids = list(rule_ids)
+        kind = kind or _kind_of(rule_ids)
         wanted, groups = _rules_and_classes(rule_ids), frozenset(identity_groups)
         approvers: tuple[str, ...] | None = None
         mode: ApprovalMode | None = None
         lines: list[int] = []
         for entry in reversed(self.approvals):
-            if not entry.applies(groups, resource, wanted):
+            if not entry.scope.applies(groups, resource, kind, wanted):
                 continue
             if approvers is None and entry.approvers is not None:
                 approvers = entry.approvers
@@ -187,21 +210,33 @@ class Policy:
         rule_class: RuleClass | str,
         identity_groups: Iterable[str],
         resource: str,
+        kind: str | None = None,
     ) -> Decision:
-        """The action for one matched rule, for a human in `identity_groups`, on `resource`."""
+        """The action for one matched rule, for a human in `identity_groups`, on `resource`,
+        judging a command of `kind` (None: the kind the rule belongs to)."""
         rule_class = RuleClass(rule_class)
         if rule_class in FIXED_CLASSES:
             return Decision(FIXED_CLASSES[rule_class], "default")
+        kind = kind or _kind_of([rule_id])
         groups = frozenset(identity_groups)
         for entry in reversed(self.entries):
             setting = entry.actions.get(rule_id) or entry.actions.get(rule_class.value)
-            if setting is not None and entry.applies(groups, resource):
+            if setting is not None and entry.scope.applies(groups, resource, kind):
                 return Decision(setting.action, f"{self.name}:{setting.line}")
         default = self.defaults.get(rule_class)
         if default is not None:
             return Decision(default.action, f"{self.name}:{default.line}")
-        known = RULES.get(rule_id)
+        known = ALL_RULES.get(rule_id)
         return Decision(known.default if known else CLASS_DEFAULTS[rule_class], "default")
+
+
+def _kind_of(rule_ids: Iterable[str]) -> str:
+    """The kind of command these rules judge: that of the first that has one, else sql."""
+    for rule_id in rule_ids:
+        known = ALL_RULES.get(rule_id)
+        if known is not None and known.kind is not None:
+            return known.kind.value
+    return CommandKind.SQL.value
 
 
 def _rules_and_classes(rule_ids: Iterable[str]) -> frozenset[str]:
@@ -209,7 +244,7 @@ def _rules_and_classes(rule_ids: Iterable[str]) -> frozenset[str]:
     names: set[str] = set()
     for rule_id in rule_ids:
         names.add(rule_id)
-        known = RULES.get(rule_id)
+        known = ALL_RULES.get(rule_id)
         if known is not None:
             names.add(known.rule_class.value)
     return frozenset(names)
@@ -232,6 +267,9 @@ def load_policy(path: Path) -> Policy:
 def parse_policy(text: str, name: str = "policy.yaml") -> Policy:
     """Validate policy YAML; `name` is what errors and `decided_by` call the file."""
     return _Parser(name).policy(text)
+
+
+_RULE_MATCH = {"resource", "groups", "rule", "kind"}  # match keys of approvals and limits
 
 
 class _Parser:
@@ -302,7 +340,7 @@ class _Parser:
             shown = repr(value) if value is not None else "this"
             raise self.fail(node, f"{key}: {shown} is not an action; use one of {choices}")
         action = Action(value)
-        rule_class = RULES[key].rule_class if key in RULES else RuleClass(key)
+        rule_class = ALL_RULES[key].rule_class if key in ALL_RULES else RuleClass(key)
         fixed = FIXED_CLASSES.get(rule_class)
         if fixed is not None and action != fixed:
             raise self.fail(node, f"{key} cannot be {action.value}: the gateway never runs text "
@@ -314,7 +352,7 @@ class _Parser:
         out: dict[RuleClass, _Setting] = {}
         for key, (key_node, value) in self.mapping(node, "defaults", set()).items():
             if key not in classes:
-                extra = " (rule ids go under rules[].actions)" if key in RULES else ""
+                extra = " (rule ids go under rules[].actions)" if key in ALL_RULES else ""
                 raise self.fail(key_node, f"defaults takes rule classes; {key!r} is not one"
                                           f"{extra}{_suggest(key, classes)}")  # fmt: skip
             out[RuleClass(key)] = _Setting(self.action(value, key), key_node.start_mark.line + 1)
@@ -331,25 +369,42 @@ class _Parser:
         items = self.mapping(node, "a rules entry", {"match", "actions"})
         if "actions" not in items:
             raise self.fail(node, "this rules entry has no `actions:`, so it would change nothing")
-        resources: tuple[str, ...] | None = None
-        groups: frozenset[str] | None = None
-        if "match" in items:
-            match = self.mapping(items["match"][1], "match", {"resource", "groups"})
-            if "resource" in match:
-                resources = self.strings(match["resource"][1], "match.resource")
-            if "groups" in match:
-                groups = frozenset(self.strings(match["groups"][1], "match.groups"))
-        names = set(RULES) | {c.value for c in RuleClass}
+        scope = self.scope(items, {"resource", "groups", "kind"})
+        names = set(ALL_RULES) | {c.value for c in RuleClass}
         actions: dict[str, _Setting] = {}
         for key, (key_node, value) in self.mapping(items["actions"][1], "actions", set()).items():
             if key not in names:
                 raise self.fail(key_node, f"unknown rule id or class {key!r}"
                                           f"{_suggest(key, names)}; the catalog is in "
                                           "docs/policy.md")  # fmt: skip
+            self.same_kind(key_node, key, scope.kinds)
             actions[key] = _Setting(self.action(value, key), key_node.start_mark.line + 1)
         if not actions:
             raise self.fail(items["actions"][1], "actions is empty, so this entry changes nothing")
-        return PolicyEntry(node.start_mark.line + 1, resources, groups, actions)
+        return PolicyEntry(node.start_mark.line + 1, scope, actions)
+
+    def kinds(self, match: dict[str, tuple[Node, Node]]) -> frozenset[str] | None:
+        """`match.kind`: one kind of command or a list of them; None when absent (any)."""
+        if "kind" not in match:
+            return None
+        node = match["kind"][1]
+        kinds = self.strings(node, "match.kind")
+        choices = [k.value for k in CommandKind]
+        for kind in kinds:
+            if kind not in choices:
+                listed = ", ".join(choices)
+                raise self.fail(node, f"match.kind: {kind!r} is not a kind of command; use "
+                                      f"one of {listed}{_suggest(kind, choices)}")  # fmt: skip
+        return frozenset(kinds)
+
+    def same_kind(self, node: Node, name: str, kinds: frozenset[str] | None) -> None:
+        """A rule id of another kind than the entry matches could never apply: say so."""
+        known = ALL_RULES.get(name)
+        if kinds is None or known is None or known.kind is None or known.kind.value in kinds:
+            return
+        only = ", ".join(sorted(kinds))
+        raise self.fail(node, f"{name} is a rule for {known.kind.value} commands, but this "
+                              f"entry matches only kind {only}: it would never apply")  # fmt: skip
 
     def approvals(self, node: Node) -> tuple[ApprovalEntry, ...]:
         if not isinstance(node, SequenceNode):
@@ -362,7 +417,7 @@ class _Parser:
         if "approvers" not in items and "mode" not in items:
             raise self.fail(node, "this approvals entry sets neither `approvers:` nor `mode:`, "
                                   "so it would change nothing")  # fmt: skip
-        resources, groups, rules = self.rule_match(items)
+        scope = self.scope(items, _RULE_MATCH)
         approvers = (
             self.strings(items["approvers"][1], "approvers") if "approvers" in items else None
         )
@@ -377,29 +432,30 @@ class _Parser:
                     "or `async` (the agent re-submits)",
                 )
             mode = ApprovalMode(value)
-        return ApprovalEntry(node.start_mark.line + 1, resources, groups, rules, approvers, mode)
+        return ApprovalEntry(node.start_mark.line + 1, scope, approvers, mode)
 
-    def rule_match(
-        self, items: dict[str, tuple[Node, Node]]
-    ) -> tuple[tuple[str, ...] | None, frozenset[str] | None, frozenset[str] | None]:
-        """An entry's `match:` of resource, groups and rule (ids or classes); None: any."""
-        resources: tuple[str, ...] | None = None
-        groups: frozenset[str] | None = None
+    def scope(self, items: dict[str, tuple[Node, Node]], keys: set[str]) -> Scope:
+        """An entry's `match:` of resource, groups, kind, and where `keys` allow it, rule
+        (ids or classes); an absent key matches anything."""
+        if "match" not in items:
+            return Scope()
+        match = self.mapping(items["match"][1], "match", keys)
+        resources = self.strings(match["resource"][1], "match.resource") if (
+            "resource" in match) else None  # fmt: skip
+        groups = frozenset(self.strings(match["groups"][1], "match.groups")) if (
+            "groups" in match) else None  # fmt: skip
+        kinds = self.kinds(match)
         rules: frozenset[str] | None = None
-        if "match" in items:
-            match = self.mapping(items["match"][1], "match", {"resource", "groups", "rule"})
-            if "resource" in match:
-                resources = self.strings(match["resource"][1], "match.resource")
-            if "groups" in match:
-                groups = frozenset(self.strings(match["groups"][1], "match.groups"))
-            if "rule" in match:
-                names = set(RULES) | {c.value for c in RuleClass}
-                rule_node = match["rule"][1]
-                rules = frozenset(self.strings(rule_node, "match.rule"))
-                for name in sorted(rules - names):
-                    raise self.fail(rule_node, f"unknown rule id or class {name!r}"
-                                               f"{_suggest(name, names)}")  # fmt: skip
-        return resources, groups, rules
+        if "rule" in match:
+            names = set(ALL_RULES) | {c.value for c in RuleClass}
+            rule_node = match["rule"][1]
+            rules = frozenset(self.strings(rule_node, "match.rule"))
+            for name in sorted(rules - names):
+                raise self.fail(rule_node, f"unknown rule id or class {name!r}"
+                                           f"{_suggest(name, names)}")  # fmt: skip
+            for name in sorted(rules):
+                self.same_kind(rule_node, name, kinds)
+        return Scope(resources, groups, rules, kinds)
 
     def limits(self, node: Node) -> tuple[LimitEntry, ...]:
         if not isinstance(node, SequenceNode):
@@ -414,8 +470,8 @@ class _Parser:
         value = items["max_rows"][1]
         if not (isinstance(value, ScalarNode) and value.tag == _INT and int(value.value) >= 0):
             raise self.fail(value, "max_rows must be a whole number of rows, 0 or more")
-        resources, groups, rules = self.rule_match(items)
-        return LimitEntry(node.start_mark.line + 1, resources, groups, rules, int(value.value))
+        scope = self.scope(items, _RULE_MATCH)
+        return LimitEntry(node.start_mark.line + 1, scope, int(value.value))
 
 
 def _suggest(word: str, choices: Iterable[str]) -> str:

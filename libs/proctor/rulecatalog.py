@@ -6,6 +6,9 @@ audit records and policies name them, so a rule is never renamed, only added or 
 
 A reason template may use `{subject}`, filled in by the matcher with what the statement touches
 (`TABLE public.orders`, `pg_terminate_backend()`), so the agent reads what exactly was judged.
+
+Each rule belongs to a command kind: `RULES` holds the SQL rules, `KUBE_RULES` the Kubernetes
+ones (ids `k8s.*`), `GATEWAY_RULES` those of no one kind; `ALL_RULES` is every rule by id.
 """
 
 from __future__ import annotations
@@ -41,6 +44,16 @@ class RuleClass(StrEnum):
     UNPARSEABLE = "unparseable"
 
 
+class CommandKind(StrEnum):
+    """What a command is, as a policy's `match.kind` names it."""
+
+    SQL = "sql"
+    KUBE = "kube"
+    SHELL = "shell"
+    HTTP = "http"
+    MCP = "mcp"
+
+
 #: The action of each class when neither the policy nor the rule says otherwise.
 CLASS_DEFAULTS: dict[RuleClass, Action] = {
     RuleClass.READ: Action.ALLOW,
@@ -58,13 +71,15 @@ FIXED_CLASSES: dict[RuleClass, Action] = {RuleClass.UNPARSEABLE: Action.BLOCK}
 
 @dataclass(frozen=True, slots=True)
 class Rule:
-    """One catalog entry. `summary` says what it covers (for docs and `explain`)."""
+    """One catalog entry. `summary` says what it covers (for docs and `explain`); `kind` is
+    the kind of command it judges (None: a rule of the gateway's, for any kind)."""
 
     id: str
     rule_class: RuleClass
     summary: str
     reason: str
     hint: str
+    kind: CommandKind | None = CommandKind.SQL
 
     @property
     def default(self) -> Action:
@@ -225,12 +240,92 @@ _RULES = [
          "Fix the syntax and send it again; one statement at a time makes errors easier to find."),
 ]  # fmt: skip
 
+_K8S_WRITE_HINT = (
+    "Writes wait for a human's approval, who is shown the manifest or patch. Check it first "
+    "with a server-side dry run (kubectl --dry-run=server, dryRun=All), which is allowed."
+)
+_K8S_ASK = "Ask a human operator to do this outside the gateway."
+_K8S_DESTROY_HINT = (
+    "Delete the objects you mean to remove one at a time, by name (each delete is reviewed), "
+    "or ask a human to do this outside the gateway."
+)
+
+
+def _kube(rule_id: str, rule_class: RuleClass, summary: str, reason: str, hint: str) -> Rule:
+    return Rule(rule_id, rule_class, summary, reason, hint, CommandKind.KUBE)
+
+
+_KUBE_RULES = [
+    _kube("k8s.read", R, "get, list and watch of any resource, and GET or HEAD of discovery, "
+          "/version, /openapi and other paths outside the resource API",
+          "{subject} only reads", "No action needed."),
+    _kube("k8s.dry_run", R, "writes and deletes sent with dryRun=All, of an object or its "
+          "status, scale, ephemeralcontainers, resize, approval or finalize subresource (the "
+          "API server checks them and persists nothing); never connect",
+          "{subject} is a dry run: the API server checks it and persists nothing",
+          "No action needed. The same request without dryRun is judged on its own."),
+    _kube("k8s.access_review", R, "create of selfsubjectaccessreviews, "
+          "selfsubjectrulesreviews, subjectaccessreviews, localsubjectaccessreviews and "
+          "selfsubjectreviews (kubectl auth can-i, auth whoami): questions that persist nothing",
+          "{subject} asks the API server who may do what, and persists nothing",
+          "No action needed."),
+    _kube("k8s.write", W, "create, update and patch (including server-side apply) of any "
+          "resource or subresource, custom resources included",
+          "{subject} changes the cluster", _K8S_WRITE_HINT),
+    _kube("k8s.delete", W, "delete of one object by name", "{subject} removes the object",
+          "Deletes wait for a human's approval; check first that nothing else needs the "
+          "object (kubectl get, describe)."),
+    _kube("k8s.exec", W, "connect: exec, attach, port-forward and proxy to pods, services and "
+          "nodes, and any other upgraded connection",
+          "{subject}; what passes over the connection is not judged by the gateway",
+          "A human approves every connection. Where a read answers the question (kubectl get, "
+          "describe, logs), use it; otherwise say what the command is for."),
+    _kube("k8s.non_resource_write", W, "requests outside the resource API other than GET and "
+          "HEAD", "{subject} is a request outside the resource API that may change something",
+          "If this is routine, ask an operator to add a policy entry for it."),
+    _kube("k8s.other", W, "resource requests whose method has no Kubernetes verb (OPTIONS, ...)",
+          "{subject} has no Kubernetes verb the gateway knows, so a human must look at it",
+          "Send the request as kubectl or a client library would (GET, POST, PUT, PATCH or "
+          "DELETE)."),
+    _kube("k8s.delete_namespace", D, "delete of a namespace, and so of everything in it",
+          "{subject} deletes the namespace and every object in it", _K8S_DESTROY_HINT),
+    _kube("k8s.deletecollection", D, "delete of a whole collection (DELETE without a name: "
+          "kubectl delete --all, or by label)",
+          "{subject} deletes every object its selectors match, at once", _K8S_DESTROY_HINT),
+    _kube("k8s.delete_cluster_critical", D, "delete of customresourcedefinitions (with every "
+          "object of theirs), nodes and persistentvolumes",
+          "{subject} removes a cluster-wide object that others depend on", _K8S_ASK),
+    _kube("k8s.rbac", P, "create, update, patch and delete of roles, rolebindings, clusterroles "
+          "and clusterrolebindings (rbac.authorization.k8s.io)",
+          "{subject} changes who may do what in the cluster", _K8S_ASK),
+    _kube("k8s.credentials", P, "create of serviceaccounts/token (mints a bearer token) and "
+          "update or patch of certificatesigningrequests/approval (signs a certificate)",
+          "{subject} mints credentials for the cluster", _K8S_ASK),
+    _kube("k8s.malformed", U, "a Kubernetes request the classifier cannot read (fails closed)",
+          "the gateway cannot read this Kubernetes request ({subject}), and what it cannot read "
+          "never runs", "Send the request as kubectl or a client library would."),
+]  # fmt: skip
+
+_GATEWAY_RULES = [
+    Rule("gateway.unknown_kind", U, "a command of a kind this classifier does not judge yet "
+         "(fails closed)", "{subject} commands are not judged by this classifier yet, and what "
+         "the gateway cannot judge never runs",
+         "Use a kind of command this gateway judges (SQL, Kubernetes), or ask an operator.",
+         None),
+]  # fmt: skip
+
 del R, W, D, P, S, T, U
 
-#: Every rule by id, in catalog order.
+#: The SQL rules by id, in catalog order.
 RULES: dict[str, Rule] = {rule.id: rule for rule in _RULES}
+#: The Kubernetes rules by id.
+KUBE_RULES: dict[str, Rule] = {rule.id: rule for rule in _KUBE_RULES}
+#: The gateway's own rules, for commands of any kind.
+GATEWAY_RULES: dict[str, Rule] = {rule.id: rule for rule in _GATEWAY_RULES}
+#: Every rule of every kind by id: SQL, Kubernetes, the gateway's.
+ALL_RULES: dict[str, Rule] = {**RULES, **KUBE_RULES, **GATEWAY_RULES}
 
 
 def rule(rule_id: str) -> Rule:
-    """The catalog entry for `rule_id` (KeyError names the unknown id)."""
-    return RULES[rule_id]
+    """The catalog entry for `rule_id`, of any kind (KeyError names the unknown id)."""
+    return ALL_RULES[rule_id]

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from proctor.policy import BUILTIN_VERSION, Policy, PolicyError, load_policy, parse_policy
-from proctor.rulecatalog import CLASS_DEFAULTS, RULES, Action, RuleClass
+from proctor.rulecatalog import ALL_RULES, CLASS_DEFAULTS, RULES, Action, RuleClass
 from proctor_classifier.service import PolicySource
 
 POLICY = """\
@@ -233,3 +233,79 @@ def test_policy_source_swaps_valid_edits_and_keeps_the_old_policy_on_bad_ones(
     path.unlink()
     assert source.reload() is None and source.policy is changed
     assert PolicySource(None).policy.version == BUILTIN_VERSION
+
+
+KINDS = """\
+version: 1
+rules:
+  - match: {groups: [sre]}
+    actions: {write: allow}
+  - match: {kind: kube, groups: [oncall]}
+    actions: {k8s.delete: allow}
+  - match: {kind: [sql, kube], resource: "prod-*"}
+    actions: {read: review}
+  - match: {kind: sql}
+    actions: {destructive: review}
+approvals:
+  - match: {kind: kube}
+    approvers: [platform]
+limits:
+  - match: {kind: sql, rule: write}
+    max_rows: 10
+"""
+
+
+def test_match_kind_limits_an_entry_to_commands_of_that_kind() -> None:
+    policy = parse_policy(KINDS)
+    assert policy.decide("k8s.delete", "write", ["oncall"], "demo") == ("allow", "policy.yaml:6")
+    assert policy.decide("k8s.delete", "write", ["dev"], "demo") == ("review", "default")
+    # An entry without `kind` applies to every kind; one with it, to that kind only.
+    assert policy.decide("k8s.write", "write", ["sre"], "demo") == ("allow", "policy.yaml:4")
+    assert policy.decide("k8s.read", "read", [], "prod-eu") == ("review", "policy.yaml:8")
+    assert policy.decide("ddl.drop", "destructive", [], "x") == ("review", "policy.yaml:10")
+    assert policy.decide("k8s.deletecollection", "destructive", [], "x") == ("block", "default")
+    # The command's kind decides when it is given: a class entry for sql never reaches kube.
+    assert policy.decide("ddl.drop", "destructive", [], "x", "kube") == ("block", "default")
+    assert policy.approval_route(["k8s.write"], [], "x").approvers == ("platform",)
+    assert policy.approval_route(["write.update"], [], "x").approvers == ()
+    assert policy.row_limit(["write.update"], [], "x") == (10, "policy.yaml:15")
+    assert policy.row_limit(["k8s.write"], [], "x") is None
+
+
+INVALID_KINDS = [
+    ("version: 1\nrules:\n  - match: {kind: k8s}\n    actions: {write: allow}\n", 3,
+     "match.kind: 'k8s' is not a kind of command; use one of sql, kube, shell, http, mcp"),
+    ("version: 1\nrules:\n  - match: {kind: [sql, kubе]}\n    actions: {write: allow}\n", 3,
+     "is not a kind of command"),
+    ("version: 1\nrules:\n  - match: {kind: []}\n    actions: {write: allow}\n", 3,
+     "match.kind must be a string or a non-empty list"),
+    ("version: 1\nrules:\n  - match: {kind: sql}\n    actions:\n      k8s.delete: allow\n", 5,
+     "k8s.delete is a rule for kube commands, but this entry matches only kind sql"),
+    ("version: 1\nrules:\n  - match: {kind: kube}\n    actions: {ddl.drop: review}\n", 4,
+     "ddl.drop is a rule for sql commands"),
+    ("version: 1\nrules:\n  - actions: {k8s.dletee: allow}\n", 3,
+     "unknown rule id or class 'k8s.dletee' (did you mean 'k8s.delete'?)"),
+    ("version: 1\nrules:\n  - actions: {k8s.malformed: allow}\n", 3, "cannot be allow"),
+    ("version: 1\nrules:\n  - actions: {gateway.unknown_kind: review}\n", 3, "cannot be review"),
+    ("version: 1\napprovals:\n  - match: {kind: sql, rule: k8s.exec}\n    mode: async\n", 3,
+     "k8s.exec is a rule for kube commands"),
+    ("version: 1\nlimits:\n  - match: {kinds: sql}\n    max_rows: 1\n", 3,
+     "unknown key 'kinds' in match (did you mean 'kind'?)"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("text", "line", "problem"), INVALID_KINDS)
+def test_invalid_kinds_are_rejected_at_their_line(text: str, line: int, problem: str) -> None:
+    with pytest.raises(PolicyError) as caught:
+        parse_policy(text)
+    assert caught.value.line == line, str(caught.value)
+    assert problem in str(caught.value)
+
+
+def test_every_rule_of_every_kind_is_accepted_and_documented() -> None:
+    fixed = {r.id for r in ALL_RULES.values() if r.rule_class is RuleClass.UNPARSEABLE}
+    body = "".join(f"      {key}: review\n" for key in ALL_RULES if key not in fixed)
+    parse_policy(f"version: 1\nrules:\n  - actions:\n{body}")
+    docs = (ROOT / "docs" / "policy.md").read_text()
+    for rule in ALL_RULES.values():
+        assert f"| `{rule.id}` | {rule.rule_class.value} | {rule.default.value} |" in docs

@@ -2,6 +2,7 @@
 
 proctor-classifier                      serve (PROCTOR_NATS_URL, PROCTOR_POLICY_FILE)
 proctor-classifier explain --resource demo --as alice@example.com --groups sre "DROP TABLE x"
+proctor-classifier explain --resource prod --as alice@example.com --kube DELETE /api/v1/namespaces/x
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 from proctor.classifier.v1 import classifier_pb2 as cpb
 from proctor.errors import ProctorError
 from proctor.events.v1 import events_pb2 as pb
+from proctor.kuberequest import request_info
 from proctor.policy import Policy, load_policy
 from proctor.runtime import run_service
 from proctor.settings import Settings, load_settings
@@ -41,11 +43,20 @@ def explain(args: argparse.Namespace, settings: Settings) -> int:
     path: Path | None = args.policy or settings.policy_file
     policy = load_policy(path) if path else Policy.builtin()
     request = cpb.ClassifyRequest(
-        text=args.sql,
+        text=args.sql or "",
         identity=pb.Identity(human=args.user, groups=_groups(args.groups)),
         resource=pb.Resource(name=args.resource),
         kind=cpb.COMMAND_KIND_SQL,
     )
+    if args.kube is not None:
+        method, target = args.kube
+        where, _, query = str(target).partition("?")
+        body = args.body.read_bytes() if args.body is not None else b""
+        detail = request_info(method, where, query, content_type=args.content_type, body=body)
+        request.kind = cpb.COMMAND_KIND_KUBE
+        request.detail.kube.CopyFrom(detail)
+    elif args.sql is None:
+        raise SystemExit("proctor-classifier explain: give a SQL text or --kube METHOD PATH")
     if args.catalog is not None:
         request.catalog.ParseFromString(args.catalog.read_bytes())
     response = classify(request, policy)
@@ -64,8 +75,16 @@ def parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     commands = top.add_subparsers(dest="command")
     commands.add_parser("serve", help="answer classify requests over NATS (the default)")
-    one = commands.add_parser("explain", help="print the verdict on one SQL text and why")
-    one.add_argument("sql", help="the SQL text, as the agent would send it")
+    one = commands.add_parser("explain", help="print the verdict on one command and why")
+    one.add_argument("sql", nargs="?", help="the SQL text, as the agent would send it")
+    one.add_argument(
+        "--kube",
+        nargs=2,
+        metavar=("METHOD", "PATH"),
+        help="a Kubernetes API request instead (PATH may carry ?query)",
+    )
+    one.add_argument("--body", type=Path, help="with --kube: the request body")
+    one.add_argument("--content-type", default="", help="with --kube: the body's type")
     one.add_argument("--resource", required=True, help="the resource it would run on")
     one.add_argument("--as", dest="user", required=True, help="the human the agent acts for")
     one.add_argument("--groups", default="", help="that human's groups, comma-separated")
@@ -84,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = load_settings()
         setup_logging(settings.log_level)
         return explain(args, settings)
-    except ProctorError as exc:
+    except (ProctorError, ValueError) as exc:
         print(f"proctor-classifier: {exc}", file=sys.stderr)
         return 1
 

@@ -1,18 +1,24 @@
 """The classifier's pure core: `classify(request, policy) -> ClassifyResponse`, no I/O.
 
-Every matched rule is put through the policy for the request's identity and resource; the
-verdict is the most severe of those actions. A request that cannot be judged at all gets an
-`error` and a block, so even a caller that ignores `error` fails closed.
+Each kind of command has its analyzer (`ANALYZERS`: SQL, Kubernetes). Every rule it matched is
+put through the policy for the request's identity, resource and kind; the verdict is the most
+severe of those actions. A kind with no analyzer yet (shell, HTTP, MCP) is blocked by the rule
+`gateway.unknown_kind`, which no policy relaxes, so the agent is told why. A request that cannot
+be judged at all (a kind number the contract does not define) gets an `error` and a block, so
+even a caller that ignores `error` fails closed.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from proctor.cachekeys import sql_shape
 from proctor.classifier.v1 import classifier_pb2 as cpb
 from proctor.events.v1 import events_pb2 as pb
 from proctor.policy import ApprovalMode, Policy
-from proctor.rulecatalog import Action, RuleClass
+from proctor.rulecatalog import ALL_RULES, Action, CommandKind, RuleClass
 from proctor_classifier.catalog import Judgement, judge_references
+from proctor_classifier.kube import KubeAnalysis, analyze_kube, kube_match
 from proctor_classifier.rules import Match, analyze_sql, judge_catalog_text, match
 
 ACTIONS: dict[Action, pb.Action] = {
@@ -22,18 +28,24 @@ ACTIONS: dict[Action, pb.Action] = {
 }
 _MODES = {ApprovalMode.WAIT: pb.APPROVAL_MODE_WAIT, ApprovalMode.ASYNC: pb.APPROVAL_MODE_ASYNC}
 _SEVERITY = {ACTIONS[a]: a.severity for a in Action}
-_SQL_KINDS = {cpb.COMMAND_KIND_UNSPECIFIED, cpb.COMMAND_KIND_SQL}
 # Rules of statements after which what the ingress looked up about the target may be stale.
 _CATALOG_CHANGING = ("ddl.", "code.", "admin.extension", "admin.grant")
 
 
+Analyzer = Callable[[cpb.ClassifyRequest, Policy], cpb.ClassifyResponse]
+
+
 def classify(request: cpb.ClassifyRequest, policy: Policy) -> cpb.ClassifyResponse:
-    """The verdict on one command under `policy`."""
-    if request.kind not in _SQL_KINDS:
+    """The verdict on one command under `policy`, by the analyzer of its kind."""
+    if request.kind not in cpb.CommandKind.values():
         return refusal(
-            f"command kind {request.kind} is not one this classifier judges (only SQL)",
-            policy.version,
+            f"command kind {request.kind} is not one this classifier knows", policy.version
         )
+    return ANALYZERS.get(request.kind, classify_unjudged)(request, policy)
+
+
+def classify_sql(request: cpb.ClassifyRequest, policy: Policy) -> cpb.ClassifyResponse:
+    """SQL: the text's statements, and what the target's catalog says of the names in them."""
     groups = list(request.identity.groups)
     resource = request.resource.name
     analysis = analyze_sql(request.text)
@@ -50,15 +62,79 @@ def classify(request: cpb.ClassifyRequest, policy: Policy) -> cpb.ClassifyRespon
         matches=matches,
         policy_version=policy.version,
         fingerprint_safe=analysis.fingerprint_safe,
-        cache_key=(sql_shape(request.text) or "") if analysis.fingerprint_safe else "",
         needs=found.needs,
         changes_catalog=any(m.rule_id.startswith(_CATALOG_CHANGING) for m in matches),
+        cache_key=(sql_shape(request.text) or "") if analysis.fingerprint_safe else "",
     )
     if response.action == pb.ACTION_REVIEW and analysis.estimable and not _looking_up(found):
         _apply_row_limit(request, response, policy, groups, resource)
     if response.action == pb.ACTION_REVIEW:
         reviewing = [m.rule_id for m in matches if m.action == pb.ACTION_REVIEW]
         route = policy.approval_route(reviewing, groups, resource)
+        response.approver_groups.extend(route.approvers)
+        response.approval_mode = _MODES[route.mode]
+        response.approval_decided_by = route.decided_by
+    if _bound_to_this_statement(request, response):
+        response.cache_key = ""
+    return response
+
+
+def _bound_to_this_statement(request: cpb.ClassifyRequest, response: cpb.ClassifyResponse) -> bool:
+    """A verdict still waiting for facts, or given with a row estimate of this execution,
+    holds for no other statement (fingerprint_safe alone does not say so)."""
+    needs, facts = response.needs, request.catalog
+    return bool(needs.functions or needs.relations or needs.estimate) or (
+        facts.HasField("estimated_rows") or bool(facts.estimate_error)
+    )
+
+
+def classify_kube(request: cpb.ClassifyRequest, policy: Policy) -> cpb.ClassifyResponse:
+    """A Kubernetes API request (`detail.kube`), judged by its verb, group and resource."""
+    if request.detail.WhichOneof("kind") != "kube":
+        missing = kube_match("k8s.malformed", "the request carries no Kubernetes detail")
+        analysis = KubeAnalysis([missing], "")
+    else:
+        analysis = analyze_kube(request.detail.kube)
+    return _verdict(request, policy, analysis.matches, CommandKind.KUBE, analysis.cache_key)
+
+
+def classify_unjudged(request: cpb.ClassifyRequest, policy: Policy) -> cpb.ClassifyResponse:
+    """A kind with no analyzer yet: blocked, by a rule no policy relaxes."""
+    name = cpb.CommandKind.Name(request.kind).removeprefix("COMMAND_KIND_").lower()
+    kind = CommandKind(name) if name in {k.value for k in CommandKind} else CommandKind.SQL
+    rule = ALL_RULES["gateway.unknown_kind"]
+    unjudged = Match(rule, rule.reason_for(name), 0)
+    return _verdict(request, policy, [unjudged], kind, "")
+
+
+#: The analyzer of each kind of command; a kind without one is `classify_unjudged`.
+ANALYZERS: dict[int, Analyzer] = {
+    cpb.COMMAND_KIND_UNSPECIFIED: classify_sql,  # requests from before kinds existed
+    cpb.COMMAND_KIND_SQL: classify_sql,
+    cpb.COMMAND_KIND_KUBE: classify_kube,
+}
+
+
+def _verdict(
+    request: cpb.ClassifyRequest,
+    policy: Policy,
+    judged: list[Match],
+    kind: CommandKind,
+    cache_key: str,
+) -> cpb.ClassifyResponse:
+    """The verdict on matches of a kind with nothing to look up on the target."""
+    groups = list(request.identity.groups)
+    resource = request.resource.name
+    matches = _decided(_unique(judged), policy, groups, resource, kind)
+    response = cpb.ClassifyResponse(
+        action=matches[0].action,
+        matches=matches,
+        policy_version=policy.version,
+        cache_key=cache_key,
+    )
+    if response.action == pb.ACTION_REVIEW:
+        reviewing = [m.rule_id for m in matches if m.action == pb.ACTION_REVIEW]
+        route = policy.approval_route(reviewing, groups, resource, kind)
         response.approver_groups.extend(route.approvers)
         response.approval_mode = _MODES[route.mode]
         response.approval_decided_by = route.decided_by
@@ -73,12 +149,16 @@ def _unique(matches: list[Match]) -> list[Match]:
 
 
 def _decided(
-    judged: list[Match], policy: Policy, groups: list[str], resource: str
+    judged: list[Match],
+    policy: Policy,
+    groups: list[str],
+    resource: str,
+    kind: CommandKind = CommandKind.SQL,
 ) -> list[cpb.RuleMatch]:
     """Each match under the policy, most severe first (equals keep statement order)."""
     matches: list[cpb.RuleMatch] = []
     for m in judged:
-        action, decided_by = policy.decide(m.rule.id, m.rule.rule_class, groups, resource)
+        action, decided_by = policy.decide(m.rule.id, m.rule.rule_class, groups, resource, kind)
         matches.append(
             cpb.RuleMatch(
                 rule_id=m.rule.id,

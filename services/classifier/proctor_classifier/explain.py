@@ -10,6 +10,7 @@ from google.protobuf import json_format
 
 from proctor.classifier.v1 import classifier_pb2 as cpb
 from proctor.events.v1 import events_pb2 as pb
+from proctor.kuberequest import headline
 from proctor.policy import Policy
 
 _WORDS = {pb.ACTION_ALLOW: "allow", pb.ACTION_REVIEW: "review", pb.ACTION_BLOCK: "block"}
@@ -27,6 +28,11 @@ def render_text(
     source = "built-in defaults" if policy.name == "builtin" else policy.name
     lines = [
         f"verdict: {action_word(response.action).upper()}",
+        *(
+            [f"  request: {headline(request.detail.kube)}"]
+            if request.detail.HasField("kube")
+            else []
+        ),
         f"  as {who.human or '?'} (groups: {groups}) on resource {request.resource.name or '?'}",
         f"  policy {response.policy_version} ({source})",
     ]

@@ -106,7 +106,7 @@ class SqlDetail(_message.Message):
     def __init__(self, text: _Optional[str] = ...) -> None: ...
 
 class KubeDetail(_message.Message):
-    __slots__ = ("verb", "group", "version", "resource", "subresource", "namespace", "name", "body", "method", "path", "content_type", "dry_run", "command", "body_size", "non_resource")
+    __slots__ = ("verb", "group", "version", "resource", "subresource", "namespace", "name", "body", "method", "path", "content_type", "dry_run", "command", "body_size", "non_resource", "body_sha256")
     VERB_FIELD_NUMBER: _ClassVar[int]
     GROUP_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
@@ -122,6 +122,7 @@ class KubeDetail(_message.Message):
     COMMAND_FIELD_NUMBER: _ClassVar[int]
     BODY_SIZE_FIELD_NUMBER: _ClassVar[int]
     NON_RESOURCE_FIELD_NUMBER: _ClassVar[int]
+    BODY_SHA256_FIELD_NUMBER: _ClassVar[int]
     verb: str
     group: str
     version: str
@@ -137,7 +138,8 @@ class KubeDetail(_message.Message):
     command: _containers.RepeatedScalarFieldContainer[str]
     body_size: int
     non_resource: bool
-    def __init__(self, verb: _Optional[str] = ..., group: _Optional[str] = ..., version: _Optional[str] = ..., resource: _Optional[str] = ..., subresource: _Optional[str] = ..., namespace: _Optional[str] = ..., name: _Optional[str] = ..., body: _Optional[str] = ..., method: _Optional[str] = ..., path: _Optional[str] = ..., content_type: _Optional[str] = ..., dry_run: _Optional[bool] = ..., command: _Optional[_Iterable[str]] = ..., body_size: _Optional[int] = ..., non_resource: _Optional[bool] = ...) -> None: ...
+    body_sha256: str
+    def __init__(self, verb: _Optional[str] = ..., group: _Optional[str] = ..., version: _Optional[str] = ..., resource: _Optional[str] = ..., subresource: _Optional[str] = ..., namespace: _Optional[str] = ..., name: _Optional[str] = ..., body: _Optional[str] = ..., method: _Optional[str] = ..., path: _Optional[str] = ..., content_type: _Optional[str] = ..., dry_run: _Optional[bool] = ..., command: _Optional[_Iterable[str]] = ..., body_size: _Optional[int] = ..., non_resource: _Optional[bool] = ..., body_sha256: _Optional[str] = ...) -> None: ...
 
 class ShellDetail(_message.Message):
     __slots__ = ("argv", "text", "host")
