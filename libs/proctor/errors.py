@@ -8,7 +8,9 @@ ProctorError
 ├── BusError               NATS / JetStream refused or did not answer
 ├── StoreError             the audit store (Postgres) refused or did not answer
 ├── ChainBroken            the audit hash chain does not verify
-└── StackError             the embedded stack could not start or is already running
+├── StackError             the embedded stack could not start or is already running
+└── ApiError               the Kubernetes double answers a request with a failure Status
+                           (proctor.kubedouble.errors)
 """
 
 from __future__ import annotations
