@@ -167,6 +167,34 @@ def start_kubectl(
     )
 
 
+class Kubectl:
+    """One kubectl binary with one kubeconfig: `kubectl("get", "pods")` runs it; exec runs over
+    WebSocket whatever the version (1.29 needs an environment variable for that)."""
+
+    def __init__(self, binary: Path | str, kubeconfig: Path) -> None:
+        self.binary = Path(binary)
+        self.kubeconfig = kubeconfig
+        self.version = kubectl_version(binary)
+        self.env = websocket_exec_env(self.version)
+
+    def __call__(self, *args: str, timeout: float = 30, input: str | None = None) -> KubectlResult:
+        return run_kubectl(
+            self.binary, self.kubeconfig, *args, timeout=timeout, env=self.env, input=input
+        )
+
+    def ok(self, *args: str, timeout: float = 30, input: str | None = None) -> str:
+        """Stdout of a run that must succeed (AssertionError with stderr otherwise)."""
+        rc, out, err = self(*args, timeout=timeout, input=input)
+        assert rc == 0, f"kubectl {' '.join(args)} exited {rc}: {err}"
+        return out
+
+    def start(self, *args: str) -> subprocess.Popen[str]:
+        return start_kubectl(self.binary, self.kubeconfig, *args, env=self.env)
+
+    def __repr__(self) -> str:
+        return f"Kubectl({self.binary.name} {self.version[0]}.{self.version[1]})"
+
+
 class DoubleThread:
     """The double in a background thread with its own event loop; over TLS (a local CA kept
     in `tls_dir`) unless `tls_dir` is None. `call` runs a function on the double's thread,
