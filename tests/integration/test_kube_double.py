@@ -145,6 +145,7 @@ def test_get_prints_the_servers_table(kubectl: Kubectl) -> None:
     assert "node-1" in nodes and "Ready" in nodes
     assert "kube-system" in kubectl.ok("get", "ns")
     assert "default" in kubectl.ok("get", "sa", "-n", DEMO_NAMESPACE)
+    assert kubectl.ok("auth", "can-i", "delete", "pods", "-n", DEMO_NAMESPACE) == "yes\n"
 
 
 def test_get_json_and_yaml(kubectl: Kubectl) -> None:
@@ -287,6 +288,14 @@ def test_scale_set_image_rollout_restart(kubectl: Kubectl) -> None:
     assert "kubectl.kubernetes.io/restartedAt" in annotations
     assert len(kubectl.ok("get", "rs", "-n", ns, "-o", "name").split()) == 3
     assert "successfully rolled out" in kubectl.ok("rollout", "status", "deploy/app", "-n", ns)
+    kubectl.ok("rollout", "undo", "deploy/app", "--to-revision=1", "-n", ns)
+    assert (
+        kubectl.ok(
+            "get", "pods", "-n", ns, "-o", "jsonpath={.items[*].spec.containers[0].image}"
+        ).split()
+        == ["app:1"] * 3
+    )
+    assert len(kubectl.ok("get", "rs", "-n", ns, "-o", "name").split()) == 3  # the first, again
 
 
 def test_label_annotate_and_three_patch_kinds(kubectl: Kubectl) -> None:

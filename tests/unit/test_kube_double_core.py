@@ -295,3 +295,18 @@ def test_store_bookkeeping() -> None:
     with pytest.raises(ApiError) as refused:
         store.create(pods, {"metadata": {"name": "p"}}, "nowhere")
     assert refused.value.code == 404
+
+
+def test_a_watch_from_a_forgotten_version_is_expired(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("proctor.kubedouble.store.HISTORY", 2)
+    store = Store()
+    namespaces = store.type_of("v1", "Namespace")
+    first = store.create(namespaces, {"metadata": {"name": "a"}})["metadata"]["resourceVersion"]
+    for name in ("b", "c", "d"):
+        store.create(namespaces, {"metadata": {"name": name}})
+    watcher = store.watch(namespaces, None)
+    with pytest.raises(ApiError) as expired:
+        store.changes_since(int(first), watcher)
+    assert expired.value.code == 410 and expired.value.reason == "Expired"
+    recent = store.changes_since(store.resource_version - 1, watcher)
+    assert [c.object["metadata"]["name"] for c in recent] == ["d"]

@@ -21,6 +21,7 @@ from proctor.kubedouble.demo import (
 )
 from proctor.kubedouble.server import KubeDouble, local_tls, serve, tls_context
 from proctor.kubedouble.store import PodBehaviour, Store
+from proctor.kubedouble.testing import kubectl_binaries
 
 __all__ = [
     "DEMO_CARD",
@@ -44,10 +45,3 @@ __all__ = [
     "serve",
     "tls_context",
 ]
-
-
-def kubectl_binaries() -> list[str]:
-    """The kubectl binaries to test with (see `proctor.kubedouble.testing.kubectl_binaries`)."""
-    from proctor.kubedouble.testing import kubectl_binaries as find
-
-    return [str(p) for p in find()]

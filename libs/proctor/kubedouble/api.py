@@ -4,7 +4,6 @@ subresources, with `dryRun` and what a cluster's controllers would do after a wr
 
 from __future__ import annotations
 
-import copy
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -14,7 +13,7 @@ import yaml
 from proctor.kubedouble import controller, k8sproto
 from proctor.kubedouble.errors import ApiError, bad_request, conflict
 from proctor.kubedouble.patches import APPLY_PATCH, STRATEGIC_MERGE_PATCH, apply_patch
-from proctor.kubedouble.resources import BUILTINS, ResourceType
+from proctor.kubedouble.resources import BUILTINS, REVIEWS, ResourceType
 from proctor.kubedouble.selectors import Selector, selector_string
 from proctor.kubedouble.store import Obj, Store, timestamp
 
@@ -79,6 +78,13 @@ class Api:
                 405, f"create is not supported on {target.rtype.plural}/{target.subresource}"
             )
         obj = _object(body, target.rtype)
+        if target.rtype in REVIEWS:
+            obj["apiVersion"], obj["kind"] = target.rtype.group_version, target.rtype.kind
+            obj["status"] = {
+                "allowed": True,
+                "reason": "the Kubernetes double allows every request",
+            }
+            return obj
         obj = controller.prepare(self.store, target.rtype, obj, creating=True)
         created = self.store.create(target.rtype, obj, target.namespace, dry_run=dry_run)
         if not dry_run:
@@ -200,13 +206,23 @@ class Api:
 def _object(body: Any, rtype: ResourceType) -> Obj:
     if not isinstance(body, dict):
         raise bad_request(f"the body is not a {rtype.kind} object")
-    obj = copy.deepcopy(body)
+    obj: Obj = _without_nulls(body)
     kind = obj.get("kind")
     if kind and kind != rtype.kind:
         raise bad_request(
             f"the kind of the body ({kind}) does not match the resource ({rtype.kind})"
         )
     return obj
+
+
+def _without_nulls(value: Any) -> Any:
+    """A copy without null fields (Go clients send `creationTimestamp: null`; the API server
+    keeps no nulls), so equal objects compare equal."""
+    if isinstance(value, dict):
+        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_nulls(v) for v in value]
+    return value
 
 
 def _scale(obj: Obj) -> Obj:

@@ -10,6 +10,7 @@ import base64
 import copy
 import hashlib
 import json
+from datetime import timedelta
 
 from proctor.kubedouble.resources import ResourceType
 from proctor.kubedouble.selectors import match_labels_selector
@@ -124,8 +125,8 @@ def pod_status(store: Store, spec: Obj, behaviour: PodBehaviour | None) -> Obj:
                 "terminated": {
                     "exitCode": 1,
                     "reason": "Error",
-                    "startedAt": now,
-                    "finishedAt": now,
+                    "startedAt": timestamp(store.clock() - timedelta(seconds=75)),
+                    "finishedAt": timestamp(store.clock() - timedelta(seconds=70)),
                     "containerID": status["containerID"],
                 }
             }
@@ -232,6 +233,13 @@ def reconcile_deployment(store: Store, namespace: str, name: str) -> None:
     )
     revisions = [int(rs["metadata"].get("annotations", {}).get(REVISION, "0")) for rs in owned]
     replicas = int(spec.get("replicas", 1))
+    if current is not None and int(_revision(current)) < max(revisions, default=0):
+        # going back to an older template (rollout undo) makes its replica set the newest
+        current["metadata"].setdefault("annotations", {})[REVISION] = str(max(revisions) + 1)
+        current = store.replace(replica_sets, namespace, current["metadata"]["name"], current)
+        owned = [
+            current if rs["metadata"]["uid"] == current["metadata"]["uid"] else rs for rs in owned
+        ]
     if current is None:
         hashed = template_hash(template)
         rs_template = copy.deepcopy(template)
@@ -306,6 +314,10 @@ def reconcile_deployment(store: Store, namespace: str, name: str) -> None:
     if ready < len(mine):
         deployment["status"]["unavailableReplicas"] = len(mine) - ready
     store.replace(deployments, namespace, name, deployment, subresource="status")
+
+
+def _revision(rs: Obj) -> str:
+    return str(rs["metadata"].get("annotations", {}).get(REVISION, "0"))
 
 
 def _owned_by_any(pod: Obj, store: Store, deployment_uid: str) -> bool:

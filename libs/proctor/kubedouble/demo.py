@@ -354,6 +354,8 @@ def _seed_checkout(store: Store) -> None:
         (pod, timedelta(hours=2, minutes=14)),
     ):
         _backdate(store, obj, age)
+    events = store.catalogue.find("", "v1", "events")
+    assert events is not None
     for reason, message, kind, count in (
         ("Scheduled", f"Successfully assigned {ns}/{DEMO_POD} to {controller.NODE}", "Normal", 1),
         ("Pulled", f'Container image "{DEMO_IMAGE}" already present on machine', "Normal", 18),
@@ -367,4 +369,9 @@ def _seed_checkout(store: Store) -> None:
             87,
         ),
     ):
-        controller.event(store, pod, reason, message, kind, component="kubelet", count=count)
+        made = controller.event(store, pod, reason, message, kind, component="kubelet", count=count)
+        stored = store.find(events, DEMO_NAMESPACE, made["metadata"]["name"])
+        if stored is not None:  # seen first when the pod started, last a minute ago
+            stored["firstTimestamp"] = timestamp(store.clock() - timedelta(hours=2, minutes=14))
+            last = timedelta(hours=2, minutes=14) if count == 1 else timedelta(seconds=70)
+            stored["lastTimestamp"] = timestamp(store.clock() - last)

@@ -2600,3 +2600,363 @@ ExtraValue
 ExtraEntry
 key (	Rkey>
 value (2(.k8s.io.api.authentication.v1.ExtraValueRvalue:8BZk8s.io/api/authentication/v1
+Ã
++k8s.io/api/authorization/v1/generated.protok8s.io.api.authorization.v14k8s.io/apimachinery/pkg/apis/meta/v1/generated.proto/k8s.io/apimachinery/pkg/runtime/generated.proto6k8s.io/apimachinery/pkg/runtime/schema/generated.proto""
+
+ExtraValue
+items (	Ritems"ü
+FieldSelectorAttributes 
+rawSelector (	RrawSelectorb
+requirements (2>.k8s.io.apimachinery.pkg.apis.meta.v1.FieldSelectorRequirementRrequirements"ü
+LabelSelectorAttributes 
+rawSelector (	RrawSelectorb
+requirements (2>.k8s.io.apimachinery.pkg.apis.meta.v1.LabelSelectorRequirementRrequirements"Ç
+LocalSubjectAccessReviewL
+metadata (20.k8s.io.apimachinery.pkg.apis.meta.v1.ObjectMetaRmetadataH
+spec (24.k8s.io.api.authorization.v1.SubjectAccessReviewSpecRspecN
+status (26.k8s.io.api.authorization.v1.SubjectAccessReviewStatusRstatus"?
+NonResourceAttributes
+path (	Rpath
+verb (	Rverb"Q
+NonResourceRule
+verbs (	Rverbs(
+nonResourceURLs (	RnonResourceURLs"Ä
+ResourceAttributes
+	namespace (	R	namespace
+verb (	Rverb
+group (	Rgroup
+version (	Rversion
+resource (	Rresource 
+subresource (	Rsubresource
+name (	RnameZ
+fieldSelector (24.k8s.io.api.authorization.v1.FieldSelectorAttributesRfieldSelectorZ
+labelSelector	 (24.k8s.io.api.authorization.v1.LabelSelectorAttributesRlabelSelector"Ü
+ResourceRule
+verbs (	Rverbs
+	apiGroups (	R	apiGroups
+	resources (	R	resources$
+resourceNames (	RresourceNames"Ö
+SelfSubjectAccessReviewL
+metadata (20.k8s.io.apimachinery.pkg.apis.meta.v1.ObjectMetaRmetadataL
+spec (28.k8s.io.api.authorization.v1.SelfSubjectAccessReviewSpecRspecN
+status (26.k8s.io.api.authorization.v1.SubjectAccessReviewStatusRstatus"Ë
+SelfSubjectAccessReviewSpec_
+resourceAttributes (2/.k8s.io.api.authorization.v1.ResourceAttributesRresourceAttributesh
+nonResourceAttributes (22.k8s.io.api.authorization.v1.NonResourceAttributesRnonResourceAttributes"Ç
+SelfSubjectRulesReviewL
+metadata (20.k8s.io.apimachinery.pkg.apis.meta.v1.ObjectMetaRmetadataK
+spec (27.k8s.io.api.authorization.v1.SelfSubjectRulesReviewSpecRspecM
+status (25.k8s.io.api.authorization.v1.SubjectRulesReviewStatusRstatus":
+SelfSubjectRulesReviewSpec
+	namespace (	R	namespace"˝
+SubjectAccessReviewL
+metadata (20.k8s.io.apimachinery.pkg.apis.meta.v1.ObjectMetaRmetadataH
+spec (24.k8s.io.api.authorization.v1.SubjectAccessReviewSpecRspecN
+status (26.k8s.io.api.authorization.v1.SubjectAccessReviewStatusRstatus"‹
+SubjectAccessReviewSpec_
+resourceAttributes (2/.k8s.io.api.authorization.v1.ResourceAttributesRresourceAttributesh
+nonResourceAttributes (22.k8s.io.api.authorization.v1.NonResourceAttributesRnonResourceAttributes
+user (	Ruser
+groups (	RgroupsU
+extra (2?.k8s.io.api.authorization.v1.SubjectAccessReviewSpec.ExtraEntryRextra
+uid (	Ruida
+
+ExtraEntry
+key (	Rkey=
+value (2'.k8s.io.api.authorization.v1.ExtraValueRvalue:8"è
+SubjectAccessReviewStatus
+allowed (Rallowed
+denied (Rdenied
+reason (	Rreason(
+evaluationError (	RevaluationError"è
+SubjectRulesReviewStatusO
+resourceRules (2).k8s.io.api.authorization.v1.ResourceRuleRresourceRulesX
+nonResourceRules (2,.k8s.io.api.authorization.v1.NonResourceRuleRnonResourceRules
+
+incomplete (R
+incomplete(
+evaluationError (	RevaluationErrorBZk8s.io/api/authorization/v1
+∏*
+%k8s.io/api/storage/v1/generated.protok8s.io.api.storage.v1"k8s.io/api/core/v1/generated.proto4k8s.io/apimachinery/pkg/api/resource/generated.proto4k8s.io/apimachinery/pkg/apis/meta/v1/generated.proto/k8s.io/apimachinery/pkg/runtime/generated.proto6k8s.io/apimachinery/pkg/runtime/schema/generated.proto"ì
+	CSIDriverL
+metadata (20.k8s.io.apimachinery.pkg.apis.meta.v1.ObjectMetaRmetadata8
+spec (2$.k8s.io.api.storage.v1.CSIDriverSpecRspec"ì
+CSIDriverListJ
+metadata (2..k8s.io.apimachinery.pkg.apis.meta.v1.ListMetaRmetadata6
+items (2 .k8s.io.api.storage.v1.CSIDriverRitems"⁄
+CSIDriverSpec&
+attachRequired (RattachRequired&
+podInfoOnMount (RpodInfoOnMount2
+volumeLifecycleModes (	RvolumeLifecycleModes(
+storageCapacity (RstorageCapacity$
+fsGroupPolicy (	RfsGroupPolicyI
+tokenRequests (2#.k8s.io.api.storage.v1.TokenRequestRtokenRequests,
+requiresRepublish (RrequiresRepublish"
+seLinuxMount (RseLinuxMountN
+"nodeAllocatableUpdatePeriodSeconds	 (R"nodeAllocatableUpdatePeriodSecondsB
+serviceAccountTokenInSecrets
+ (RserviceAccountTokenInSecretsD
+preventPodSchedulingIfMissing (RpreventPodSchedulingIfMissing"Õ
+CSINodeL
+metadata (20.k8s.io.apimachinery.pkg.apis.meta.v1.ObjectMetaRmetadata6
+spec (2".k8s.io.api.storage.v1.CSINodeSpecRspec<
+status (2$.k8s.io.api.storage.v1.CSINodeStatusRstatus"≠
+CSINodeDriver
+name (	Rname
+nodeID (	RnodeID"
+topologyKeys (	RtopologyKeysL
+allocatable (2*.k8s.io.api.storage.v1.VolumeNodeResourcesRallocatable"è
+CSINodeListJ
+metadata (2..k8s.io.apimachinery.pkg.apis.meta.v1.ListMetaRmetadata4
+items (2.k8s.io.api.storage.v1.CSINodeRitems"M
+CSINodeSpec>
+drivers (2$.k8s.io.api.storage.v1.CSINodeDriverRdrivers"[
+CSINodeStatusJ
+storageHealth (2$.k8s.io.api.storage.v1.StorageHealthRstorageHealth"ë
+CSIStorageCapacityL
+metadata (20.k8s.io.apimachinery.pkg.apis.meta.v1.ObjectMetaRmetadataW
+nodeTopology (23.k8s.io.apimachinery.pkg.apis.meta.v1.LabelSelectorRnodeTopology*
+storageClassName (	RstorageClassNameJ
+capacity (2..k8s.io.apimachinery.pkg.api.resource.QuantityRcapacity\
+maximumVolumeSize (2..k8s.io.apimachinery.pkg.api.resource.QuantityRmaximumVolumeSize"•
+CSIStorageCapacityListJ
+metadata (2..k8s.io.apimachinery.pkg.apis.meta.v1.ListMetaRmetadata?
+items (2).k8s.io.api.storage.v1.CSIStorageCapacityRitems"ñ
+StorageClassL
+metadata (20.k8s.io.apimachinery.pkg.apis.meta.v1.ObjectMetaRmetadata 
+provisioner (	RprovisionerS
+
+parameters (23.k8s.io.api.storage.v1.StorageClass.ParametersEntryR
+parameters$
+reclaimPolicy (	RreclaimPolicy"
+mountOptions (	RmountOptions2
+allowVolumeExpansion (RallowVolumeExpansion,
+volumeBindingMode (	RvolumeBindingModeV
+allowedTopologies (2(.k8s.io.api.core.v1.TopologySelectorTermRallowedTopologies=
+ParametersEntry
+key (	Rkey
+value (	Rvalue:8"ô
+StorageClassListJ
+metadata (2..k8s.io.apimachinery.pkg.apis.meta.v1.ListMetaRmetadata9
+items (2#.k8s.io.api.storage.v1.StorageClassRitems"~
+StorageHealth
+name (	RnameY
+healthConditions (2-.k8s.io.api.storage.v1.StorageHealthConditionRhealthConditions"˛
+StorageHealthCondition
+status (	Rstatus
+reason (	Rreason
+message (	Rmessage
+
+accessMode (	R
+accessMode
+
+volumeMode (	R
+volumeModeZ
+lastTransitionTime (2*.k8s.io.apimachinery.pkg.apis.meta.v1.TimeRlastTransitionTime"X
+TokenRequest
+audience (	Raudience,
+expirationSeconds (RexpirationSeconds"Ë
+VolumeAttachmentL
+metadata (20.k8s.io.apimachinery.pkg.apis.meta.v1.ObjectMetaRmetadata?
+spec (2+.k8s.io.api.storage.v1.VolumeAttachmentSpecRspecE
+status (2-.k8s.io.api.storage.v1.VolumeAttachmentStatusRstatus"°
+VolumeAttachmentListJ
+metadata (2..k8s.io.apimachinery.pkg.apis.meta.v1.ListMetaRmetadata=
+items (2'.k8s.io.api.storage.v1.VolumeAttachmentRitems"¢
+VolumeAttachmentSource2
+persistentVolumeName (	RpersistentVolumeNameT
+inlineVolumeSpec (2(.k8s.io.api.core.v1.PersistentVolumeSpecRinlineVolumeSpec"ï
+VolumeAttachmentSpec
+attacher (	RattacherE
+source (2-.k8s.io.api.storage.v1.VolumeAttachmentSourceRsource
+nodeName (	RnodeName"˛
+VolumeAttachmentStatus
+attached (Rattachedu
+attachmentMetadata (2E.k8s.io.api.storage.v1.VolumeAttachmentStatus.AttachmentMetadataEntryRattachmentMetadataD
+attachError (2".k8s.io.api.storage.v1.VolumeErrorRattachErrorD
+detachError (2".k8s.io.api.storage.v1.VolumeErrorRdetachErrorE
+AttachmentMetadataEntry
+key (	Rkey
+value (	Rvalue:8"¢
+VolumeAttributesClassL
+metadata (20.k8s.io.apimachinery.pkg.apis.meta.v1.ObjectMetaRmetadata
+
+driverName (	R
+driverName\
+
+parameters (2<.k8s.io.api.storage.v1.VolumeAttributesClass.ParametersEntryR
+parameters=
+ParametersEntry
+key (	Rkey
+value (	Rvalue:8"´
+VolumeAttributesClassListJ
+metadata (2..k8s.io.apimachinery.pkg.apis.meta.v1.ListMetaRmetadataB
+items (2,.k8s.io.api.storage.v1.VolumeAttributesClassRitems"Ö
+VolumeError>
+time (2*.k8s.io.apimachinery.pkg.apis.meta.v1.TimeRtime
+message (	Rmessage
+	errorCode (R	errorCode"+
+VolumeNodeResources
+count (RcountBZk8s.io/api/storage/v1
+à
+$k8s.io/api/events/v1/generated.protok8s.io.api.events.v1"k8s.io/api/core/v1/generated.proto4k8s.io/apimachinery/pkg/apis/meta/v1/generated.proto/k8s.io/apimachinery/pkg/runtime/generated.proto6k8s.io/apimachinery/pkg/runtime/schema/generated.proto"ﬁ
+EventL
+metadata (20.k8s.io.apimachinery.pkg.apis.meta.v1.ObjectMetaRmetadataM
+	eventTime (2/.k8s.io.apimachinery.pkg.apis.meta.v1.MicroTimeR	eventTime9
+series (2!.k8s.io.api.events.v1.EventSeriesRseries0
+reportingController (	RreportingController,
+reportingInstance (	RreportingInstance
+action (	Raction
+reason (	RreasonA
+	regarding (2#.k8s.io.api.core.v1.ObjectReferenceR	regarding=
+related	 (2#.k8s.io.api.core.v1.ObjectReferenceRrelated
+note
+ (	Rnote
+type (	RtypeK
+deprecatedSource (2.k8s.io.api.core.v1.EventSourceRdeprecatedSourcef
+deprecatedFirstTimestamp (2*.k8s.io.apimachinery.pkg.apis.meta.v1.TimeRdeprecatedFirstTimestampd
+deprecatedLastTimestamp (2*.k8s.io.apimachinery.pkg.apis.meta.v1.TimeRdeprecatedLastTimestamp(
+deprecatedCount (RdeprecatedCount"ä
+	EventListJ
+metadata (2..k8s.io.apimachinery.pkg.apis.meta.v1.ListMetaRmetadata1
+items (2.k8s.io.api.events.v1.EventRitems"Ä
+EventSeries
+count (Rcount[
+lastObservedTime (2/.k8s.io.apimachinery.pkg.apis.meta.v1.MicroTimeRlastObservedTimeBZk8s.io/api/events/v1
+·
+'k8s.io/api/discovery/v1/generated.protok8s.io.api.discovery.v1"k8s.io/api/core/v1/generated.proto4k8s.io/apimachinery/pkg/apis/meta/v1/generated.proto/k8s.io/apimachinery/pkg/runtime/generated.proto6k8s.io/apimachinery/pkg/runtime/schema/generated.proto"Ù
+Endpoint
+	addresses (	R	addressesK
+
+conditions (2+.k8s.io.api.discovery.v1.EndpointConditionsR
+conditions
+hostname (	RhostnameA
+	targetRef (2#.k8s.io.api.core.v1.ObjectReferenceR	targetRefi
+deprecatedTopology (29.k8s.io.api.discovery.v1.Endpoint.DeprecatedTopologyEntryRdeprecatedTopology
+nodeName (	RnodeName
+zone (	Rzone<
+hints (2&.k8s.io.api.discovery.v1.EndpointHintsRhintsE
+DeprecatedTopologyEntry
+key (	Rkey
+value (	Rvalue:8"f
+EndpointConditions
+ready (Rready
+serving (Rserving 
+terminating (Rterminating"ã
+EndpointHints<
+forZones (2 .k8s.io.api.discovery.v1.ForZoneRforZones<
+forNodes (2 .k8s.io.api.discovery.v1.ForNodeRforNodes"t
+EndpointPort
+name (	Rname
+protocol (	Rprotocol
+port (Rport 
+appProtocol (	RappProtocol"˝
+EndpointSliceL
+metadata (20.k8s.io.apimachinery.pkg.apis.meta.v1.ObjectMetaRmetadata 
+addressType (	RaddressType?
+	endpoints (2!.k8s.io.api.discovery.v1.EndpointR	endpoints;
+ports (2%.k8s.io.api.discovery.v1.EndpointPortRports"ù
+EndpointSliceListJ
+metadata (2..k8s.io.apimachinery.pkg.apis.meta.v1.ListMetaRmetadata<
+items (2&.k8s.io.api.discovery.v1.EndpointSliceRitems"
+ForNode
+name (	Rname"
+ForZone
+name (	RnameBZk8s.io/api/discovery/v1
+©
+*k8s.io/api/coordination/v1/generated.protok8s.io.api.coordination.v14k8s.io/apimachinery/pkg/apis/meta/v1/generated.proto/k8s.io/apimachinery/pkg/runtime/generated.proto6k8s.io/apimachinery/pkg/runtime/schema/generated.proto"ê
+LeaseL
+metadata (20.k8s.io.apimachinery.pkg.apis.meta.v1.ObjectMetaRmetadata9
+spec (2%.k8s.io.api.coordination.v1.LeaseSpecRspec"ê
+	LeaseListJ
+metadata (2..k8s.io.apimachinery.pkg.apis.meta.v1.ListMetaRmetadata7
+items (2!.k8s.io.api.coordination.v1.LeaseRitems"˚
+	LeaseSpec&
+holderIdentity (	RholderIdentity2
+leaseDurationSeconds (RleaseDurationSecondsQ
+acquireTime (2/.k8s.io.apimachinery.pkg.apis.meta.v1.MicroTimeRacquireTimeM
+	renewTime (2/.k8s.io.apimachinery.pkg.apis.meta.v1.MicroTimeR	renewTime*
+leaseTransitions (RleaseTransitions
+strategy (	Rstrategy(
+preferredHolder (	RpreferredHolderBZk8s.io/api/coordination/v1
+“
+*k8s.io/api/certificates/v1/generated.protok8s.io.api.certificates.v1"k8s.io/api/core/v1/generated.proto4k8s.io/apimachinery/pkg/apis/meta/v1/generated.proto/k8s.io/apimachinery/pkg/runtime/generated.proto6k8s.io/apimachinery/pkg/runtime/schema/generated.proto"ç
+CertificateSigningRequestL
+metadata (20.k8s.io.apimachinery.pkg.apis.meta.v1.ObjectMetaRmetadataM
+spec (29.k8s.io.api.certificates.v1.CertificateSigningRequestSpecRspecS
+status (2;.k8s.io.api.certificates.v1.CertificateSigningRequestStatusRstatus"≤
+"CertificateSigningRequestCondition
+type (	Rtype
+status (	Rstatus
+reason (	Rreason
+message (	RmessageR
+lastUpdateTime (2*.k8s.io.apimachinery.pkg.apis.meta.v1.TimeRlastUpdateTimeZ
+lastTransitionTime (2*.k8s.io.apimachinery.pkg.apis.meta.v1.TimeRlastTransitionTime"∏
+CertificateSigningRequestListJ
+metadata (2..k8s.io.apimachinery.pkg.apis.meta.v1.ListMetaRmetadataK
+items (25.k8s.io.api.certificates.v1.CertificateSigningRequestRitems"£
+CertificateSigningRequestSpec
+request (Rrequest
+
+signerName (	R
+signerName,
+expirationSeconds (RexpirationSeconds
+usages (	Rusages
+username (	Rusername
+uid (	Ruid
+groups (	RgroupsZ
+extra (2D.k8s.io.api.certificates.v1.CertificateSigningRequestSpec.ExtraEntryRextra`
+
+ExtraEntry
+key (	Rkey<
+value (2&.k8s.io.api.certificates.v1.ExtraValueRvalue:8"£
+CertificateSigningRequestStatus^
+
+conditions (2>.k8s.io.api.certificates.v1.CertificateSigningRequestConditionR
+conditions 
+certificate (Rcertificate"™
+ClusterTrustBundleL
+metadata (20.k8s.io.apimachinery.pkg.apis.meta.v1.ObjectMetaRmetadataF
+spec (22.k8s.io.api.certificates.v1.ClusterTrustBundleSpecRspec"™
+ClusterTrustBundleListJ
+metadata (2..k8s.io.apimachinery.pkg.apis.meta.v1.ListMetaRmetadataD
+items (2..k8s.io.api.certificates.v1.ClusterTrustBundleRitems"Z
+ClusterTrustBundleSpec
+
+signerName (	R
+signerName 
+trustBundle (	RtrustBundle""
+
+ExtraValue
+items (	Ritems"Å
+PodCertificateRequestL
+metadata (20.k8s.io.apimachinery.pkg.apis.meta.v1.ObjectMetaRmetadataI
+spec (25.k8s.io.api.certificates.v1.PodCertificateRequestSpecRspecO
+status (27.k8s.io.api.certificates.v1.PodCertificateRequestStatusRstatus"∞
+PodCertificateRequestListJ
+metadata (2..k8s.io.apimachinery.pkg.apis.meta.v1.ListMetaRmetadataG
+items (21.k8s.io.api.certificates.v1.PodCertificateRequestRitems"∆
+PodCertificateRequestSpec
+
+signerName (	R
+signerName
+podName (	RpodName
+podUID (	RpodUID.
+serviceAccountName (	RserviceAccountName,
+serviceAccountUID (	RserviceAccountUID
+nodeName (	RnodeName
+nodeUID (	RnodeUID2
+maxExpirationSeconds (RmaxExpirationSeconds,
+stubPKCS10Request (RstubPKCS10Requestí
+unverifiedUserAnnotations (2T.k8s.io.api.certificates.v1.PodCertificateRequestSpec.UnverifiedUserAnnotationsEntryRunverifiedUserAnnotationsL
+UnverifiedUserAnnotationsEntry
+key (	Rkey
+value (	Rvalue:8"Ä
+PodCertificateRequestStatusO
+
+conditions (2/.k8s.io.apimachinery.pkg.apis.meta.v1.ConditionR
+conditions*
+certificateChain (	RcertificateChainH
+	notBefore (2*.k8s.io.apimachinery.pkg.apis.meta.v1.TimeR	notBeforeR
+beginRefreshAt (2*.k8s.io.apimachinery.pkg.apis.meta.v1.TimeRbeginRefreshAtF
+notAfter (2*.k8s.io.apimachinery.pkg.apis.meta.v1.TimeRnotAfterBZk8s.io/api/certificates/v1

@@ -5,11 +5,13 @@ kubectl 1.33's typed clients send for built-in kinds (`kubectl create namespace`
 A body is `k8s\\x00` and a `runtime.Unknown` holding the object's apiVersion, kind and
 serialized message. The messages are described by `k8s-types.pb`, a FileDescriptorSet compiled
 from the upstream `generated.proto` files (Apache-2.0; kubernetes/api 10b39a39b,
-kubernetes/apimachinery eed236ce) of core, apps, batch, rbac, networking, policy,
-scheduling, autoscaling and authentication v1, with their imports:
+kubernetes/apimachinery eed236ce) of the v1 versions of core, apps, batch, rbac,
+networking, policy, scheduling, autoscaling, authentication, authorization, storage, events,
+discovery, coordination and certificates, with their imports:
 
     python -m grpc_tools.protoc -I. --include_imports --descriptor_set_out=k8s-types.pb \\
-        k8s.io/api/{core,apps,batch,rbac,networking,policy,scheduling,autoscaling,authentication}/v1/generated.proto
+        k8s.io/api/{core,apps,batch,rbac,networking,policy,scheduling,autoscaling,\\
+        authentication,authorization,storage,events,discovery,coordination,certificates}/v1/generated.proto
 
 Field names in those files are the JSON names; a few apimachinery types (Time, IntOrString,
 Quantity, RawExtension, FieldsV1) have their own JSON form. The double answers in JSON, which
@@ -85,6 +87,58 @@ SPECIAL: dict[str, Callable[[Any], Any]] = {
 }
 
 
+# Pointer fields of the API types, where a zero or false is meant (Go writes a pointer field
+# only when it is set). Any other zero or false is Go's zero value, which JSON leaves out.
+MEANT_ZEROS = frozenset(
+    {
+        "replicas",
+        "parallelism",
+        "completions",
+        "backoffLimit",
+        "backoffLimitPerIndex",
+        "activeDeadlineSeconds",
+        "ttlSecondsAfterFinished",
+        "startingDeadlineSeconds",
+        "successfulJobsHistoryLimit",
+        "failedJobsHistoryLimit",
+        "suspend",
+        "revisionHistoryLimit",
+        "progressDeadlineSeconds",
+        "terminationGracePeriodSeconds",
+        "deletionGracePeriodSeconds",
+        "runAsUser",
+        "runAsGroup",
+        "runAsNonRoot",
+        "fsGroup",
+        "privileged",
+        "readOnlyRootFilesystem",
+        "allowPrivilegeEscalation",
+        "automountServiceAccountToken",
+        "enableServiceLinks",
+        "shareProcessNamespace",
+        "hostUsers",
+        "immutable",
+        "optional",
+        "defaultMode",
+        "mode",
+        "setHostnameAsFQDN",
+        "minAvailable",
+        "maxUnavailable",
+        "maxSurge",
+        "partition",
+        "expirationSeconds",
+        "initialDelaySeconds",
+        "periodSeconds",
+        "timeoutSeconds",
+        "successThreshold",
+        "failureThreshold",
+        "priority",
+        "weight",
+        "value",
+    }
+)
+
+
 def _value(field: FieldDescriptor, value: Any) -> Any:
     if field.type == FieldDescriptor.TYPE_MESSAGE:
         return to_json(value)
@@ -95,8 +149,8 @@ def _value(field: FieldDescriptor, value: Any) -> Any:
 
 def to_json(message: Message) -> Any:
     """A decoded message in the JSON form of the Kubernetes API. Go writes every non-pointer
-    field, empty or not; empty strings, lists, maps and zero times are left out here, as
-    `omitempty` leaves them out of JSON (zero numbers and false stay: they may be meant)."""
+    field, empty or not; empty strings, lists, maps, zero times, and zeros and falses of
+    fields that are not pointers are left out here, as `omitempty` leaves them out of JSON."""
     special = SPECIAL.get(message.DESCRIPTOR.full_name)
     if special is not None:
         return special(message)
@@ -117,6 +171,9 @@ def to_json(message: Message) -> Any:
             or converted == []
             or (entry is not None and entry.GetOptions().map_entry and not converted)
         ):
+            continue
+        zero = converted is False or (type(converted) is int and converted == 0)
+        if zero and field.name not in MEANT_ZEROS:
             continue
         out[field.name] = converted
     return out

@@ -151,6 +151,18 @@ BUILTINS: tuple[ResourceType, ...] = (
 )
 
 CRD = BUILTINS[-1]
+# `kubectl auth can-i` asks these; the double answers and keeps nothing
+REVIEWS = (
+    ResourceType(
+        "authorization.k8s.io",
+        "v1",
+        "selfsubjectaccessreviews",
+        "SelfSubjectAccessReview",
+        namespaced=False,
+        verbs=("create",),
+    ),
+)
+BUILTINS = BUILTINS + REVIEWS
 
 
 def from_crd(crd: dict[str, Any]) -> list[ResourceType]:
