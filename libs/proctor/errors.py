@@ -10,6 +10,8 @@ ProctorError
 ├── StoreError             the audit store (Postgres) refused or did not answer
 ├── ChainBroken            the audit hash chain does not verify
 ├── StackError             the embedded stack could not start or is already running
+├── ApiError               the Kubernetes double answers a request with a failure Status
+│                          (proctor.kubedouble.errors)
 └── GatewayError           the ingress-proxy could not carry a command through
     ├── ServiceUnavailable     a service a decision needs did not answer (fail closed)
     │   ├── ClassifierUnavailable
