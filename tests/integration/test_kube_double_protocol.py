@@ -13,6 +13,7 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
+from proctor.k8sproto import MAGIC, MEDIA_TYPE, _message
 from proctor.kubedouble import (
     DEMO_DEPLOYMENT,
     DEMO_NAMESPACE,
@@ -21,7 +22,6 @@ from proctor.kubedouble import (
     build_app,
 )
 from proctor.kubedouble.demo import seed
-from proctor.kubedouble.k8sproto import MAGIC, MEDIA_TYPE, _message
 
 TOKEN = "protocol-test-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

@@ -10,7 +10,9 @@ from typing import Any
 
 import yaml
 
-from proctor.kubedouble import controller, k8sproto
+from proctor import k8sproto
+from proctor.errors import UnreadableRequest
+from proctor.kubedouble import controller
 from proctor.kubedouble.errors import ApiError, bad_request, conflict
 from proctor.kubedouble.patches import APPLY_PATCH, STRATEGIC_MERGE_PATCH, apply_patch
 from proctor.kubedouble.resources import BUILTINS, REVIEWS, ResourceType
@@ -32,7 +34,10 @@ def parse_body(raw: bytes, content_type: str = "application/json") -> Any:
     if not raw.strip():
         raise bad_request("the request has no body")
     if content_type == k8sproto.MEDIA_TYPE:
-        return k8sproto.decode(raw)
+        try:
+            return k8sproto.decode(raw)
+        except UnreadableRequest as exc:
+            raise ApiError(415, str(exc), "UnsupportedMediaType") from exc
     try:
         if content_type == APPLY_PATCH:
             return yaml.safe_load(raw)

@@ -1,6 +1,8 @@
 """Reading the Kubernetes protobuf encoding (`application/vnd.kubernetes.protobuf`), which
 kubectl 1.33's typed clients send for built-in kinds (`kubectl create namespace`,
-`create secret`, `create deployment`, ...), into the JSON form the double stores.
+`create secret`, `create deployment`, ...), into their JSON form: the gateway forwards such a
+body as JSON (what it shows the approver, records and judges is then what runs), and the
+Kubernetes double stores it.
 
 A body is `k8s\\x00` and a `runtime.Unknown` holding the object's apiVersion, kind and
 serialized message. The messages are described by `k8s-types.pb`, a FileDescriptorSet compiled
@@ -32,7 +34,7 @@ from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import DecodeError, Message
 
-from proctor.kubedouble.errors import ApiError, bad_request
+from proctor.errors import UnreadableRequest
 
 MEDIA_TYPE = "application/vnd.kubernetes.protobuf"
 MAGIC = b"k8s\x00"
@@ -53,9 +55,7 @@ def _message(name: str) -> type[Message]:
     try:
         found: Descriptor = _pool().FindMessageTypeByName(name)
     except KeyError:
-        raise ApiError(
-            415, f"the double cannot read {name} in protobuf: send JSON", "UnsupportedMediaType"
-        ) from None
+        raise UnreadableRequest(f"{name} cannot be read in protobuf: send JSON") from None
     return message_factory.GetMessageClass(found)
 
 
@@ -189,14 +189,14 @@ def message_name(api_version: str, kind: str) -> str:
 def decode(raw: bytes) -> dict[str, Any]:
     """The object in a protobuf-encoded request body, as JSON."""
     if not raw.startswith(MAGIC):
-        raise bad_request("a protobuf body starts with the k8s magic number")
+        raise UnreadableRequest("a protobuf body starts with the k8s magic number")
     try:
         unknown = _message("k8s.io.apimachinery.pkg.runtime.Unknown").FromString(raw[len(MAGIC) :])
         type_meta = unknown.typeMeta  # type: ignore[attr-defined]
         api_version, kind = type_meta.apiVersion, type_meta.kind
         inner = _message(message_name(api_version, kind)).FromString(unknown.raw)  # type: ignore[attr-defined]
     except DecodeError as exc:
-        raise bad_request(f"the protobuf body cannot be read: {exc}") from exc
+        raise UnreadableRequest(f"the protobuf body cannot be read: {exc}") from exc
     obj = to_json(inner)
     obj["apiVersion"], obj["kind"] = api_version, kind
     return dict(obj)
