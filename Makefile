@@ -43,8 +43,9 @@ proto: install
 
 ## Benchmarks: the gateway against a direct connection (pgbench), audit ingest and lag,
 ## masking throughput, reads with masking against direct, an approver's click to the
-## agent's result, approval start-up with 100,000 past approvals, and what looking functions
-## up in a target's catalog costs on a miss.
+## agent's result, approval start-up with 100,000 past approvals, what looking functions up
+## in a target's catalog costs on a miss, and kubectl through the gateway against the
+## Kubernetes API server double directly.
 bench: install
 	$(BIN)/python bench/proxy_pgbench.py
 	$(BIN)/python bench/audit_ingest.py
@@ -53,6 +54,7 @@ bench: install
 	$(BIN)/python bench/approval_click.py
 	$(BIN)/python bench/approval_startup.py
 	$(BIN)/python bench/catalog_lookup.py
+	$(BIN)/python bench/kube_gateway.py
 
 clean:
 	rm -rf $(VENV) .proctor .pytest_cache .mypy_cache .ruff_cache

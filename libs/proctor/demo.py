@@ -19,6 +19,7 @@ from proctor.gateway import hash_token, new_token
 from proctor.scram import ScramVerifier
 
 DEMO_DATABASE = "demo"
+DEMO_CLUSTER = "demo-cluster"  # a Kubernetes API server double (proctor.kubedouble)
 AGENT = "alice"
 APPROVER = "bob"
 
@@ -89,8 +90,14 @@ def _stored(token: str) -> dict[str, str]:
     return {"token_sha256": hash_token(token), "token_scram_sha256": str(ScramVerifier.of(token))}
 
 
-def write_gateway_config(run_dir: Path, tokens: dict[str, str], target_url: str) -> Path:
-    """The gateway configuration of the demo: tokens stored hashed, the target's URL."""
+def write_gateway_config(
+    run_dir: Path,
+    tokens: dict[str, str],
+    target_url: str,
+    cluster: dict[str, str] | None = None,
+) -> Path:
+    """The gateway configuration of the demo: tokens stored hashed, the target's URL, and the
+    demo cluster's entry (a `kind: kubernetes` resource) when there is one."""
     config: dict[str, Any] = {
         "identities": {
             AGENT: {"groups": ["engineering"], **_stored(tokens[AGENT])},
@@ -98,6 +105,8 @@ def write_gateway_config(run_dir: Path, tokens: dict[str, str], target_url: str)
         },
         "resources": {DEMO_DATABASE: {"kind": "postgres", "url": target_url}},
     }
+    if cluster is not None:
+        config["resources"][DEMO_CLUSTER] = {"kind": "kubernetes", **cluster}
     path = run_dir / "gateway.yaml"
     path.write_text(
         "# Written by `proctor up` for the demo. Tokens are stored as SHA-256 and SCRAM "

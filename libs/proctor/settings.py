@@ -161,6 +161,11 @@ class Settings(BaseSettings):
         description="The largest request body (bytes) kubectl may send through the gateway; a "
         "larger one is refused with a 413 Status",
     )
+    kube_session_idle: float = Field(
+        60.0,
+        gt=0,
+        description="Seconds without a request after which a Kubernetes session is closed",
+    )
     kube_max_connections: int = Field(
         1000, ge=1, description="Kubernetes client connections one proxy process accepts at once"
     )

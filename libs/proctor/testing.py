@@ -236,17 +236,20 @@ def _stored_token(token: str) -> dict[str, str]:
 
 
 def write_gateway_config(
-    path: Path, identities: dict[str, dict[str, Any]], resources: dict[str, str]
+    path: Path, identities: dict[str, dict[str, Any]], resources: dict[str, Any]
 ) -> Path:
     """A gateway config file: each identity's `token` is stored as its SHA-256 and SCRAM
     verifier (other keys, such as `groups` or `slack_user`, go as given); each resource is a
-    Postgres URL."""
+    Postgres URL, or the resource's whole entry (a mapping with its `kind`)."""
     config = {
         "identities": {
             name: {k: v for k, v in spec.items() if k != "token"} | _stored_token(spec["token"])
             for name, spec in identities.items()
         },
-        "resources": {name: {"kind": "postgres", "url": url} for name, url in resources.items()},
+        "resources": {
+            name: spec if isinstance(spec, dict) else {"kind": "postgres", "url": spec}
+            for name, spec in resources.items()
+        },
     }
     path.write_text(yaml.safe_dump(config))
     return path

@@ -112,9 +112,11 @@ async def running_gateway(
     workdir: Path,
     env: dict[str, str],
     identities: dict[str, dict[str, Any]] | None = None,
+    resources: dict[str, Any] | None = None,
 ) -> AsyncIterator[RunningGateway]:
     """The classifier, masker and ingress-proxy as processes, in front of `target_url` as
-    resource `target` (alice and bob, or `identities`), stopped on exit."""
+    resource `target` (alice and bob, or `identities`; more `resources` beside it), stopped on
+    exit."""
     config_path = write_gateway_config(
         workdir / "gateway.yaml",
         identities
@@ -122,7 +124,7 @@ async def running_gateway(
             "alice": {"groups": ["engineering"], "token": AGENT_TOKEN},
             "bob": {"groups": ["sre"], "token": APPROVER_TOKEN},
         },
-        {"target": target_url},
+        {"target": target_url, **(resources or {})},
     )
     port = free_port()
     env = {

@@ -19,6 +19,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from proctor.errors import MaskUnavailable, Unmaskable
 from proctor.maskrules import Prefilter
 from proctor_ingress.kube.maskcall import (
     MASKED,
@@ -28,7 +29,7 @@ from proctor_ingress.kube.maskcall import (
 )
 from proctor_ingress.kube.masking import LAST_APPLIED, mask_object, secret_name, value_hint
 from proctor_ingress.kube.streams import LogMasker, WatchMasker
-from proctor_ingress.masking import MaskStats, MaskUnavailable, Unmaskable
+from proctor_ingress.masking import MaskStats
 
 EMAIL = "jane.doe@example.com"
 CARD = "4111 1111 1111 1111"

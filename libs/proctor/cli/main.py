@@ -58,7 +58,8 @@ def _parser() -> argparse.ArgumentParser:
     kube.add_argument("--resource", required=True, help="the Kubernetes resource's name")
     kube.add_argument("--as", dest="user", required=True, help="the Proctor identity")
     kube.add_argument(
-        "--token", help="the identity's access token (default: PROCTOR_TOKEN, else asked)"
+        "--token",
+        help="the identity's access token (default: PROCTOR_TOKEN, the demo's, else asked)",
     )
     kube.add_argument(
         "--server", help="the gateway's Kubernetes listener (default: from PROCTOR_KUBE_LISTEN)"
@@ -127,11 +128,17 @@ def _kubeconfig(args: argparse.Namespace) -> int:
     import os
     from pathlib import Path
 
+    from proctor.cli.approvals import _demo_token
     from proctor.kubeconfig import kubeconfig, read_ca, server_url, write_kubeconfig
     from proctor.settings import load_settings
 
     settings = load_settings()
-    token = args.token or os.environ.get("PROCTOR_TOKEN") or getpass.getpass("token: ")
+    token = (
+        args.token
+        or os.environ.get("PROCTOR_TOKEN")
+        or _demo_token(settings.run_dir, args.user)
+        or getpass.getpass("token: ")
+    )
     ca = Path(args.ca) if args.ca else None
     if ca is None:
         stack_ca = settings.run_dir / "secrets" / "tls" / "ca.pem"

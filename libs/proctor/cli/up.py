@@ -39,6 +39,7 @@ from proctor.decisions import load_or_create_signing_key
 from proctor.demo import (
     AGENT,
     APPROVER,
+    DEMO_CLUSTER,
     DEMO_DATABASE,
     DEMO_SQL,
     demo_identities,
@@ -46,12 +47,14 @@ from proctor.demo import (
 )
 from proctor.embedded import EmbeddedNats, EmbeddedPostgres
 from proctor.errors import StackError
+from proctor.kubeconfig import kubeconfig, server_url, write_kubeconfig
 from proctor.localca import TlsFiles, ensure_local_tls
 from proctor.pids import process_running
 from proctor.settings import STACK_FILE, Settings, load_settings
 
 EMBEDDED_NATS_PORT = 4223
 EMBEDDED_PG_PORT = 5433
+DEMO_CLUSTER_PORT = 6445  # the demo's Kubernetes API server double
 AUDIT_DATABASE = "proctor"
 
 
@@ -315,6 +318,7 @@ class Stack:
         self.secrets: StackSecrets | None = None
         self.stopping = threading.Event()
         self.info: dict[str, Any] = {}
+        self.demo_cluster: dict[str, str] = {}  # the demo cluster's address and credentials
 
     def start(self) -> dict[str, Any]:
         env = dict(os.environ)
@@ -363,17 +367,22 @@ class Stack:
         asyncio.run(_prepare_bus(self.settings))
         self.env = env
         self.children = services(self.settings, self.run_dir / "logs", secrets.service_env())
+        if self.demo_cluster:
+            self.children.insert(0, self._demo_cluster_process())
         for child in self.children:
             child.start(env)
         if not asyncio.run(_wait_for_consumer(self.settings)):
             raise StackError(f"the audit service did not start; see {self.run_dir / 'logs'}")
         if not asyncio.run(_wait_for_classifier(self.settings)):
             raise StackError(f"the classifier did not start; see {self.run_dir / 'logs'}")
-        if not _wait_for_port(self.settings.pg_listen):
-            raise StackError(
-                f"the ingress-proxy is not listening on {self.settings.pg_listen}; "
-                f"see {self.run_dir / 'logs'}"
-            )
+        listeners = [self.settings.pg_listen]
+        if self.demo_cluster:
+            listeners.append(self.settings.kube_listen)
+        for listen in listeners:
+            if not _wait_for_port(listen):
+                raise StackError(
+                    f"the ingress-proxy is not listening on {listen}; see {self.run_dir / 'logs'}"
+                )
         self.info = {
             "pid": os.getpid(),
             "started_at": datetime.now(UTC).isoformat(),
@@ -386,6 +395,7 @@ class Stack:
             "database_url": db_url,
             "database": db_note,
             "pg_listen": self.settings.pg_listen,
+            "kube_listen": self.settings.kube_listen if self.demo_cluster else None,
             "demo": self.demo,
         }
         return self.describe()
@@ -412,7 +422,17 @@ class Stack:
         else:
             base, _, _ = audit_db_url.partition("?")[0].rpartition("/")
             target = f"{base}/{DEMO_DATABASE}"
-        path = write_gateway_config(self.run_dir, tokens, target)
+        cluster_dir = self.run_dir / "demo-cluster"
+        cluster_tls = ensure_local_tls(cluster_dir / "tls", "127.0.0.1")
+        cluster_token = cluster_dir / "token"
+        if not cluster_token.exists():
+            busaccess.write_private(cluster_token, f"demo-cluster-{token_urlsafe(18)}\n")
+        self.demo_cluster = {
+            "url": f"https://127.0.0.1:{DEMO_CLUSTER_PORT}",
+            "token_file": str(cluster_token),
+            "certificate_authority": str(cluster_tls.ca),
+        }
+        path = write_gateway_config(self.run_dir, tokens, target, self.demo_cluster)
         host, _, port = self.settings.pg_listen.rpartition(":")
         agent = f"postgresql://{AGENT}:{tokens[AGENT]}@{host}:{port}/{DEMO_DATABASE}"
         if self.secrets is not None and self.secrets.tls is not None:
@@ -423,7 +443,33 @@ class Stack:
             "approver": APPROVER,
             "approver_token": tokens[APPROVER],
         }
+        if self.secrets is not None and self.secrets.tls is not None:
+            self.demo["kubeconfig"] = str(
+                write_kubeconfig(
+                    self.run_dir / f"kubeconfig-{AGENT}.yaml",
+                    kubeconfig(
+                        server_url(self.settings.kube_listen),
+                        DEMO_CLUSTER,
+                        AGENT,
+                        tokens[AGENT],
+                        self.secrets.tls.ca.read_bytes(),
+                    ),
+                )
+            )
         return path
+
+    def _demo_cluster_process(self) -> ServiceProcess:
+        """The demo cluster: a Kubernetes API server double (not a cluster), supervised."""
+        cluster_dir = self.run_dir / "demo-cluster"
+        return ServiceProcess(
+            "demo-cluster",
+            [
+                sys.executable, "-m", "proctor.kubedouble", "--host", "127.0.0.1",
+                "--port", str(DEMO_CLUSTER_PORT), "--token-file", str(cluster_dir / "token"),
+                "--tls-dir", str(cluster_dir / "tls"),
+            ],
+            self.run_dir / "logs" / "demo-cluster.log",
+        )  # fmt: skip
 
     def watches(self) -> list[ServerWatch]:
         """The embedded servers, supervised like the services."""
@@ -479,6 +525,8 @@ def _print_banner(info: dict[str, Any]) -> None:
     for name, svc in info["services"].items():
         print(f"  {name + ':':<15} pid {svc['pid']}, log {svc['log']}")
     print(f"  {'agents:':<15} postgres wire protocol on {info['pg_listen']}")
+    if info.get("kube_listen"):
+        print(f"  {'':<15} Kubernetes API (kubectl) on https://{info['kube_listen']}")
     if info.get("demo"):
         demo = info["demo"]
         print()
@@ -489,6 +537,15 @@ def _print_banner(info: dict[str, Any]) -> None:
         print(
             f"  approve or deny held statements:  {_cli()} approvals list --as {demo['approver']}"
         )
+        if demo.get("kubeconfig"):
+            print()
+            print(
+                f"  demo cluster `{DEMO_CLUSTER}`: a Kubernetes API server double (not a real "
+                "cluster; see docs/kubernetes.md to point a resource at one), with a "
+                "crash-looping deployment in namespace demo"
+            )
+            print(f"kubeconfig: {demo['kubeconfig']}")
+            print(f"  try:  KUBECONFIG={demo['kubeconfig']} kubectl -n demo get pods")
     print()
     print(f"  follow the event stream (SIEM):  {_cli()} events tail")
     print(f"  replay a session:                {_cli()} replay SESSION_ID")

@@ -14,9 +14,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from proctor.errors import MaskUnavailable, Unmaskable
 from proctor_ingress.kube.maskcall import MaskTexts
 from proctor_ingress.kube.masking import mask_objects
-from proctor_ingress.masking import MaskStats, MaskUnavailable, Unmaskable
+from proctor_ingress.masking import MaskStats
 
 LINE_CAP = 64 * 1024  # bytes of a log line masked as one unit
 EVENT_CAP = 16 * 1024 * 1024  # bytes of one watch event
