@@ -612,6 +612,17 @@ async def test_log_lines_go_out_as_soon_as_complete() -> None:
     assert fake.calls[0][0][0] == "log"
 
 
+async def test_leading_timestamps_are_kept_and_not_sent() -> None:
+    fake = FakeMasker()
+    line = f"2026-12-01T10:00:00.123456789Z [2026-12-01 10:00:00,123] INFO paid by {EMAIL}\n"
+    out = await LogMasker(fake).feed(line.encode() + b"2026-12-01T10:00:01Z \n")
+    assert out == (
+        b"2026-12-01T10:00:00.123456789Z [2026-12-01 10:00:00,123] INFO paid by <EMAIL_ADDRESS>\n"
+        b"2026-12-01T10:00:01Z \n"
+    )
+    assert fake.calls == [[("log", f"INFO paid by {EMAIL}"), ("log", "")]]
+
+
 async def test_a_long_line_is_cut_and_memory_stays_bounded() -> None:
     fake = FakeMasker()
     logs = LogMasker(fake, line_cap=64 * 1024)
