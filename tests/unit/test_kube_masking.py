@@ -485,6 +485,7 @@ async def test_names_that_are_not_kubernetes_names_are_masked() -> None:
         "kind": "Customer",
         "metadata": {"name": "c-1"},
         "spec": {
+            "params": [{"name": "notify", "value": [f"to {EMAIL}"]}],
             "userName": EMAIL,
             "lastName": "Doe",
             "serviceName": "billing",
@@ -495,7 +496,8 @@ async def test_names_that_are_not_kubernetes_names_are_masked() -> None:
     await mask_object(obj, fake)
     assert obj["spec"]["userName"] == "<EMAIL_ADDRESS>"
     assert obj["spec"]["adminPassword"] == MASKED and obj["spec"]["serviceName"] == "billing"
-    assert set(fake.hints()) == {"userName", "lastName", "publicKey"}
+    assert obj["spec"]["params"][0]["value"] == ["to <EMAIL_ADDRESS>"]
+    assert set(fake.hints()) == {"notify", "userName", "lastName", "publicKey"}
 
 
 async def test_mask_unavailable_propagates_and_nothing_is_written_back() -> None:

@@ -169,6 +169,7 @@ def masker_over_nats(nc: NATS, timeout: float, prefilter: Prefilter, stats: Mask
         except BaseException:
             for task in tasks:
                 task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)  # nothing left unretrieved
             raise
         return out
 
