@@ -194,6 +194,12 @@ async def test_watch_stream_and_a_large_list(nc: NATS) -> None:
     assert [p["metadata"]["name"] for p in listed["items"]] == [f"checkout-{i}" for i in range(300)]
     assert elapsed < 5, f"a 300-pod list took {elapsed:.2f} s to mask"
 
+    # A ConfigMap of 1,000 keys: one row of 1,000 columns, each named by its key.
+    data = {f"customer_{i}": f"user{i}@example.com" for i in range(1000)}
+    cm = {"kind": "ConfigMap", "apiVersion": "v1", "metadata": {"name": "wide"}, "data": data}
+    await mask_object(cm, mask)
+    assert set(cm["data"].values()) <= {"<EMAIL_ADDRESS>", "<PERSON>"}
+
 
 async def test_without_a_masker_nothing_goes_out(nats_server: EmbeddedNats) -> None:
     """A bus with no masker: the object and the log raise, so the proxy answers an error."""

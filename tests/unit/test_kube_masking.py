@@ -486,6 +486,7 @@ async def test_names_that_are_not_kubernetes_names_are_masked() -> None:
         "kind": "Customer",
         "metadata": {"name": "c-1"},
         "spec": {
+            "params": [{"name": "notify", "value": [f"to {EMAIL}"]}],
             "userName": EMAIL,
             "lastName": "Doe",
             "serviceName": "billing",
@@ -496,7 +497,8 @@ async def test_names_that_are_not_kubernetes_names_are_masked() -> None:
     await mask_object(obj, fake)
     assert obj["spec"]["userName"] == "<EMAIL_ADDRESS>"
     assert obj["spec"]["adminPassword"] == MASKED and obj["spec"]["serviceName"] == "billing"
-    assert set(fake.hints()) == {"userName", "lastName", "publicKey"}
+    assert obj["spec"]["params"][0]["value"] == ["to <EMAIL_ADDRESS>"]
+    assert set(fake.hints()) == {"notify", "userName", "lastName", "publicKey"}
 
 
 async def test_mask_unavailable_propagates_and_nothing_is_written_back() -> None:
@@ -611,6 +613,17 @@ async def test_log_lines_go_out_as_soon_as_complete() -> None:
     assert await logs.finish() == b"thi"
     assert [len(c) for c in fake.calls] == [1, 1, 1]
     assert fake.calls[0][0][0] == "log"
+
+
+async def test_leading_timestamps_are_kept_and_not_sent() -> None:
+    fake = FakeMasker()
+    line = f"2026-12-01T10:00:00.123456789Z [2026-12-01 10:00:00,123] INFO paid by {EMAIL}\n"
+    out = await LogMasker(fake).feed(line.encode() + b"2026-12-01T10:00:01Z \n")
+    assert out == (
+        b"2026-12-01T10:00:00.123456789Z [2026-12-01 10:00:00,123] INFO paid by <EMAIL_ADDRESS>\n"
+        b"2026-12-01T10:00:01Z \n"
+    )
+    assert fake.calls == [[("log", f"INFO paid by {EMAIL}"), ("log", "")]]
 
 
 async def test_a_long_line_is_cut_and_memory_stays_bounded() -> None:

@@ -38,7 +38,7 @@ TOO_LARGE = "<withheld by Proctor: too large to mask>"
 WITHHELD_ENTITY = "WITHHELD"
 
 BATCH_BYTES = 512 * 1024  # text per request, under NATS's default 1 MiB max_payload
-BATCH_VALUES = 2000  # texts per request: a large list spreads over the masker's replicas
+BATCH_VALUES = 512  # texts per request: a large list spreads over the masker's replicas
 MASK_IN_FLIGHT = 4
 _DEFAULT_MAX_PAYLOAD = 1024 * 1024
 _ENVELOPE = 64 * 1024  # room for the protobuf around one large text
@@ -169,6 +169,7 @@ def masker_over_nats(nc: NATS, timeout: float, prefilter: Prefilter, stats: Mask
         except BaseException:
             for task in tasks:
                 task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)  # nothing left unretrieved
             raise
         return out
 

@@ -385,6 +385,8 @@ def _named_values(items: list[dict[str, Any]], batch: _Batch) -> None:
         value = item.get("value")
         if isinstance(value, str):
             batch.text(item, "value", item["name"], value)
+        elif value is not None:
+            _walk(value, item["name"], batch)
         _walk_dict(item, batch, frozenset({"value"}))
 
 

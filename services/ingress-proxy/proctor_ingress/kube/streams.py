@@ -12,6 +12,7 @@ proxy ends the stream, and nothing of it after what was already returned goes ou
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from proctor.errors import MaskUnavailable, Unmaskable
@@ -21,6 +22,12 @@ from proctor_ingress.masking import MaskStats
 
 LINE_CAP = 64 * 1024  # bytes of a log line masked as one unit
 EVENT_CAP = 16 * 1024 * 1024  # bytes of one watch event
+# Timestamps that start a line: the kubelet's (`logs --timestamps`), then the application's
+# (`2026-12-01 10:00:00,123`, `[2026-12-01T10:00:00Z]`). A time of day is no one's data, and
+# its digits cost the masker more than the rest of a short line (a phone number's look).
+_LEADING_TIMES = re.compile(
+    r"(?:\[?\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d{1,9})?(?:Z|[+-]\d\d:?\d\d)?\]?[ \t]+){1,2}"
+)
 
 
 def _cut_point(buf: bytearray, at: int) -> int:
@@ -39,6 +46,7 @@ class LogMasker:
     the output does not depend on how the bytes arrived. The units completed by a chunk are
     masked in one call, so `logs -f` stays live. Bytes that are not UTF-8 are replaced (U+FFFD):
     what goes out is what the masker read. A secret cut in two by `line_cap` is seen in halves.
+    Leading timestamps (`_LEADING_TIMES`) are kept as they are and not sent.
     """
 
     def __init__(self, mask: MaskTexts, *, hint: str = "log", line_cap: int = LINE_CAP) -> None:
@@ -90,7 +98,14 @@ class LogMasker:
     async def _masked(self, units: list[tuple[bytes, bytes]]) -> bytes:
         if not units:
             return b""
-        texts = [text.decode("utf-8", "replace") for text, _ in units]
+        heads: list[str] = []
+        texts: list[str] = []
+        for raw, _ in units:
+            text = raw.decode("utf-8", "replace")
+            times = _LEADING_TIMES.match(text)
+            cut = times.end() if times else 0
+            heads.append(text[:cut])
+            texts.append(text[cut:])
         try:
             masked = await self.mask([(self.hint, t) for t in texts])
         except BaseException:
@@ -99,7 +114,12 @@ class LogMasker:
         if len(masked) != len(units):
             self._failed = True
             raise MaskUnavailable("the mask function answered another number of texts")
-        return b"".join([m.encode() + end for m, (_, end) in zip(masked, units, strict=True)])
+        return b"".join(
+            [
+                (head + text).encode() + end
+                for head, text, (_, end) in zip(heads, masked, units, strict=True)
+            ]
+        )
 
 
 class WatchMasker:
