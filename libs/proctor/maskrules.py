@@ -33,6 +33,7 @@ _ALTERNATIVES = (
     r"\d[a-z][a-z0-9]\d-?[a-z][a-z0-9]\d-?[a-z]{2}\d\d",
     r"akia|asia|agpa|aida|aroa",  # AWS access key ids
     r"secret|private_key|private key|accountkey|sharedaccesskey",  # AWS, GCP, PEM, Azure
+    r"passw|pwd|token|api.?key|access.?key|credential",  # labelled secrets (KEY=value)
     r"gh[pousr]_|github_pat_|glpat-|xox[abprs]-|[sr]k_(?:live|test)_",  # service tokens
     r"eyj|bearer",  # JWTs, bearer tokens
     r"dob|d\.o\.b|birth|born|ssn|social.security|passport|licen[cs]e|\bdl",  # labels

@@ -276,6 +276,20 @@ def secret_recognizers() -> list[EntityRecognizer]:
             validate=_looks_like_token,
             gate="bearer",
         ),
+        # A value labelled as a secret by its key: DB_PASSWORD=..., "api_key": "...",
+        # token=... in a query string, `password: ...` in a config file. Labels that name
+        # where a secret is or how it behaves (PASSWORD_FILE, TOKEN_TTL, SECRET_NAME) do not
+        # count, nor placeholders (${...}, <...>).
+        RegexRecognizer(
+            "SECRET",
+            r"(?<![A-Za-z0-9])[A-Za-z0-9_.\-]*?"
+            r"(?:passw(?:or)?d|pwd|secret|token|api[_\-]?key|access[_\-]?key|credentials?)"
+            r"(?![A-Za-z0-9_.\-]*?(?:file|path|ttl|name|type|len(?:gth)?|expir\w*|url|id|ref)"
+            r"(?![A-Za-z0-9]))[A-Za-z0-9_.\-]*[\"']?\s*[:=]\s*[\"']?"
+            r"(?P<value>(?!\$\{|<)[^\s\"',;&]{3,})",
+            flags=_I,
+            gate=r"passw|pwd|secret|token|api.?key|access.?key|credential",
+        ),
         RegexRecognizer(
             "URL_PASSWORD",
             r"\b[A-Za-z][A-Za-z0-9+.\-]{1,20}://[^\s:/@\"'<>]*:(?P<value>[^\s@/\"'<>]+)@",

@@ -54,6 +54,19 @@ def refuse_upgrade(request: web.Request) -> web.Response | None:
     return None
 
 
+async def refuse(request: web.Request, refused: web.Response) -> web.StreamResponse:
+    """A refusal of an exec, as the API server reports a failed exec: the WebSocket is
+    accepted and the `Status` sent on the error channel, which kubectl prints. (A refused
+    handshake would make kubectl 1.30+ retry over SPDY, and show that error instead.)"""
+    chosen = [p for p in offered(request) if p in SUBPROTOCOLS][:1]
+    client = web.WebSocketResponse(protocols=tuple(chosen))
+    await client.prepare(request)
+    assert isinstance(refused.body, bytes)
+    await client.send_bytes(bytes([ERROR]) + refused.body)
+    await client.close()
+    return client
+
+
 async def relay(
     request: web.Request, cluster: Cluster, mask: MaskTexts, answered: Answered
 ) -> web.StreamResponse:

@@ -140,6 +140,16 @@ class KubeGateway:
             )
         except ValueError as exc:
             return status(400, f"Proctor could not read this request: {exc}")
+        if detail.verb == "connect":
+            refused = kexec.refuse_upgrade(request)
+            if refused is not None:  # nothing could be relayed: no one is asked to approve it
+                return refused
+            if detail.subresource not in ("exec", "attach"):
+                return status(
+                    501,
+                    f"Proctor does not relay {detail.resource}/{detail.subresource} yet. "
+                    "Nothing was run.",
+                )
         who = pb.Identity(
             human=identity.name,
             agent=_agent(request.headers.get("User-Agent", "")),
@@ -168,6 +178,8 @@ class KubeGateway:
                 client_gone.reset(token)
                 watcher.cancel()
             if not outcome.runs:
+                if detail.verb == "connect":  # in the stream, or kubectl falls back to SPDY
+                    return await kexec.refuse(request, refusal(outcome))
                 return refusal(outcome)
             stats = MaskStats()
             mask = masker_over_nats(
@@ -177,17 +189,6 @@ class KubeGateway:
             started = time.perf_counter()
             try:
                 if detail.verb == "connect":
-                    refused = kexec.refuse_upgrade(request)
-                    if refused is not None:
-                        answered.code, answered.error = 400, "not a WebSocket exec"
-                        return refused
-                    if detail.subresource not in ("exec", "attach"):
-                        answered.code, answered.error = 501, "not relayed"
-                        return status(
-                            501,
-                            f"Proctor does not relay {detail.resource}/{detail.subresource} "
-                            "yet. Nothing was run.",
-                        )
                     return await kexec.relay(request, cluster, mask, answered)
                 return await forward(
                     request, cluster, detail, body, content_type, mask, stats, answered
