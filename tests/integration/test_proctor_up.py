@@ -22,6 +22,8 @@ from pydantic import SecretStr
 
 from proctor import bus
 from proctor.embedded import free_port
+from proctor.kubedouble import DEMO_EMAIL, DEMO_NAMESPACE, DEMO_POD
+from proctor.kubedouble.testing import Kubectl, kubectl_binaries
 from proctor.pids import process_running
 from proctor.settings import Settings
 from proctor.testing import lifecycle, wait_until
@@ -34,6 +36,7 @@ def clean_env(run_dir: Path) -> dict[str, str]:
     env["PROCTOR_RUN_DIR"] = str(run_dir)
     env["PROCTOR_PG_LISTEN"] = f"127.0.0.1:{free_port()}"  # not 6543: a real stack may run
     env["PROCTOR_APPROVAL_HTTP_LISTEN"] = f"127.0.0.1:{free_port()}"
+    env["PROCTOR_KUBE_LISTEN"] = f"127.0.0.1:{free_port()}"
     return env
 
 
@@ -110,6 +113,20 @@ async def test_proctor_up_runs_the_stack_and_replays_a_session(tmp_path: Path) -
             assert await demo.fetchval("SELECT count(*) FROM customers") == 200
         finally:
             await demo.close()
+
+        # kubectl reaches the demo cluster (the API server double) through the gateway, with
+        # the kubeconfig the banner names; the pod's logs come back masked.
+        kube_lines = [line for line in output if line.startswith("kubeconfig: ")]
+        assert len(kube_lines) == 1, banner
+        kubeconfig = Path(kube_lines[0].removeprefix("kubeconfig: ").strip())
+        assert kubeconfig.stat().st_mode & 0o777 == 0o600
+        binaries = kubectl_binaries()
+        assert binaries, "no kubectl binary"
+        kubectl = Kubectl(binaries[-1], kubeconfig)
+        pods = await asyncio.to_thread(kubectl, "-n", DEMO_NAMESPACE, "get", "pods")
+        assert pods.rc == 0 and DEMO_POD in pods.stdout, pods.stderr
+        logs = await asyncio.to_thread(kubectl, "-n", DEMO_NAMESPACE, "logs", DEMO_POD)
+        assert logs.rc == 0 and logs.stdout and DEMO_EMAIL not in logs.stdout, logs
 
         stack = json.loads((run_dir / "stack.json").read_text())
         assert stack["pid"] == up.pid

@@ -45,7 +45,7 @@ from proctor.demo import (
     demo_identities,
     write_gateway_config,
 )
-from proctor.embedded import EmbeddedNats, EmbeddedPostgres
+from proctor.embedded import EmbeddedNats, EmbeddedPostgres, free_port
 from proctor.errors import StackError
 from proctor.kubeconfig import kubeconfig, server_url, write_kubeconfig
 from proctor.localca import TlsFiles, ensure_local_tls
@@ -281,6 +281,16 @@ async def _wait_for_classifier(settings: Settings, timeout: float = 30.0) -> boo
         await nc.close()
 
 
+def _port_or_free(port: int) -> int:
+    """`port` when nothing listens on it on loopback, else a free one."""
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return free_port()
+    return port
+
+
 def _wait_for_port(address: str, timeout: float = 30.0) -> bool:
     host, _, port = address.rpartition(":")
     deadline = time.monotonic() + timeout
@@ -319,6 +329,7 @@ class Stack:
         self.stopping = threading.Event()
         self.info: dict[str, Any] = {}
         self.demo_cluster: dict[str, str] = {}  # the demo cluster's address and credentials
+        self.demo_cluster_port = DEMO_CLUSTER_PORT
 
     def start(self) -> dict[str, Any]:
         env = dict(os.environ)
@@ -424,11 +435,12 @@ class Stack:
             target = f"{base}/{DEMO_DATABASE}"
         cluster_dir = self.run_dir / "demo-cluster"
         cluster_tls = ensure_local_tls(cluster_dir / "tls", "127.0.0.1")
+        self.demo_cluster_port = _port_or_free(DEMO_CLUSTER_PORT)
         cluster_token = cluster_dir / "token"
         if not cluster_token.exists():
             busaccess.write_private(cluster_token, f"demo-cluster-{token_urlsafe(18)}\n")
         self.demo_cluster = {
-            "url": f"https://127.0.0.1:{DEMO_CLUSTER_PORT}",
+            "url": f"https://127.0.0.1:{self.demo_cluster_port}",
             "token_file": str(cluster_token),
             "certificate_authority": str(cluster_tls.ca),
         }
@@ -465,7 +477,7 @@ class Stack:
             "demo-cluster",
             [
                 sys.executable, "-m", "proctor.kubedouble", "--host", "127.0.0.1",
-                "--port", str(DEMO_CLUSTER_PORT), "--token-file", str(cluster_dir / "token"),
+                "--port", str(self.demo_cluster_port), "--token-file", str(cluster_dir / "token"),
                 "--tls-dir", str(cluster_dir / "tls"),
             ],
             self.run_dir / "logs" / "demo-cluster.log",

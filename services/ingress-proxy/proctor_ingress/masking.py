@@ -12,6 +12,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from nats.aio.client import Client as NATS
+from nats.errors import NoRespondersError
 
 from proctor import subjects
 from proctor.errors import MaskUnavailable
@@ -30,6 +31,7 @@ __all__ = [
 log = logging.getLogger("proctor.ingress")
 
 MASK_SUBJECT = subjects.MASK
+NO_RESPONDERS_RETRY = 0.05  # seconds between asks while no masker is subscribed
 
 
 @dataclass(slots=True)
@@ -42,11 +44,22 @@ class MaskStats:
 
 
 async def call_masker(nc: NATS, request: mpb.MaskRequest, timeout: float) -> mpb.MaskResponse:
-    try:
-        reply = await nc.request(MASK_SUBJECT, request.SerializeToString(), timeout=timeout)
-        response = mpb.MaskResponse.FromString(reply.data)
-    except Exception as exc:
-        raise MaskUnavailable(f"{type(exc).__name__}: {exc}".rstrip(": ")) from exc
+    """The masked rows within `timeout`; MaskUnavailable otherwise. While no masker is
+    subscribed (one starting or restarting), it waits for one within the same budget."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    data = request.SerializeToString()
+    while True:
+        try:
+            reply = await nc.request(MASK_SUBJECT, data, timeout=max(deadline - loop.time(), 0.001))
+            response = mpb.MaskResponse.FromString(reply.data)
+            break
+        except NoRespondersError as exc:
+            if loop.time() + NO_RESPONDERS_RETRY >= deadline:
+                raise MaskUnavailable("no masker is running") from exc
+            await asyncio.sleep(NO_RESPONDERS_RETRY)
+        except Exception as exc:
+            raise MaskUnavailable(f"{type(exc).__name__}: {exc}".rstrip(": ")) from exc
     if response.error:
         raise MaskUnavailable(response.error)
     if len(response.rows) != len(request.rows):
