@@ -142,14 +142,18 @@ class KubeDetail(_message.Message):
     def __init__(self, verb: _Optional[str] = ..., group: _Optional[str] = ..., version: _Optional[str] = ..., resource: _Optional[str] = ..., subresource: _Optional[str] = ..., namespace: _Optional[str] = ..., name: _Optional[str] = ..., body: _Optional[str] = ..., method: _Optional[str] = ..., path: _Optional[str] = ..., content_type: _Optional[str] = ..., dry_run: _Optional[bool] = ..., command: _Optional[_Iterable[str]] = ..., body_size: _Optional[int] = ..., non_resource: _Optional[bool] = ..., body_sha256: _Optional[str] = ...) -> None: ...
 
 class ShellDetail(_message.Message):
-    __slots__ = ("argv", "text", "host")
+    __slots__ = ("argv", "text", "host", "interactive", "entrance")
     ARGV_FIELD_NUMBER: _ClassVar[int]
     TEXT_FIELD_NUMBER: _ClassVar[int]
     HOST_FIELD_NUMBER: _ClassVar[int]
+    INTERACTIVE_FIELD_NUMBER: _ClassVar[int]
+    ENTRANCE_FIELD_NUMBER: _ClassVar[int]
     argv: _containers.RepeatedScalarFieldContainer[str]
     text: str
     host: str
-    def __init__(self, argv: _Optional[_Iterable[str]] = ..., text: _Optional[str] = ..., host: _Optional[str] = ...) -> None: ...
+    interactive: bool
+    entrance: str
+    def __init__(self, argv: _Optional[_Iterable[str]] = ..., text: _Optional[str] = ..., host: _Optional[str] = ..., interactive: _Optional[bool] = ..., entrance: _Optional[str] = ...) -> None: ...
 
 class HttpDetail(_message.Message):
     __slots__ = ("method", "host", "path")
