@@ -8,7 +8,7 @@ import contextlib
 import os
 import subprocess
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,7 +19,7 @@ import pytest
 
 from proctor import bus
 from proctor.decisions import DecisionSigner
-from proctor.embedded import free_port
+from proctor.embedded import EmbeddedNats, free_port
 from proctor.events import codec, new_event
 from proctor.events.v1 import events_pb2 as pb
 from proctor.settings import Settings
@@ -96,6 +96,16 @@ async def _wait_masker(js: Any, timeout: float = 30.0) -> None:
             if time.monotonic() > deadline:
                 raise TimeoutError("the masker did not answer") from None
             await asyncio.sleep(0.05)
+
+
+@pytest.fixture(scope="module")
+def nats_module(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedNats]:
+    """A nats-server for a test module that shares one stack among its tests."""
+    server = EmbeddedNats(tmp_path_factory.mktemp("nats")).start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture
