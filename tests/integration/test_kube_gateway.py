@@ -587,3 +587,33 @@ def test_kubectl_binaries_are_found() -> None:
     if len(BINARIES) > 1:
         assert versions[-1] >= (1, 31) and versions[0] < versions[-1], versions
     assert os.access(BINARIES[0], os.X_OK)
+
+
+async def test_a_request_whose_kubectl_left_is_withdrawn(
+    stack: KubeStack, double: DoubleThread, requests: asyncio.Queue[pb.Event]
+) -> None:
+    assert NEWEST is not None
+    withdrawn: asyncio.Queue[pb.Event] = asyncio.Queue()
+
+    async def on_message(msg: Any) -> None:
+        await withdrawn.put(codec.decode(msg.data))
+
+    sub = await stack.gateway.js._nc.subscribe(
+        codec.subject_filter("approval_withdrawn"), cb=on_message
+    )
+    try:
+        proc = stack.kubectl(NEWEST).start("-n", DEMO_NAMESPACE, "label", "pod", DEMO_POD, "x=y")
+        request = await next_held(requests)
+        proc.kill()
+        await asyncio.to_thread(proc.wait)
+        gone = await asyncio.wait_for(withdrawn.get(), 15)
+        assert gone.approval_withdrawn.approval_id == request.approval_requested.approval_id
+    finally:
+        await sub.unsubscribe()
+    # An approval now changes nothing: the request is gone.
+    await stack.gateway.decide(
+        request.session_id, request.approval_requested.approval_id, grant=True
+    )
+    await asyncio.sleep(1)
+    labels = objects(double, "pods", DEMO_NAMESPACE)[DEMO_POD]["metadata"].get("labels", {})
+    assert "x" not in labels

@@ -6,6 +6,7 @@ a stream ends."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import time
@@ -188,9 +189,10 @@ async def _pass(request: web.Request, upstream: aiohttp.ClientResponse) -> web.S
     response = web.StreamResponse(status=upstream.status, headers=_answer(upstream))
     response.content_type = upstream.content_type or "application/octet-stream"
     await response.prepare(request)
-    async for chunk in upstream.content.iter_any():
-        await response.write(chunk)
-    await response.write_eof()
+    with contextlib.suppress(ConnectionError, aiohttp.ClientError):
+        async for chunk in upstream.content.iter_any():
+            await response.write(chunk)
+        await response.write_eof()
     return response
 
 
@@ -225,7 +227,8 @@ async def _stream(
     except (MaskUnavailable, Unmaskable) as exc:
         answered.error = f"stream ended: masking unavailable: {exc}"
         log.warning("kubernetes stream ended after %.1f s: %s", time.monotonic() - started, exc)
-    except (aiohttp.ClientError, ConnectionError) as exc:
+    except (aiohttp.ClientError, ConnectionError) as exc:  # either side went away
         answered.error = f"stream ended: {exc}"
-    await response.write_eof()
+    with contextlib.suppress(ConnectionError, aiohttp.ClientError):
+        await response.write_eof()
     return response

@@ -21,7 +21,7 @@ from aiohttp import web
 
 from proctor import k8sproto
 from proctor.classifier.v1 import classifier_pb2 as cpb
-from proctor.errors import ConfigError
+from proctor.errors import ConfigError, SessionEnded
 from proctor.events import codec
 from proctor.events.v1 import events_pb2 as pb
 from proctor.gateway import IdentityConfig, KubernetesResource
@@ -174,6 +174,9 @@ class KubeGateway:
             token = client_gone.set(gone)
             try:
                 outcome = await session.life.decide(ask)
+            except SessionEnded as exc:  # kubectl left while it was held: withdrawn
+                log.info("kubernetes request withdrawn: %s", exc)
+                return status(408, str(exc))
             finally:
                 client_gone.reset(token)
                 watcher.cancel()
