@@ -157,6 +157,11 @@ class SshResource(_Resource):
             raise ValueError('must be a public key line such as "ssh-ed25519 AAAA..."')
         return line
 
+    @property
+    def url(self) -> str:
+        """Where the host is, as ssh://user@host:port (no credential in it)."""
+        return f"ssh://{self.user}@{self.host}:{self.port}"
+
     @model_validator(mode="after")
     def _verifiable(self) -> SshResource:
         if self.known_hosts is None and self.host_key is None:

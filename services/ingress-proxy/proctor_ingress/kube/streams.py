@@ -1,5 +1,6 @@
 """Masking what the cluster streams: `LogMasker` (proctor_ingress.textmask) for `pods/log`
-(`follow=true` too) and for the stdout and stderr of an exec, `WatchMasker` for the newline-delimited WatchEvents of a watch.
+(`follow=true` too) and for the stdout and stderr of an exec, `WatchMasker` for the
+newline-delimited WatchEvents of a watch.
 
 Both are fed the body's chunks as they arrive and return, for each, the masked bytes of what it
 completed; `finish` masks what is left at the end. Memory stays bounded: a log line longer than
@@ -23,6 +24,7 @@ from proctor_ingress.textmask import LINE_CAP, LogMasker
 __all__ = ["EVENT_CAP", "LINE_CAP", "LogMasker", "WatchMasker"]
 
 EVENT_CAP = 16 * 1024 * 1024  # bytes of one watch event
+
 
 class WatchMasker:
     """A watch's body (one JSON WatchEvent a line; for a Table watch each object is a Table)
