@@ -42,7 +42,7 @@ class _StackFileSource(PydanticBaseSettingsSource):
             return {}
         if not process_running(stack.get("pid")):
             return {}  # left behind by a stack that is gone
-        found = {k: stack[k] for k in ("nats_url", "database_url") if stack.get(k)}
+        found = {k: stack[k] for k in ("nats_url", "database_url", "grpc_listen") if stack.get(k)}
         return found | _stack_credentials(stack)
 
 

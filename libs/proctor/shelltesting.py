@@ -12,27 +12,12 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-import asyncssh
-
 from proctor.embedded import free_port
+from proctor.sshkeys import make_key, public_line
 from proctor.testing import wait_for_port
 
 SSHD = "/usr/sbin/sshd"
-
-
-def make_key(path: Path, comment: str = "") -> str:
-    """A new Ed25519 key pair in OpenSSH format (private 0600, public `.pub`); its public
-    line."""
-    key = asyncssh.generate_private_key("ssh-ed25519", comment=comment or path.name)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    key.write_private_key(str(path))
-    path.chmod(0o600)
-    key.write_public_key(str(path) + ".pub")
-    return Path(str(path) + ".pub").read_text().strip()
-
-
-def public_line(path: Path) -> str:
-    return " ".join(Path(str(path) + ".pub").read_text().split()[:2])
+__all__ = ["SshHost", "make_key", "public_line", "ssh_client", "start_host"]
 
 
 @dataclass

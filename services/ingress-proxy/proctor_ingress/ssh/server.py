@@ -13,12 +13,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from pathlib import Path
 
 import asyncssh
 
 from proctor.errors import ConfigError
 from proctor.gateway import IdentityConfig
+from proctor.sshkeys import ensure_key
 from proctor_ingress.gateway import Gateway
 from proctor_ingress.postgres.authentication import is_loopback
 from proctor_ingress.shell.hosts import Hosts
@@ -212,24 +212,11 @@ def host_key(gw: Gateway) -> asyncssh.SSHKey:
     path = gw.settings.ssh_host_key
     if path is None:
         path = gw.settings.run_dir / "secrets" / "ssh_host_ed25519_key"
-        if not path.exists():
-            make_host_key(path)
+        ensure_key(path, "proctor-gateway")
     try:
         return asyncssh.read_private_key(str(path))
     except (OSError, asyncssh.KeyImportError) as exc:
         raise ConfigError(f"cannot read the SSH listener's host key {path}: {exc}") from exc
-
-
-def make_host_key(path: Path) -> Path:
-    """A new Ed25519 key in OpenSSH format (0600), its public half beside it (.pub)."""
-    key = asyncssh.generate_private_key("ssh-ed25519")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    key.write_private_key(str(tmp))
-    tmp.chmod(0o600)
-    tmp.replace(path)
-    key.write_public_key(str(path) + ".pub")
-    return path
 
 
 def listen_address(listen: str) -> tuple[str, int]:
