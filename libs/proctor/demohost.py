@@ -36,6 +36,14 @@ async def _pump(reader: asyncio.StreamReader, writer: asyncssh.SSHWriter[bytes])
         await writer.drain()
 
 
+async def _feed(reader: asyncssh.SSHReader[bytes], writer: asyncio.StreamWriter) -> None:
+    with contextlib.suppress(Exception):
+        while chunk := await reader.read(READ_SIZE):
+            writer.write(chunk)
+            await writer.drain()
+    writer.close()
+
+
 def _handler(workdir: Path) -> Callable[[asyncssh.SSHServerProcess[bytes]], Awaitable[None]]:
     async def handle(process: asyncssh.SSHServerProcess[bytes]) -> None:
         if not process.command:
@@ -48,12 +56,14 @@ def _handler(workdir: Path) -> Callable[[asyncssh.SSHServerProcess[bytes]], Awai
             process.command,
             cwd=workdir,
             env=_environment(workdir),
-            stdin=asyncio.subprocess.DEVNULL,
+            stdin=asyncio.subprocess.PIPE,  # what the client sends, closed at its EOF
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
             start_new_session=True,
         )
         assert proc.stdout is not None and proc.stderr is not None
+        assert proc.stdin is not None
+        feeding = asyncio.ensure_future(_feed(process.stdin, proc.stdin))
         relay = asyncio.ensure_future(
             asyncio.gather(_pump(proc.stdout, process.stdout), _pump(proc.stderr, process.stderr))
         )
@@ -64,6 +74,7 @@ def _handler(workdir: Path) -> Callable[[asyncssh.SSHServerProcess[bytes]], Awai
                 os.killpg(proc.pid, signal.SIGTERM)
             relay.cancel()
         closed.cancel()
+        feeding.cancel()
         code = await proc.wait()
         with contextlib.suppress(Exception):
             if code < 0:

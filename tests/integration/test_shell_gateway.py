@@ -399,3 +399,29 @@ async def test_sessions_and_commands_are_recorded(stack: ShellStack) -> None:
     shell = received.command_received.detail.shell
     assert (shell.text, shell.host, shell.entrance) == ("wc -l app.log", "web", "ssh")
     assert os.environ.get("PROCTOR_NEVER") is None
+
+
+async def test_disconnecting_while_running_stops_the_command(stack: ShellStack) -> None:
+    # `sleep` only reads; the host is this machine, so its processes can be looked at.
+    for name, args in entrances(stack, "web", "sleep 37.5").items():
+        proc = await asyncio.create_subprocess_exec(
+            *args, env=stack.env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+        for _ in range(100):
+            if await sleeping("sleep 37.5"):
+                break
+            await asyncio.sleep(0.1)
+        assert await sleeping("sleep 37.5"), f"{name}: the command did not start"
+        proc.send_signal(signal.SIGKILL)
+        await proc.wait()
+        for _ in range(100):
+            if not await sleeping("sleep 37.5"):
+                break
+            await asyncio.sleep(0.1)
+        assert not await sleeping("sleep 37.5"), f"{name}: the command runs on"
+
+
+async def sleeping(pattern: str) -> bool:
+    found = await run(["pgrep", "-f", f"^{pattern}$"], dict(os.environ))
+    return found.rc == 0

@@ -125,10 +125,23 @@ class Host:
         held.in_use = max(0, held.in_use - 1)
 
     def remote_command(self, text: str) -> str:
-        """What the host's shell is given: the command, in the resource's workdir if any."""
-        if not self.resource.workdir:
-            return text
-        return f"cd -- {shlex.quote(self.resource.workdir)} || exit 1\n{text}"
+        """What the host's shell is given: the command, unchanged, run by the login shell in
+        the resource's workdir, with a watchdog that ends it when the channel closes (the
+        agent left): hosts' sshd close a channel without signalling what runs in it, and
+        not every sshd honours a signal request. The watchdog reads the channel's stdin,
+        which the gateway never writes nor closes, so its end is the channel's; the command
+        itself reads /dev/null."""
+        workdir = self.resource.workdir
+        cd = f"cd -- {shlex.quote(workdir)} || exit 1\n" if workdir else ""
+        return (
+            f"{cd}exec 3<&0 </dev/null\n"
+            "{ cat <&3 >/dev/null 2>&1; kill -TERM 0; } >/dev/null 2>&1 &\n"
+            "proctor_watchdog=$!\n"
+            f'"${{SHELL:-/bin/sh}}" -c {shlex.quote(text)} 3<&- &\n'
+            'wait "$!"; proctor_status=$?\n'
+            'kill "$proctor_watchdog" 2>/dev/null\n'
+            'exit "$proctor_status"\n'
+        )
 
     def secret_fragments(self) -> tuple[bytes, ...]:
         """Lines of the gateway's private key file as a command could print them."""

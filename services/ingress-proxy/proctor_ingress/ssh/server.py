@@ -35,6 +35,8 @@ from proctor_ingress.shell.sessions import ShellSession
 
 log = logging.getLogger("proctor.ingress.ssh")
 
+CLOSE_WAIT = 10.0  # seconds a closed connection's commands have to wind up
+
 INTERACTIVE_REFUSED = (
     "Proctor runs one command at a time on a host, so each can be judged, approved and "
     "recorded; it does not open interactive shells here (rule shell.interactive).\n"
@@ -53,6 +55,9 @@ class _Server(asyncssh.SSHServer):
         self.sessions: dict[str, ShellSession] = {}
         self.lock = asyncio.Lock()
         self.gone: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.in_flight = 0  # commands being handled
+        self.settled = asyncio.Event()  # set while none is
+        self.settled.set()
 
     def connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
         peer = conn.get_extra_info("peername")
@@ -69,6 +74,10 @@ class _Server(asyncssh.SSHServer):
             closing.add_done_callback(self.gateway.closing.discard)
 
     async def _close_sessions(self) -> None:
+        # Its commands see the client gone first (a held one is withdrawn, a running one
+        # stopped) and record it; then the sessions close.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.settled.wait(), CLOSE_WAIT)
         async with self.lock:
             for session in self.sessions.values():
                 await session.close("connection closed")
@@ -138,8 +147,12 @@ class SshGateway:
         self.closing: set[asyncio.Future[None]] = set()  # sessions being closed
 
     async def handle(self, process: asyncssh.SSHServerProcess[bytes]) -> None:
+        server = process.channel.get_connection().get_owner()
+        assert isinstance(server, _Server)
+        server.in_flight += 1
+        server.settled.clear()
         try:
-            status = await self._handle(process)
+            status = await self._handle(process, server)
         except (asyncssh.BreakReceived, asyncssh.TerminalSizeChanged, ConnectionError):
             status = 255
         except Exception:
@@ -147,12 +160,14 @@ class SshGateway:
             with contextlib.suppress(Exception):
                 process.stderr.write(b"Proctor: the gateway failed on this command.\n")
             status = 75
+        finally:
+            server.in_flight -= 1
+            if not server.in_flight:
+                server.settled.set()
         with contextlib.suppress(Exception):
             process.exit(status)
 
-    async def _handle(self, process: asyncssh.SSHServerProcess[bytes]) -> int:
-        server = process.channel.get_connection().get_owner()
-        assert isinstance(server, _Server)
+    async def _handle(self, process: asyncssh.SSHServerProcess[bytes], server: _Server) -> int:
         agent = _client_name(process)
         line = process.command
         if line is None or not line.strip():
