@@ -1,0 +1,361 @@
+"""Every simple command in a bash text, judged where it runs: in lists, pipelines, subshells,
+command and process substitutions, function bodies, `if`/`for`/`while`/`case`, `[[ ]]` and
+`$(( ))`; with what it reads on its input (a heredoc, the stage before it in a pipeline) and the
+working directory `cd` left it in. Redirects are judged where they write.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+
+from tree_sitter import Node
+
+from proctor_classifier.shell.context import Context, Feed, Hit, shown
+from proctor_classifier.shell.paths import HOME, resolve
+from proctor_classifier.shell.programs import assignment_hits, judge_argv
+from proctor_classifier.shell.words import (
+    DECODERS,
+    FETCHERS,
+    Word,
+    ansi_c,
+    fetches,
+    parse,
+    program_name,
+    source,
+    word,
+)
+
+#: Shells inside shells (bash -c, eval, ssh host cmd) followed before giving up (block).
+MAX_DEPTH = 8
+REDIRECTS = frozenset({"file_redirect", "heredoc_redirect", "herestring_redirect"})
+_OWN_SUBSHELL = frozenset({"subshell", "command_substitution", "process_substitution"})
+_WRITES = frozenset({">", ">>", ">|", "&>", "&>>", "<>", ">&", "&>|"})
+_HARMLESS = frozenset({
+    "/dev/null", "/dev/stdout", "/dev/stderr", "/dev/tty", "/dev/fd/1", "/dev/fd/2", "-",
+})  # fmt: skip
+_DISKS = re.compile(
+    r"^/dev/(sd|hd|vd|xvd|nvme|mmcblk|md|dm-|loop|nbd|sr|mapper/|disk/|mem$|kmem$|port$)"
+)
+
+
+def judge_text(text: str, depth: int = 0, cwd: str | None = HOME) -> list[Hit]:
+    """The hits of every command in a bash text, run in `cwd` (None: unknown)."""
+    if depth > MAX_DEPTH:
+        return [("shell.unparseable", "it nests shells too deeply to check")]
+    if "\x00" in text:
+        return [("shell.unparseable", "it holds a NUL character")]
+    root = parse(text)
+    if root.has_error:
+        return [("shell.unparseable", _problem(root))]
+    walker = _Walker(depth)
+    walker.visit(root, cwd, None)
+    return walker.hits
+
+
+def _problem(root: Node) -> str:
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if node.is_missing:
+            return f"`{node.type}` is missing at character {node.start_byte + 1}"
+        if node.is_error:
+            near = shown(source(node))[:40]
+            return f"unexpected `{near}` at character {node.start_byte + 1}"
+        stack.extend(reversed(node.children))
+    return "syntax error"
+
+
+class _Walker:
+    def __init__(self, depth: int) -> None:
+        self.depth = depth
+        self.hits: list[Hit] = []
+
+    # --- structure -------------------------------------------------------------------------
+
+    def visit(self, node: Node, cwd: str | None, feed: Feed | None) -> str | None:
+        """Judge what runs in `node`; the working directory after it."""
+        kind = node.type
+        if kind == "command":
+            return self.command(node, cwd, feed)
+        if kind == "redirected_statement":
+            return self.redirected(node, cwd, feed)
+        if kind == "pipeline":
+            self.pipeline([c for c in node.named_children if c.type != "comment"], cwd, feed)
+            return cwd
+        if kind in REDIRECTS:
+            self.hits += redirect_hits(node)
+            self.inside(node, cwd)
+            return cwd
+        if kind == "function_definition":
+            self.hits += _fork_bomb(node)
+            self.inside(node, cwd)
+            return cwd
+        if kind == "variable_assignment":
+            self.assignment(node, cwd)
+            return cwd
+        if kind == "comment":
+            return cwd
+        inner = cwd
+        for child in node.children:
+            inner = self.visit(child, inner, feed)
+        return cwd if kind in _OWN_SUBSHELL else inner
+
+    def inside(self, node: Node, cwd: str | None) -> None:
+        """Commands nested anywhere below `node` (substitutions in words, a function body)."""
+        for child in node.children:
+            self.visit(child, cwd, None)
+
+    def pipeline(self, stages: list[Node], cwd: str | None, feed: Feed | None) -> None:
+        for stage in stages:
+            self.visit(stage, cwd, feed)
+            feed = self.fold(stage, feed)
+
+    def redirected(self, node: Node, cwd: str | None, feed: Feed | None) -> str | None:
+        body = node.child_by_field_name("body")
+        redirects = [c for c in node.children if c.type in REDIRECTS]
+        feed = self.feed_of(redirects, feed)
+        piped: list[Node] = []
+        for r in redirects:
+            self.hits += redirect_hits(r)
+            for child in r.children:
+                # tree-sitter puts `cat <<EOF | sh` and `cat <<EOF && x` inside the heredoc
+                if (
+                    child.type == "pipeline"
+                    and child.child_count
+                    and child.children[0].type
+                    in {
+                        "|",
+                        "|&",
+                    }
+                ):
+                    piped += [c for c in child.named_children if c.type != "comment"]
+                else:
+                    self.visit(child, cwd, None)
+        if body is None:
+            return cwd
+        if piped:
+            self.pipeline([body, *piped], cwd, feed)
+            return cwd
+        return self.visit(body, cwd, feed)
+
+    def assignment(self, node: Node, cwd: str | None) -> None:
+        name = node.child_by_field_name("name")
+        value = node.child_by_field_name("value")
+        text = word(value) if value is not None else Word("")
+        self.hits += assignment_hits(source(name) if name else "", text, self.context(node, cwd))
+        self.inside(node, cwd)
+
+    # --- one simple command ----------------------------------------------------------------
+
+    def command(self, node: Node, cwd: str | None, feed: Feed | None) -> str | None:
+        name = node.child_by_field_name("name")
+        redirects = [c for c in node.children if c.type in REDIRECTS]
+        feed = self.feed_of(redirects, feed)
+        for child in node.children:
+            if child.type == "variable_assignment":
+                self.assignment(child, cwd)
+            elif child.type in REDIRECTS:
+                self.hits += redirect_hits(child)
+                self.inside(child, cwd)
+            else:
+                self.inside(child, cwd)
+        if name is None:
+            return cwd
+        words = [word(name)] + [word(a) for a in node.children_by_field_name("argument")]
+        self.hits += judge_argv(words, self.context(node, cwd, feed))
+        return _cd(words, cwd)
+
+    def context(self, node: Node, cwd: str | None, feed: Feed | None = None) -> Context:
+        return Context(shown(source(node)), cwd, feed, judge_argv, self.nested)
+
+    def nested(self, text: str, ctx: Context) -> list[Hit]:
+        return judge_text(text, self.depth + 1, ctx.cwd)
+
+    # --- standard input --------------------------------------------------------------------
+
+    def feed_of(self, redirects: list[Node], feed: Feed | None) -> Feed | None:
+        """What a command reads: its last input redirect, else what it was given."""
+        for r in redirects:
+            if r.type == "heredoc_redirect":
+                feed = _heredoc(r)
+            elif r.type == "herestring_redirect":
+                given = [c for c in r.named_children if c.type not in REDIRECTS]
+                w = word(given[-1]) if given else Word("")
+                feed = Feed(
+                    text=w.text + "\n" if w.literal else None,
+                    fetched=fetches(r),
+                    what="a here-string",
+                )
+            elif r.type == "file_redirect" and _operator(r) == "<":
+                dest = r.child_by_field_name("destination")
+                feed = Feed(fetched=dest is not None and fetches(dest), what="a file")
+        return feed
+
+    def fold(self, stage: Node, feed: Feed | None) -> Feed:
+        """What a pipeline stage writes to the next one, as far as it can be known."""
+        if stage.type == "redirected_statement":
+            body = stage.child_by_field_name("body")
+            redirects = [c for c in stage.children if c.type in REDIRECTS]
+            if body is not None and body.type == "command":
+                return self.fold(body, self.feed_of(redirects, feed))
+        fetched = (feed is not None and feed.fetched) or fetches(stage)
+        decoded = feed is not None and feed.decoded
+        if stage.type != "command" or stage.child_by_field_name("name") is None:
+            return Feed(fetched=fetched, decoded=decoded, what="the output of a command")
+        redirects = [c for c in stage.children if c.type in REDIRECTS]
+        feed = self.feed_of(redirects, feed)
+        words = [word(stage.child_by_field_name("name"))]  # type: ignore[arg-type]
+        words += [word(a) for a in stage.children_by_field_name("argument")]
+        name = program_name(words[0].text)
+        what = f"the output of {name}"
+        known = feed.text if feed is not None else None
+        if name in {"echo", "printf"}:
+            return Feed(text=_printed(name, words[1:]), fetched=fetched, what=what)
+        if name == "cat" and all(w.text == "-" for w in words[1:]):
+            return Feed(text=known, fetched=fetched, decoded=decoded, what=what)
+        if name in DECODERS:
+            return Feed(text=_decoded(name, words[1:], known), fetched=fetched, decoded=True,
+                        what=what)  # fmt: skip
+        if name == "find":
+            starts = []
+            for w in words[1:]:
+                if w.text.startswith(("-", "(", "!")) and w.literal:
+                    break
+                starts.append(w)
+            return Feed(fetched=fetched, paths=tuple(starts or [Word(".")]), what=what)
+        return Feed(fetched=fetched or name in FETCHERS, decoded=decoded, what=what)
+
+
+def _operator(redirect: Node) -> str:
+    for child in redirect.children:
+        if not child.is_named:
+            return child.type
+    return ""
+
+
+def redirect_hits(redirect: Node) -> list[Hit]:
+    """A redirect that writes a file, a disk or the sysrq trigger."""
+    if redirect.type != "file_redirect":
+        return []
+    op = _operator(redirect)
+    dest_node = redirect.child_by_field_name("destination")
+    if op not in _WRITES or dest_node is None:
+        return []
+    dest = word(dest_node)
+    if op == ">&" and (dest.text.isdigit() or dest.text == "-") and dest.literal:
+        return []  # duplicates a descriptor
+    shown_redirect = shown(source(redirect))
+    if dest.literal and dest.text in _HARMLESS:
+        return []
+    if dest.literal and _DISKS.match(dest.text):
+        return [("shell.disk", f"the redirect {shown_redirect}")]
+    if dest.literal and dest.text.startswith("/proc/sysrq-trigger"):
+        return [("shell.power", f"the redirect {shown_redirect}")]
+    return [("shell.write", f"the redirect {shown_redirect}")]
+
+
+def _heredoc(node: Node) -> Feed:
+    start = next((c for c in node.children if c.type == "heredoc_start"), None)
+    body = next((c for c in node.children if c.type == "heredoc_body"), None)
+    text = source(body) if body is not None else ""
+    if any(c.type == "-" for c in node.children) or source(node).startswith("<<-"):
+        text = "\n".join(line.lstrip("\t") for line in text.split("\n"))
+    quoted = start is not None and any(q in source(start) for q in "'\"\\")
+    return Feed(
+        text=text,
+        fetched=not quoted and body is not None and fetches(body),
+        what="a heredoc",
+    )
+
+
+def _printed(name: str, args: list[Word]) -> str | None:
+    """What echo or printf of constant words writes; None when it is not known."""
+    if any(not w.literal for w in args):
+        return None
+    texts = [w.text for w in args]
+    if name == "echo":
+        escapes, newline = False, True
+        while texts and re.fullmatch(r"-[neE]+", texts[0]):
+            escapes = escapes or "e" in texts[0]
+            newline = newline and "n" not in texts[0]
+            texts = texts[1:]
+        out = " ".join(texts)
+        return (ansi_c(out) if escapes else out) + ("\n" if newline else "")
+    if not texts:
+        return None
+    fmt, rest = texts[0], texts[1:]
+    if re.search(r"%(?!%|s)", fmt):
+        return None
+    pieces = fmt.split("%s")
+    if len(pieces) - 1 < len(rest) and len(pieces) > 1:
+        return None  # the format would repeat
+    out = pieces[0]
+    for i, piece in enumerate(pieces[1:]):
+        out += (rest[i] if i < len(rest) else "") + piece
+    return ansi_c(out.replace("%%", "%"))
+
+
+def _decoded(name: str, args: list[Word], text: str | None) -> str | None:
+    """What a decoder writes for a known input; None when it is not known."""
+    opts = {w.text for w in args}
+    if text is None:
+        return None
+    try:
+        if name in {"base64", "base32", "basenc"} and opts & {"-d", "--decode", "-D", "-di"}:
+            raw = "".join(text.split())
+            data = (
+                base64.b64decode(raw + "=" * (-len(raw) % 4))
+                if name != "base32"
+                else (base64.b32decode(raw + "=" * (-len(raw) % 8)))
+            )
+            return data.decode(errors="replace")
+        if name == "xxd" and "-r" in opts:
+            return binascii.unhexlify("".join(text.split())).decode(errors="replace")
+        if name == "rev":
+            return "\n".join(line[::-1] for line in text.split("\n"))
+    except (ValueError, binascii.Error):
+        return None
+    return None
+
+
+def _cd(words: list[Word], cwd: str | None) -> str | None:
+    """The working directory after `cd DIR` (unchanged for any other command)."""
+    if program_name(words[0].text) not in {"cd", "pushd"} or not words[0].literal:
+        return cwd
+    args = [w for w in words[1:] if not (w.literal and w.text in {"-P", "-L", "-e", "-@"})]
+    if not args:
+        return HOME
+    target = args[0]
+    if not target.literal or target.text == "-":
+        return None
+    return resolve(target.text, cwd)
+
+
+def _fork_bomb(node: Node) -> list[Hit]:
+    """A function that runs itself in a pipeline or in the background."""
+    name_node = node.child_by_field_name("name")
+    body = node.child_by_field_name("body")
+    if name_node is None or body is None:
+        return []
+    name = source(name_node)
+    calls_itself = background = False
+    stack = [body]
+    while stack:
+        n = stack.pop()
+        if n.type == "command":
+            called = n.child_by_field_name("name")
+            calls_itself = calls_itself or (called is not None and word(called).text == name)
+        if n.type in {"pipeline", "&"}:
+            background = True
+        stack.extend(n.children)
+    if calls_itself and background:
+        return [("shell.fork_bomb", shown(source(node)))]
+    return []
+
+
+def argv_context(display: str, cwd: str | None = HOME) -> Context:
+    """The context of a command given as an argument vector (no shell runs it)."""
+    walker = _Walker(0)
+    return Context(display, cwd, None, judge_argv, walker.nested)
