@@ -125,10 +125,11 @@ class Host:
         held.in_use = max(0, held.in_use - 1)
 
     def remote_command(self, text: str) -> str:
-        """What the host's shell is given: the command, unchanged, run by the login shell in
-        the resource's workdir, with a watchdog that ends it when the channel closes (the
-        agent left): hosts' sshd close a channel without signalling what runs in it, and
-        not every sshd honours a signal request. The watchdog reads the channel's stdin,
+        """What the host's shell is given: the command, unchanged, run by the login shell (in
+        a subshell, by `eval`: a second shell would cost its start-up, ~100 ms where it reads
+        a .bashrc) in the resource's workdir, with a watchdog that ends it when the channel
+        closes (the agent left): sshd closes a channel without signalling what runs in it,
+        and not every sshd honours a signal request. The watchdog reads the channel's stdin,
         which the gateway never writes nor closes, so its end is the channel's; the command
         itself reads /dev/null."""
         workdir = self.resource.workdir
@@ -137,7 +138,8 @@ class Host:
             f"{cd}exec 3<&0 </dev/null\n"
             "{ cat <&3 >/dev/null 2>&1; kill -TERM 0; } >/dev/null 2>&1 &\n"
             "proctor_watchdog=$!\n"
-            f'"${{SHELL:-/bin/sh}}" -c {shlex.quote(text)} 3<&- &\n'
+            f"proctor_command={shlex.quote(text)}\n"
+            '( eval "$proctor_command" ) 3<&- &\n'
             'wait "$!"; proctor_status=$?\n'
             'kill "$proctor_watchdog" 2>/dev/null\n'
             'exit "$proctor_status"\n'
