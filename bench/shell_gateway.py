@@ -1,7 +1,8 @@
 """Shell commands through the gateway against ssh straight to the same host, in the same run:
-the latency of a trivial command (`true`, each run a new ssh process, as an agent runs it)
-through the ssh entrance, through the gRPC API (a kept channel, and the `proctor exec` CLI as a
-new process) and direct; and the throughput of output in lines per second (`cat` of a large
+the latency of a trivial command (`true`) direct (a new ssh process each run, as an agent runs
+it; and a kept asyncssh connection, as the gateway holds one), through the ssh entrance (a new
+ssh process each run), through the gRPC API (a kept channel) and the `proctor exec` CLI (a new
+process each run); and the throughput of output in lines per second (`cat` of a large
 log whose lines hold emails and card numbers; through the gateway every line is masked).
 
 The host is OpenSSH's sshd where /usr/sbin/sshd exists, else the asyncssh demo host."""
@@ -14,9 +15,12 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
+import asyncssh
 import grpc
 
 from proctor import bus
@@ -64,6 +68,38 @@ def grpc_call(stub: gpb_grpc.GatewayServiceStub, command: str) -> tuple[float, s
     if status != 0:
         raise SystemExit(f"gRPC {command} ended with {status}")
     return elapsed, b"".join(out).decode()
+
+
+class KeptConnection:
+    """An asyncssh connection to the host, kept open, used from this (synchronous) thread."""
+
+    def __init__(self, port: int, user: str, key: Path, host_key: str) -> None:
+        self.loop = asyncio.new_event_loop()
+        threading.Thread(target=self.loop.run_forever, daemon=True).start()
+
+        async def connect() -> asyncssh.SSHClientConnection:
+            return await asyncssh.connect(
+                "127.0.0.1", port, username=user, client_keys=[str(key)],
+                known_hosts=([asyncssh.import_public_key(host_key)], [], []),
+                agent_path=None, config=None,
+            )  # fmt: skip
+
+        self.conn = self._call(connect())
+
+    def _call(self, coro: object) -> object:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result()  # type: ignore[arg-type]
+
+    def run(self, command: str) -> tuple[float, str]:
+        started = time.perf_counter()
+        done = self._call(self.conn.run(command, check=False))  # type: ignore[attr-defined]
+        elapsed = time.perf_counter() - started
+        if done.exit_status != 0:  # type: ignore[attr-defined]
+            raise SystemExit(f"{command} failed: {done.stderr}")  # type: ignore[attr-defined]
+        return elapsed, str(done.stdout)  # type: ignore[attr-defined]
+
+    def close(self) -> None:
+        self.conn.close()  # type: ignore[attr-defined]
+        self.loop.call_soon_threadsafe(self.loop.stop)
 
 
 def main() -> int:
@@ -132,8 +168,10 @@ def main() -> int:
                 f"127.0.0.1:{grpc_port}", grpc.ssl_channel_credentials(tls.ca.read_bytes())
             )
             stub = gpb_grpc.GatewayServiceStub(channel)  # type: ignore[no-untyped-call]
-            paths = {
+            kept = KeptConnection(host.port, host.user, gateway_key, host.host_key_line)
+            paths: dict[str, Callable[[str], tuple[float, str]]] = {
                 "direct ssh": lambda c: timed([*direct, cd + c]),
+                "direct, kept conn.": lambda c: kept.run(cd + c),
                 "ssh entrance": lambda c: timed([*via_ssh, c]),
                 "gRPC (kept channel)": lambda c: grpc_call(stub, c),
                 "proctor exec (CLI)": lambda c: timed([*cli, c]),
@@ -154,6 +192,7 @@ def main() -> int:
                         raise SystemExit(f"{name}: cat returned {got} lines, not {args.lines}")
                     rates[name].append(args.lines / elapsed)
             channel.close()
+            kept.close()
         finally:
             for service in services:
                 service.stop()
@@ -162,14 +201,20 @@ def main() -> int:
     masked = all(
         "@example.com" not in out and "4111 1111" not in out
         for name, out in outputs.items()
-        if name != "direct ssh"
+        if not name.startswith("direct")
     )
     print(f"shell commands on one host ({host.kind} on loopback), same run")
     base_ms = statistics.median(latency["direct ssh"])
-    print(f"  `true` ({args.runs} runs, median):")
+    kept_ms = statistics.median(latency["direct, kept conn."])
+    print(f"  `true` ({args.runs} runs, median; the gateway keeps its connection to the host):")
     for name, values in latency.items():
         ms = statistics.median(values)
-        extra = "" if name == "direct ssh" else f", +{ms - base_ms:.1f} ms"
+        extra = (
+            ""
+            if name.startswith("direct")
+            else f"  ({ms - base_ms:+.1f} ms against direct ssh, {ms - kept_ms:+.1f} ms against "
+            "a kept connection)"
+        )
         print(f"    {name:<22} {ms:7.1f} ms{extra}")
     base_rate = statistics.median(rates["direct ssh"])
     print(f"  `cat` of {args.lines} lines (median of {args.log_runs}):")
