@@ -49,6 +49,9 @@ def judge_text(text: str, depth: int = 0, cwd: str | None = HOME) -> list[Hit]:
     root = parse(text)
     if root.has_error:
         return [("shell.unparseable", _problem(root))]
+    skipped = _uncovered(root, text.encode())
+    if skipped is not None:
+        return [("shell.unparseable", f"the parser skipped text at character {skipped + 1}")]
     walker = _Walker(depth)
     walker.visit(root, cwd, None)
     return walker.hits
@@ -65,6 +68,41 @@ def _problem(root: Node) -> str:
             return f"unexpected `{near}` at character {node.start_byte + 1}"
         stack.extend(reversed(node.children))
     return "syntax error"
+
+
+# Nodes whose whole range is their text (the parser covers it, even where no child does).
+_OPAQUE = frozenset({
+    "heredoc_body", "string", "raw_string", "ansi_c_string", "translated_string", "comment",
+    "word", "heredoc_start", "heredoc_end", "regex", "extglob_pattern", "number",
+    "string_content", "heredoc_content",
+})  # fmt: skip
+# tree-sitter-bash drops a lone `-` argument before a heredoc (`psql -f - <<EOF`): see
+# `_Walker.redirected`, which puts it back.
+_DASH_BEFORE_HEREDOC = re.compile(rb"(?<=\s)-[ \t]+(?=<<)")
+
+
+def _uncovered(root: Node, data: bytes) -> int | None:
+    """The first byte of text no node covers (tree-sitter skipped it without an error), other
+    than blanks, line continuations and the dash put back before a heredoc; None if none."""
+    covered = bytearray(len(data))
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if node.child_count == 0 or node.type in _OPAQUE:
+            covered[node.start_byte : node.end_byte] = b"\x01" * (node.end_byte - node.start_byte)
+        else:
+            stack.extend(node.children)
+    for m in _DASH_BEFORE_HEREDOC.finditer(data):
+        covered[m.start()] = 1
+    i = 0
+    while i < len(data):
+        if not covered[i] and data[i] not in b" \t\r\n":
+            if data[i : i + 2] == b"\\\n":
+                i += 2
+                continue
+            return i
+        i += 1
+    return None
 
 
 class _Walker:
@@ -138,6 +176,15 @@ class _Walker:
         if piped:
             self.pipeline([body, *piped], cwd, feed)
             return cwd
+        first = min((r.start_byte for r in redirects), default=body.end_byte)
+        if (
+            body.type == "command"
+            and (node.text or b"")[
+                body.end_byte - node.start_byte : first - node.start_byte
+            ].strip()
+            == b"-"
+        ):
+            return self.command(body, cwd, feed, [Word("-")])  # see _DASH_BEFORE_HEREDOC
         return self.visit(body, cwd, feed)
 
     def assignment(self, node: Node, cwd: str | None) -> None:
@@ -149,7 +196,9 @@ class _Walker:
 
     # --- one simple command ----------------------------------------------------------------
 
-    def command(self, node: Node, cwd: str | None, feed: Feed | None) -> str | None:
+    def command(
+        self, node: Node, cwd: str | None, feed: Feed | None, extra: list[Word] | None = None
+    ) -> str | None:
         name = node.child_by_field_name("name")
         redirects = [c for c in node.children if c.type in REDIRECTS]
         feed = self.feed_of(redirects, feed)
@@ -164,6 +213,7 @@ class _Walker:
         if name is None:
             return cwd
         words = [word(name)] + [word(a) for a in node.children_by_field_name("argument")]
+        words += extra or []
         self.hits += judge_argv(words, self.context(node, cwd, feed))
         return _cd(words, cwd)
 
