@@ -148,6 +148,13 @@ RM_ROOT = [
     "flock /tmp/l rm -rf /",
     "env -S 'rm -rf /'",
     "sudo sh -c 'cd / && rm -rf *'",
+    # tree-sitter hangs these words on the redirect; bash gives them to rm
+    "rm > /dev/null -rf /",
+    "rm 2>/dev/null -rf /",
+    "rm <<EOF -rf /\nEOF",
+    "! rm -rf /",
+    "! ! rm -rf /",
+    "ls | rm -rf / 2>/dev/null",
 ]
 
 
@@ -564,6 +571,12 @@ def test_carried_rules_are_decided_as_a_shell_commands_and_policies_can_name_the
         "echo a\x00b",
         "bash -c",
         "exec 3<>f",
+        # tree-sitter misreads these; bash would run the rm
+        "bash <<'EOF'\n\\rm -rf /\nEOF",
+        "! for i in a; do rm -rf /; done",
+        "! { rm -rf /; }",
+        "{ ls; } > f -rf /",
+        "(" * 3000 + "ls" + ")" * 3000,
     ],
 )
 def test_text_that_does_not_parse_is_blocked_by_a_rule_no_policy_relaxes(text: str) -> None:

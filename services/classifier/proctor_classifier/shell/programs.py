@@ -84,7 +84,7 @@ _TABLE.update({
     "curl": system.curl, "wget": system.wget,
     "sudo": wrappers.sudo, "sudoedit": wrappers.sudo, "doas": wrappers.sudo,
     "env": wrappers.env, "command": wrappers.command, "builtin": wrappers.plain,
-    "exec": wrappers.exec_, "nohup": wrappers.plain, "setsid": wrappers.plain,
+    "exec": wrappers.exec_, "nohup": wrappers.plain, "!": wrappers.plain, "setsid": wrappers.plain,
     "unbuffer": wrappers.plain, "busybox": wrappers.plain, "toybox": wrappers.plain,
     "unshare": wrappers.plain, "catchsegv": wrappers.plain, "eatmydata": wrappers.plain,
     "timeout": wrappers.timeout, "nice": wrappers.nice, "stdbuf": wrappers.stdbuf,

@@ -29,6 +29,10 @@ from proctor_classifier.shell.words import (
 
 #: Shells inside shells (bash -c, eval, ssh host cmd) followed before giving up (block).
 MAX_DEPTH = 8
+_RESERVED = frozenset({
+    "if", "then", "else", "elif", "fi", "case", "esac", "for", "select", "while", "until", "do",
+    "done", "in", "function", "{", "}", "[[", "]]", "coproc",
+})  # fmt: skip
 REDIRECTS = frozenset({"file_redirect", "heredoc_redirect", "herestring_redirect"})
 _OWN_SUBSHELL = frozenset({"subshell", "command_substitution", "process_substitution"})
 _WRITES = frozenset({">", ">>", ">|", "&>", "&>>", "<>", ">&", "&>|"})
@@ -49,11 +53,18 @@ def judge_text(text: str, depth: int = 0, cwd: str | None = HOME) -> list[Hit]:
     root = parse(text)
     if root.has_error:
         return [("shell.unparseable", _problem(root))]
-    skipped = _uncovered(root, text.encode())
+    data = text.encode()
+    skipped = _uncovered(root, data)
     if skipped is not None:
         return [("shell.unparseable", f"the parser skipped text at character {skipped + 1}")]
+    misread = _misread_heredoc(root, data)
+    if misread is not None:
+        return [("shell.unparseable", f"the heredoc at character {misread + 1} is misread")]
     walker = _Walker(depth)
-    walker.visit(root, cwd, None)
+    try:
+        walker.visit(root, cwd, None)
+    except RecursionError:
+        return [("shell.unparseable", "it nests too deeply to check")]
     return walker.hits
 
 
@@ -105,10 +116,37 @@ def _uncovered(root: Node, data: bytes) -> int | None:
     return None
 
 
+def _misread_heredoc(root: Node, data: bytes) -> int | None:
+    """A heredoc whose body tree-sitter read as words of its first line (it does so for a body
+    that starts with a backslash): where, or None."""
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        stack.extend(node.children)
+        if node.type != "heredoc_redirect":
+            continue
+        start = next((c for c in node.children if c.type == "heredoc_start"), None)
+        if start is None:
+            return node.start_byte
+        newline = data.find(b"\n", start.end_byte)
+        for child in node.children:
+            if child.type in {"heredoc_body", "heredoc_end"} or newline < 0:
+                continue
+            if child.end_byte > newline and child.start_byte > start.end_byte:
+                if child.type == "pipeline" or child.start_byte < newline:
+                    continue  # `cat <<EOF | sh` and `cat <<EOF && x` on the first line
+                return node.start_byte
+    return None
+
+
 class _Walker:
     def __init__(self, depth: int) -> None:
         self.depth = depth
         self.hits: list[Hit] = []
+        # By command node id: words and input that tree-sitter hung on an enclosing redirect.
+        self.extra: dict[int, list[Word]] = {}
+        self.feeds: dict[int, Feed] = {}
+        self.shown: dict[int, str] = {}
 
     # --- structure -------------------------------------------------------------------------
 
@@ -151,40 +189,48 @@ class _Walker:
             feed = self.fold(stage, feed)
 
     def redirected(self, node: Node, cwd: str | None, feed: Feed | None) -> str | None:
+        """A statement with redirects. An input redirect (heredoc, here-string, `<`) feeds the
+        last command of a pipeline or list; words tree-sitter hangs on a redirect (`rm >
+        /dev/null -rf /`, `rm <<EOF -rf /`) are that command's arguments, as bash reads them."""
         body = node.child_by_field_name("body")
         redirects = [c for c in node.children if c.type in REDIRECTS]
-        feed = self.feed_of(redirects, feed)
         piped: list[Node] = []
         for r in redirects:
             self.hits += redirect_hits(r)
             for child in r.children:
                 # tree-sitter puts `cat <<EOF | sh` and `cat <<EOF && x` inside the heredoc
-                if (
-                    child.type == "pipeline"
-                    and child.child_count
-                    and child.children[0].type
-                    in {
-                        "|",
-                        "|&",
-                    }
-                ):
+                if child.type == "pipeline" and child.children[0].type in {"|", "|&"}:
                     piped += [c for c in child.named_children if c.type != "comment"]
                 else:
                     self.visit(child, cwd, None)
         if body is None:
             return cwd
+        tail = _tail_command(body)
+        extra = [word(w) for r in redirects for w in _hung_words(r)]
+        first = min((r.start_byte for r in redirects), default=body.end_byte)
+        between = (node.text or b"")[body.end_byte - node.start_byte : first - node.start_byte]
+        if between.strip() == b"-":
+            extra.insert(0, Word("-"))  # see _DASH_BEFORE_HEREDOC
+        if extra:
+            if tail is None:
+                self.hits.append(
+                    (
+                        "shell.unparseable",
+                        f"words after a redirect of a compound command ({shown(source(node))})",
+                    )
+                )
+            else:
+                self.extra[tail.id] = self.extra.get(tail.id, []) + extra
+                self.shown[tail.id] = shown(source(node))
+        given = self.feed_of(redirects, None)
+        if given is not None:
+            if tail is not None:
+                self.feeds[tail.id] = given
+            else:
+                feed = given
         if piped:
             self.pipeline([body, *piped], cwd, feed)
             return cwd
-        first = min((r.start_byte for r in redirects), default=body.end_byte)
-        if (
-            body.type == "command"
-            and (node.text or b"")[
-                body.end_byte - node.start_byte : first - node.start_byte
-            ].strip()
-            == b"-"
-        ):
-            return self.command(body, cwd, feed, [Word("-")])  # see _DASH_BEFORE_HEREDOC
         return self.visit(body, cwd, feed)
 
     def assignment(self, node: Node, cwd: str | None) -> None:
@@ -196,12 +242,10 @@ class _Walker:
 
     # --- one simple command ----------------------------------------------------------------
 
-    def command(
-        self, node: Node, cwd: str | None, feed: Feed | None, extra: list[Word] | None = None
-    ) -> str | None:
+    def command(self, node: Node, cwd: str | None, feed: Feed | None) -> str | None:
         name = node.child_by_field_name("name")
         redirects = [c for c in node.children if c.type in REDIRECTS]
-        feed = self.feed_of(redirects, feed)
+        feed = self.feed_of(redirects, self.feeds.get(node.id, feed))
         for child in node.children:
             if child.type == "variable_assignment":
                 self.assignment(child, cwd)
@@ -212,13 +256,20 @@ class _Walker:
                 self.inside(child, cwd)
         if name is None:
             return cwd
+        if source(name) in _RESERVED:
+            # bash never runs an unquoted reserved word: tree-sitter misread the structure
+            # (it does for `! for ...`, `! { ...; }`, `! if ...`).
+            where = f"at character {name.start_byte + 1}"
+            self.hits.append(("shell.unparseable", f"`{source(name)}` read as a command {where}"))
+            return cwd
         words = [word(name)] + [word(a) for a in node.children_by_field_name("argument")]
-        words += extra or []
+        words += self.extra.get(node.id, [])
         self.hits += judge_argv(words, self.context(node, cwd, feed))
         return _cd(words, cwd)
 
     def context(self, node: Node, cwd: str | None, feed: Feed | None = None) -> Context:
-        return Context(shown(source(node)), cwd, feed, judge_argv, self.nested)
+        display = self.shown.get(node.id) or shown(source(node))
+        return Context(display, cwd, feed, judge_argv, self.nested)
 
     def nested(self, text: str, ctx: Context) -> list[Hit]:
         return judge_text(text, self.depth + 1, ctx.cwd)
@@ -247,17 +298,17 @@ class _Walker:
         """What a pipeline stage writes to the next one, as far as it can be known."""
         if stage.type == "redirected_statement":
             body = stage.child_by_field_name("body")
-            redirects = [c for c in stage.children if c.type in REDIRECTS]
             if body is not None and body.type == "command":
-                return self.fold(body, self.feed_of(redirects, feed))
+                return self.fold(body, feed)  # its redirects were recorded when visited
         fetched = (feed is not None and feed.fetched) or fetches(stage)
         decoded = feed is not None and feed.decoded
         if stage.type != "command" or stage.child_by_field_name("name") is None:
             return Feed(fetched=fetched, decoded=decoded, what="the output of a command")
         redirects = [c for c in stage.children if c.type in REDIRECTS]
-        feed = self.feed_of(redirects, feed)
+        feed = self.feed_of(redirects, self.feeds.get(stage.id, feed))
         words = [word(stage.child_by_field_name("name"))]  # type: ignore[arg-type]
         words += [word(a) for a in stage.children_by_field_name("argument")]
+        words += self.extra.get(stage.id, [])
         name = program_name(words[0].text)
         what = f"the output of {name}"
         known = feed.text if feed is not None else None
@@ -276,6 +327,32 @@ class _Walker:
                 starts.append(w)
             return Feed(fetched=fetched, paths=tuple(starts or [Word(".")]), what=what)
         return Feed(fetched=fetched or name in FETCHERS, decoded=decoded, what=what)
+
+
+def _tail_command(node: Node) -> Node | None:
+    """The simple command a redirect after `node` belongs to: the last of a pipeline or list."""
+    while node.type in {"pipeline", "list", "redirected_statement"}:
+        if node.type == "redirected_statement":
+            body = node.child_by_field_name("body")
+            if body is None:
+                return None
+            node = body
+            continue
+        named = [c for c in node.named_children if c.type != "comment"]
+        if not named:
+            return None
+        node = named[-1]
+    return node if node.type == "command" else None
+
+
+def _hung_words(redirect: Node) -> list[Node]:
+    """Words tree-sitter hangs on a redirect that bash gives the command: a file redirect's
+    destinations after the first, a heredoc's arguments."""
+    if redirect.type == "file_redirect":
+        return redirect.children_by_field_name("destination")[1:]
+    if redirect.type == "heredoc_redirect":
+        return redirect.children_by_field_name("argument")
+    return []
 
 
 def _operator(redirect: Node) -> str:
