@@ -154,6 +154,13 @@ RM_ROOT = [
     "rm <<EOF -rf /\nEOF",
     "! rm -rf /",
     "! ! rm -rf /",
+    # literal values the text gives its variables
+    "X=/; rm -rf $X",
+    "x=rm; $x -rf /",
+    'D=/var; rm -rf "$D"/*',
+    "for d in /tmp /; do rm -rf $d; done",
+    "rm -rf ${DIR:-/}",
+    "export T=/etc; rm -rf $T",
     "ls | rm -rf / 2>/dev/null",
 ]
 
@@ -161,6 +168,16 @@ RM_ROOT = [
 @pytest.mark.parametrize("text", RM_ROOT)
 def test_recursive_deletes_at_a_root_are_blocked_in_every_spelling(text: str) -> None:
     check(text, "shell.rm_root", BLOCK)
+
+
+def test_values_of_variables_only_ever_add_to_a_verdict() -> None:
+    # eval can change x out of sight: the command is still judged as written (dynamic)
+    response = judged('x=ls; eval "x=rm"; $x -rf /')
+    assert response.action == REVIEW and "shell.dynamic" in rules(response)
+    assert judged('msg="a; rm -rf /"; echo $msg').action == ALLOW
+    assert judged("f=out.txt; cat $f").action == ALLOW
+    reasons = [m.reason for m in judged("X=/; rm -rf $X").matches]
+    assert "rm -rf / deletes everything under / (with X=/)" in reasons
 
 
 def test_the_reason_names_the_command_and_what_it_deletes() -> None:
