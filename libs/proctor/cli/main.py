@@ -43,9 +43,10 @@ def _parser() -> argparse.ArgumentParser:
     policy = sub.add_parser("policy", help="the classification policy")
     policy_sub = policy.add_subparsers(dest="policy_command", required=True, metavar="SUBCOMMAND")
     explain = policy_sub.add_parser(
-        "explain", help="the verdict on one statement, with the rule and policy line that decided"
+        "explain", help="the verdict on one command, with the rule and policy line that decided"
     )
-    explain.add_argument("sql", help="the statement, as the agent would send it")
+    explain.add_argument("sql", nargs="?", help="the SQL statement, as the agent would send it")
+    explain.add_argument("--shell", metavar="TEXT", help="a shell command line instead (bash)")
     explain.add_argument("--resource", required=True, help="the resource it would run on")
     explain.add_argument("--as", dest="user", required=True, help="the identity running it")
     explain.add_argument("--policy", help="policy file (default: PROCTOR_POLICY_FILE)")
@@ -141,6 +142,13 @@ def _down(args: argparse.Namespace) -> int:
 def _explain(args: argparse.Namespace) -> int:
     from proctor.cli.policy import explain
 
+    if args.shell is not None:
+        from proctor.cli.policy import explain_shell
+
+        return explain_shell(args.shell, args.resource, args.user, args.policy, as_json=args.json)
+    if args.sql is None:
+        print("proctor policy explain: give a SQL statement or --shell TEXT", file=sys.stderr)
+        return 2
     return explain(args.sql, args.resource, args.user, args.policy, as_json=args.json)
 
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from proctor.events.v1 import events_pb2 as pb
 from proctor.rulecatalog import ALL_RULES, CommandKind, RuleClass
 from proctor_classifier.rules import Match
-from proctor_classifier.shell.context import Hit, line
+from proctor_classifier.shell.context import Hit, line, shown
 from proctor_classifier.shell.programs import judge_argv
 from proctor_classifier.shell.walk import MAX_DEPTH, argv_context, judge_text
 from proctor_classifier.shell.words import literal_word
@@ -47,8 +47,8 @@ def analyze_shell(detail: pb.ShellDetail) -> ShellAnalysis:
         hits += judge_argv(words, argv_context(line(words)))
     elif detail.text.strip():
         hits += judge_text(detail.text)
-    elif not detail.interactive:
-        hits.append(("shell.read", "an empty command"))
+    if not hits:  # blank, a comment, `(( ))`, an assignment: nothing runs
+        hits.append(("shell.read", shown(detail.text) or "an empty command"))
     return ShellAnalysis(_matches(hits))
 
 

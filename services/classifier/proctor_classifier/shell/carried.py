@@ -10,7 +10,7 @@ from __future__ import annotations
 from proctor.rulecatalog import ALL_RULES
 from proctor_classifier.catalog import judged_by_name
 from proctor_classifier.rules import analyze_sql
-from proctor_classifier.shell.context import Context, Hit, flags, options
+from proctor_classifier.shell.context import Context, Hit, flags, located, options
 from proctor_classifier.shell.words import Word
 
 # Built-in functions common in ad-hoc queries that only compute: a psql command cannot have
@@ -74,7 +74,7 @@ def psql(name: str, args: list[Word], ctx: Context) -> list[Hit]:
         if f is not None and f.literal and f.text == "-":
             hits += _sql_input(ctx)
         else:
-            hits.append(("shell.interpreter", f"{ctx.display} (runs SQL from a file the gateway "
+            hits.append(("shell.interpreter", f"{ctx.display} (SQL from a file the gateway "
                                               "cannot see)"))  # fmt: skip
     if not texts and not files:
         if keys & {"-l", "--list"}:
@@ -88,7 +88,7 @@ def _sql_input(ctx: Context) -> list[Hit]:
     if feed is not None and feed.text is not None and not feed.fetched:
         return _sql(feed.text, f"psql reading {feed.what}")
     what = feed.what if feed is not None else "the session's input"
-    return [("shell.interpreter", f"{ctx.display} (runs SQL from {what}, which the gateway "
+    return [("shell.interpreter", f"{ctx.display} (SQL from {what}, which the gateway "
                                   "cannot see)")]  # fmt: skip
 
 
@@ -167,7 +167,7 @@ def kubectl(name: str, args: list[Word], ctx: Context) -> list[Hit]:
     if verb in _KUBE_CONNECTS:
         hits = [_kube("k8s.exec", subject)]
         if verb == "exec" and after:
-            hits += ctx.run(after, ctx.but(cwd=None, display=f"{ctx.display} (in the pod)"))
+            hits += located(ctx.run(after, ctx.but(cwd=None)), "in the pod")
         return hits
     if dry and (verb in _KUBE_WRITES or verb == "delete"):
         return [_kube("k8s.dry_run", subject)]

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 
 from proctor_classifier.shell.words import Word
 
-#: (rule id, subject its reason names), as in statements.py.
+#: (rule id, subject its reason names), as in statements.py; for a rule of another kind (psql's
+#: SQL, kubectl's requests) the reason itself, worded by that kind's analyzer.
 Hit = tuple[str, str]
 #: A program's judge: its name as called, its arguments, the context.
 Judge = Callable[[str, list[Word], "Context"], list[Hit]]
@@ -122,3 +123,16 @@ def value_of(opts: list[Option], *keys: str) -> Word | None:
         if key in keys and value is not None:
             found = value
     return found
+
+
+def located(hits: list[Hit], where: str) -> list[Hit]:
+    """Hits of commands that run elsewhere (`ssh db1 ...`, `kubectl exec`), saying where."""
+    from proctor.rulecatalog import ALL_RULES, CommandKind
+
+    out: list[Hit] = []
+    for rule_id, text in hits:
+        if ALL_RULES[rule_id].kind is CommandKind.SHELL and rule_id != "shell.unparseable":
+            out.append((rule_id, f"{text} ({where})"))
+        else:
+            out.append((rule_id, f"{where}: {text}"))
+    return out

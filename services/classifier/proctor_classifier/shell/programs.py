@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from proctor_classifier.shell import carried, files, system, wrappers
+from proctor_classifier.shell import carried, files, reads, system, wrappers
 from proctor_classifier.shell.context import Context, Hit, Judge
 from proctor_classifier.shell.words import Word, program_name
 
@@ -18,34 +18,30 @@ from proctor_classifier.shell.words import Word, program_name
 # the shell itself.
 _READS = """
     ls ll dir vdir cat head tail less more grep egrep fgrep rg ag ack zgrep zegrep zless zmore
-    ps pstree pidof pgrep top htop atop iotop df du free uptime whoami id hostname date wc cut
-    paste join jq yq stat file which whereis type journalctl dmesg tr basename dirname realpath
-    readlink md5sum sha1sum sha224sum sha256sum sha384sum sha512sum b2sum cksum sum diff diff3
-    sdiff cmp comm column nl tac fold fmt expand unexpand seq sleep uname lsb_release lscpu
-    lsblk lsof lsmod lspci lsusb lsns lslocks lsipc vmstat iostat mpstat pidstat sar nproc w
-    who last lastlog lastb groups getent tree ss netstat dig nslookup host ping ping6
-    traceroute tracepath mtr arp route ifconfig iw iwconfig ethtool nmcli timedatectl
-    hostnamectl localectl loginctl networkctl resolvectl busctl coredumpctl systemd-analyze
-    strings od hexdump xxd base64 base32 cd pwd true false test [ echo printf env printenv
-    locale tput tty stty clear history jobs fg bg wait read getopts shift set shopt unset
-    exit return break continue export declare typeset local readonly let hash help umask
-    dirs popd pushd : ulimit times caller enable complete compgen compopt mapfile readarray
-    disown suspend logout man info apropos whatis look bc dc expr factor numfmt shuf cal
-    ncal free zcat bzcat xzcat zstdcat lz4cat unzstd-cat cpio-list getconf locale sysctl
-    openssl-version nvidia-smi sensors ipcs blkid findmnt mount-list swapon-show numactl
-    namei pinky users id groups lsattr getfacl du tload slabtop watch-free iftop nethogs
-    bmon vnstat nload tcpdump tshark ngrep
+    ps pstree pidof top htop atop iotop df du free uptime whoami id wc cut paste join jq yq
+    stat file which whereis type tr basename dirname realpath readlink md5sum sha1sum
+    sha224sum sha256sum sha384sum sha512sum b2sum cksum sum diff diff3 sdiff cmp comm column
+    nl tac fold fmt expand unexpand seq sleep uname lsb_release lscpu lsblk lsof lsmod lspci
+    lsusb lsns lslocks lsipc vmstat iostat mpstat pidstat sar nproc w who last lastlog lastb
+    groups getent ss netstat dig nslookup host ping ping6 traceroute tracepath mtr
+    coredumpctl systemd-analyze strings od hexdump base64 base32 cd pwd true false test [
+    echo printf printenv locale tput tty clear history jobs fg bg wait read getopts shift
+    set shopt unset exit return break continue let hash help umask dirs popd pushd : ulimit
+    times caller mapfile readarray disown info apropos whatis look expr factor numfmt shuf
+    cal ncal getconf sensors ipcs blkid findmnt namei pinky users lsattr getfacl slabtop
+    tload iftop nethogs bmon nload zcat bzcat xzcat zstdcat
 """
 _WRITES = """
     cp mv ln mkdir touch rmdir unlink install truncate mktemp patch rsync scp sftp split
-    csplit chattr setfacl mount umount swapon swapoff modprobe insmod rmmod depmod sysctl-w
+    csplit chattr setfacl mount umount swapon swapoff modprobe insmod rmmod depmod route arp
+    nmcli iw iwconfig ethtool busctl numactl stty enable complete compgen dc nvidia-smi
     useradd usermod adduser groupadd groupmod chpasswd chage gpasswd newusers visudo vi vim
     nvim nano emacs ed ex pico joe mcedit ip iptables-restore ip6tables-restore
     update-alternatives update-grub grub-install ldconfig logrotate logger wall write
     systemd-tmpfiles zip unzip 7z 7za rar unrar ar cpio pip pip3 npm yarn pnpm gem cargo
     brew snap flatpak apt apt-get aptitude yum dnf zypper apk pacman dpkg rpm conda mamba
     go make cmake ninja helm terraform ansible ansible-playbook at atrm batch
-    timedatectl-set hwclock ntpdate chronyc certbot htpasswd ssh-keygen ssh-copy-id gpg
+    hwclock ntpdate chronyc certbot htpasswd ssh-keygen ssh-copy-id gpg
     openssl
 """
 
@@ -88,7 +84,7 @@ _TABLE.update({
     "curl": system.curl, "wget": system.wget,
     "sudo": wrappers.sudo, "sudoedit": wrappers.sudo, "doas": wrappers.sudo,
     "env": wrappers.env, "command": wrappers.command, "builtin": wrappers.plain,
-    "exec": wrappers.exec_, "nohup": wrappers.plain, "setsid": wrappers.plain,
+    "exec": wrappers.exec_, "nohup": wrappers.plain, "!": wrappers.plain, "setsid": wrappers.plain,
     "unbuffer": wrappers.plain, "busybox": wrappers.plain, "toybox": wrappers.plain,
     "unshare": wrappers.plain, "catchsegv": wrappers.plain, "eatmydata": wrappers.plain,
     "timeout": wrappers.timeout, "nice": wrappers.nice, "stdbuf": wrappers.stdbuf,
@@ -99,6 +95,13 @@ _TABLE.update({
     "eval": wrappers.eval_, "source": wrappers.source, ".": wrappers.source,
     "trap": wrappers.trap, "alias": wrappers.alias, "su": wrappers.su,
     "runuser": wrappers.su, "script": wrappers.script, "ssh": wrappers.ssh,
+    "date": reads.date, "hostname": reads.hostname, "sysctl": reads.sysctl, "ip": reads.ip,
+    "ifconfig": reads.ifconfig, "hostnamectl": reads.ctl, "timedatectl": reads.ctl,
+    "localectl": reads.ctl, "loginctl": reads.ctl, "resolvectl": reads.ctl,
+    "networkctl": reads.ctl, "journalctl": reads.journalctl, "dmesg": reads.dmesg,
+    "man": reads.man, "export": reads.declare, "declare": reads.declare,
+    "local": reads.declare, "readonly": reads.declare, "typeset": reads.declare,
+    "tree": reads.tree, "xxd": reads.xxd, "tcpdump": reads.tcpdump,
     "psql": carried.psql, "kubectl": carried.kubectl, "oc": carried.kubectl,
 })  # fmt: skip
 _TABLE.update({name: wrappers.shell for name in wrappers.SHELLS})

@@ -6,20 +6,20 @@ working directory `cd` left it in. Redirects are judged where they write.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 
 from tree_sitter import Node
 
-from proctor_classifier.shell.context import Context, Feed, Hit, shown
+from proctor_classifier.shell.context import Context, Feed, Hit, located, shown
+from proctor_classifier.shell.feeds import decoded, heredoc, printed
 from proctor_classifier.shell.paths import HOME, resolve
 from proctor_classifier.shell.programs import assignment_hits, judge_argv
+from proctor_classifier.shell.trust import RESERVED, misread_heredoc, problem, uncovered
+from proctor_classifier.shell.values import literal_values, variants
 from proctor_classifier.shell.words import (
     DECODERS,
     FETCHERS,
     Word,
-    ansi_c,
     fetches,
     parse,
     program_name,
@@ -48,29 +48,31 @@ def judge_text(text: str, depth: int = 0, cwd: str | None = HOME) -> list[Hit]:
         return [("shell.unparseable", "it holds a NUL character")]
     root = parse(text)
     if root.has_error:
-        return [("shell.unparseable", _problem(root))]
-    walker = _Walker(depth)
-    walker.visit(root, cwd, None)
+        return [("shell.unparseable", problem(root))]
+    data = text.encode()
+    skipped = uncovered(root, data)
+    if skipped is not None:
+        return [("shell.unparseable", f"the parser skipped text at character {skipped + 1}")]
+    misread = misread_heredoc(root, data)
+    if misread is not None:
+        return [("shell.unparseable", f"the heredoc at character {misread + 1} is misread")]
+    walker = _Walker(depth, literal_values(root))
+    try:
+        walker.visit(root, cwd, None)
+    except RecursionError:
+        return [("shell.unparseable", "it nests too deeply to check")]
     return walker.hits
 
 
-def _problem(root: Node) -> str:
-    stack = [root]
-    while stack:
-        node = stack.pop()
-        if node.is_missing:
-            return f"`{node.type}` is missing at character {node.start_byte + 1}"
-        if node.is_error:
-            near = shown(source(node))[:40]
-            return f"unexpected `{near}` at character {node.start_byte + 1}"
-        stack.extend(reversed(node.children))
-    return "syntax error"
-
-
 class _Walker:
-    def __init__(self, depth: int) -> None:
+    def __init__(self, depth: int, values: dict[str, list[str]] | None = None) -> None:
         self.depth = depth
+        self.values = values or {}
         self.hits: list[Hit] = []
+        # By command node id: words and input that tree-sitter hung on an enclosing redirect.
+        self.extra: dict[int, list[Word]] = {}
+        self.feeds: dict[int, Feed] = {}
+        self.shown: dict[int, str] = {}
 
     # --- structure -------------------------------------------------------------------------
 
@@ -113,28 +115,45 @@ class _Walker:
             feed = self.fold(stage, feed)
 
     def redirected(self, node: Node, cwd: str | None, feed: Feed | None) -> str | None:
+        """A statement with redirects. An input redirect (heredoc, here-string, `<`) feeds the
+        last command of a pipeline or list; words tree-sitter hangs on a redirect (`rm >
+        /dev/null -rf /`, `rm <<EOF -rf /`) are that command's arguments, as bash reads them."""
         body = node.child_by_field_name("body")
         redirects = [c for c in node.children if c.type in REDIRECTS]
-        feed = self.feed_of(redirects, feed)
         piped: list[Node] = []
         for r in redirects:
             self.hits += redirect_hits(r)
             for child in r.children:
                 # tree-sitter puts `cat <<EOF | sh` and `cat <<EOF && x` inside the heredoc
-                if (
-                    child.type == "pipeline"
-                    and child.child_count
-                    and child.children[0].type
-                    in {
-                        "|",
-                        "|&",
-                    }
-                ):
+                if child.type == "pipeline" and child.children[0].type in {"|", "|&"}:
                     piped += [c for c in child.named_children if c.type != "comment"]
                 else:
                     self.visit(child, cwd, None)
         if body is None:
             return cwd
+        tail = _tail_command(body)
+        extra = [word(w) for r in redirects for w in _hung_words(r)]
+        first = min((r.start_byte for r in redirects), default=body.end_byte)
+        between = (node.text or b"")[body.end_byte - node.start_byte : first - node.start_byte]
+        if between.strip() == b"-":
+            extra.insert(0, Word("-"))  # see _DASH_BEFORE_HEREDOC
+        if extra:
+            if tail is None:
+                self.hits.append(
+                    (
+                        "shell.unparseable",
+                        f"words after a redirect of a compound command ({shown(source(node))})",
+                    )
+                )
+            else:
+                self.extra[tail.id] = self.extra.get(tail.id, []) + extra
+                self.shown[tail.id] = shown(source(node))
+        given = self.feed_of(redirects, None)
+        if given is not None:
+            if tail is not None:
+                self.feeds[tail.id] = given
+            else:
+                feed = given
         if piped:
             self.pipeline([body, *piped], cwd, feed)
             return cwd
@@ -152,7 +171,7 @@ class _Walker:
     def command(self, node: Node, cwd: str | None, feed: Feed | None) -> str | None:
         name = node.child_by_field_name("name")
         redirects = [c for c in node.children if c.type in REDIRECTS]
-        feed = self.feed_of(redirects, feed)
+        feed = self.feed_of(redirects, self.feeds.get(node.id, feed))
         for child in node.children:
             if child.type == "variable_assignment":
                 self.assignment(child, cwd)
@@ -163,12 +182,32 @@ class _Walker:
                 self.inside(child, cwd)
         if name is None:
             return cwd
+        if source(name) in RESERVED:
+            # bash never runs an unquoted reserved word: tree-sitter misread the structure
+            # (it does for `! for ...`, `! { ...; }`, `! if ...`).
+            where = f"at character {name.start_byte + 1}"
+            self.hits.append(("shell.unparseable", f"`{source(name)}` read as a command {where}"))
+            return cwd
         words = [word(name)] + [word(a) for a in node.children_by_field_name("argument")]
+        words += self.extra.get(node.id, [])
         self.hits += judge_argv(words, self.context(node, cwd, feed))
+        if any(w.dynamic for w in words):
+            self.hits += self.with_values(node, cwd)
         return _cd(words, cwd)
 
+    def with_values(self, node: Node, cwd: str | None) -> list[Hit]:
+        """The command judged again with the literal values the text gives its variables; it
+        adds to the verdict (see values.py), so a variant that does not parse adds nothing."""
+        hits: list[Hit] = []
+        for text, given in variants(node, self.values):
+            found = judge_text(text, self.depth + 1, cwd)
+            kept = [h for h in found if h[0] not in {"shell.unparseable", "shell.read"}]
+            hits += located(kept, f"with {given}")
+        return hits
+
     def context(self, node: Node, cwd: str | None, feed: Feed | None = None) -> Context:
-        return Context(shown(source(node)), cwd, feed, judge_argv, self.nested)
+        display = self.shown.get(node.id) or shown(source(node))
+        return Context(display, cwd, feed, judge_argv, self.nested)
 
     def nested(self, text: str, ctx: Context) -> list[Hit]:
         return judge_text(text, self.depth + 1, ctx.cwd)
@@ -179,7 +218,7 @@ class _Walker:
         """What a command reads: its last input redirect, else what it was given."""
         for r in redirects:
             if r.type == "heredoc_redirect":
-                feed = _heredoc(r)
+                feed = heredoc(r)
             elif r.type == "herestring_redirect":
                 given = [c for c in r.named_children if c.type not in REDIRECTS]
                 w = word(given[-1]) if given else Word("")
@@ -197,26 +236,26 @@ class _Walker:
         """What a pipeline stage writes to the next one, as far as it can be known."""
         if stage.type == "redirected_statement":
             body = stage.child_by_field_name("body")
-            redirects = [c for c in stage.children if c.type in REDIRECTS]
             if body is not None and body.type == "command":
-                return self.fold(body, self.feed_of(redirects, feed))
+                return self.fold(body, feed)  # its redirects were recorded when visited
         fetched = (feed is not None and feed.fetched) or fetches(stage)
-        decoded = feed is not None and feed.decoded
+        hidden = feed is not None and feed.decoded
         if stage.type != "command" or stage.child_by_field_name("name") is None:
-            return Feed(fetched=fetched, decoded=decoded, what="the output of a command")
+            return Feed(fetched=fetched, decoded=hidden, what="the output of a command")
         redirects = [c for c in stage.children if c.type in REDIRECTS]
-        feed = self.feed_of(redirects, feed)
+        feed = self.feed_of(redirects, self.feeds.get(stage.id, feed))
         words = [word(stage.child_by_field_name("name"))]  # type: ignore[arg-type]
         words += [word(a) for a in stage.children_by_field_name("argument")]
+        words += self.extra.get(stage.id, [])
         name = program_name(words[0].text)
         what = f"the output of {name}"
         known = feed.text if feed is not None else None
         if name in {"echo", "printf"}:
-            return Feed(text=_printed(name, words[1:]), fetched=fetched, what=what)
+            return Feed(text=printed(name, words[1:]), fetched=fetched, what=what)
         if name == "cat" and all(w.text == "-" for w in words[1:]):
-            return Feed(text=known, fetched=fetched, decoded=decoded, what=what)
+            return Feed(text=known, fetched=fetched, decoded=hidden, what=what)
         if name in DECODERS:
-            return Feed(text=_decoded(name, words[1:], known), fetched=fetched, decoded=True,
+            return Feed(text=decoded(name, words[1:], known), fetched=fetched, decoded=True,
                         what=what)  # fmt: skip
         if name == "find":
             starts = []
@@ -225,7 +264,33 @@ class _Walker:
                     break
                 starts.append(w)
             return Feed(fetched=fetched, paths=tuple(starts or [Word(".")]), what=what)
-        return Feed(fetched=fetched or name in FETCHERS, decoded=decoded, what=what)
+        return Feed(fetched=fetched or name in FETCHERS, decoded=hidden, what=what)
+
+
+def _tail_command(node: Node) -> Node | None:
+    """The simple command a redirect after `node` belongs to: the last of a pipeline or list."""
+    while node.type in {"pipeline", "list", "redirected_statement"}:
+        if node.type == "redirected_statement":
+            body = node.child_by_field_name("body")
+            if body is None:
+                return None
+            node = body
+            continue
+        named = [c for c in node.named_children if c.type != "comment"]
+        if not named:
+            return None
+        node = named[-1]
+    return node if node.type == "command" else None
+
+
+def _hung_words(redirect: Node) -> list[Node]:
+    """Words tree-sitter hangs on a redirect that bash gives the command: a file redirect's
+    destinations after the first, a heredoc's arguments."""
+    if redirect.type == "file_redirect":
+        return redirect.children_by_field_name("destination")[1:]
+    if redirect.type == "heredoc_redirect":
+        return redirect.children_by_field_name("argument")
+    return []
 
 
 def _operator(redirect: Node) -> str:
@@ -254,70 +319,6 @@ def redirect_hits(redirect: Node) -> list[Hit]:
     if dest.literal and dest.text.startswith("/proc/sysrq-trigger"):
         return [("shell.power", f"the redirect {shown_redirect}")]
     return [("shell.write", f"the redirect {shown_redirect}")]
-
-
-def _heredoc(node: Node) -> Feed:
-    start = next((c for c in node.children if c.type == "heredoc_start"), None)
-    body = next((c for c in node.children if c.type == "heredoc_body"), None)
-    text = source(body) if body is not None else ""
-    if any(c.type == "-" for c in node.children) or source(node).startswith("<<-"):
-        text = "\n".join(line.lstrip("\t") for line in text.split("\n"))
-    quoted = start is not None and any(q in source(start) for q in "'\"\\")
-    return Feed(
-        text=text,
-        fetched=not quoted and body is not None and fetches(body),
-        what="a heredoc",
-    )
-
-
-def _printed(name: str, args: list[Word]) -> str | None:
-    """What echo or printf of constant words writes; None when it is not known."""
-    if any(not w.literal for w in args):
-        return None
-    texts = [w.text for w in args]
-    if name == "echo":
-        escapes, newline = False, True
-        while texts and re.fullmatch(r"-[neE]+", texts[0]):
-            escapes = escapes or "e" in texts[0]
-            newline = newline and "n" not in texts[0]
-            texts = texts[1:]
-        out = " ".join(texts)
-        return (ansi_c(out) if escapes else out) + ("\n" if newline else "")
-    if not texts:
-        return None
-    fmt, rest = texts[0], texts[1:]
-    if re.search(r"%(?!%|s)", fmt):
-        return None
-    pieces = fmt.split("%s")
-    if len(pieces) - 1 < len(rest) and len(pieces) > 1:
-        return None  # the format would repeat
-    out = pieces[0]
-    for i, piece in enumerate(pieces[1:]):
-        out += (rest[i] if i < len(rest) else "") + piece
-    return ansi_c(out.replace("%%", "%"))
-
-
-def _decoded(name: str, args: list[Word], text: str | None) -> str | None:
-    """What a decoder writes for a known input; None when it is not known."""
-    opts = {w.text for w in args}
-    if text is None:
-        return None
-    try:
-        if name in {"base64", "base32", "basenc"} and opts & {"-d", "--decode", "-D", "-di"}:
-            raw = "".join(text.split())
-            data = (
-                base64.b64decode(raw + "=" * (-len(raw) % 4))
-                if name != "base32"
-                else (base64.b32decode(raw + "=" * (-len(raw) % 8)))
-            )
-            return data.decode(errors="replace")
-        if name == "xxd" and "-r" in opts:
-            return binascii.unhexlify("".join(text.split())).decode(errors="replace")
-        if name == "rev":
-            return "\n".join(line[::-1] for line in text.split("\n"))
-    except (ValueError, binascii.Error):
-        return None
-    return None
 
 
 def _cd(words: list[Word], cwd: str | None) -> str | None:

@@ -16,6 +16,7 @@ from proctor_classifier.shell.context import (
     Option,
     flags,
     line,
+    located,
     options,
     value_of,
 )
@@ -215,7 +216,7 @@ SHELLS = frozenset({"sh", "bash", "zsh", "dash", "ksh", "mksh", "ash", "rbash", 
 def shell(name: str, args: list[Word], ctx: Context) -> list[Hit]:
     """`bash -c TEXT` parses TEXT again; `bash FILE` runs a file nobody has seen; a shell with
     neither reads its commands from its input."""
-    command_mode = False
+    command_mode = from_input = False
     i = 0
     while i < len(args):
         w = args[i]
@@ -229,6 +230,8 @@ def shell(name: str, args: list[Word], ctx: Context) -> list[Hit]:
         if t.startswith("--") or (t[:1] in {"-", "+"} and len(t) > 1 and w.literal):
             if not t.startswith("--") and "c" in t[1:]:
                 command_mode = True
+            if not t.startswith("--") and "s" in t[1:]:
+                from_input = True  # -s: the operands are arguments, the code is the input
             i += 1
             continue
         break
@@ -237,7 +240,7 @@ def shell(name: str, args: list[Word], ctx: Context) -> list[Hit]:
         if not operands:
             return [("shell.unparseable", f"{ctx.display} has -c without a command")]
         return code_hits(operands[0], ctx)
-    if operands:
+    if operands and not from_input:
         return script_hits(operands[0], ctx)
     return reads_input(ctx)
 
@@ -301,16 +304,16 @@ def ssh(name: str, args: list[Word], ctx: Context) -> list[Hit]:
             .replace(" ", "")
             .startswith(("proxycommand", "localcommand", "permitlocalcommand", "knownhostscommand"))
         ):
-            return [("shell.interpreter", f"{ctx.display} (runs a local command)")]
+            return [("shell.interpreter", f"{ctx.display} (a local command runs)")]
     if not rest:
         return [("shell.read", ctx.display)] if flags(opts) & {"-V", "-G"} else [
             ("shell.unknown", ctx.display)]  # fmt: skip
     host, remote = rest[0], rest[1:]
     if not remote:
         if flags(opts) & {"-N", "-O", "-W"}:
-            return [("shell.interpreter", f"{ctx.display} (opens a tunnel)")]
+            return [("shell.interpreter", f"{ctx.display} (a tunnel)")]
         return reads_input(ctx)
-    return code_hits(_joined(remote), ctx.but(cwd="~", display=f"{ctx.display} (on {host.text})"))
+    return located(code_hits(_joined(remote), ctx.but(cwd="~")), f"on {host.text}")
 
 
 def _joined(words: list[Word]) -> Word:
@@ -324,7 +327,7 @@ def code_hits(code: Word, ctx: Context) -> list[Hit]:
     if code.literal:
         return ctx.judge_text(code.text, ctx.but(feed=None))
     if fetches(code.node):
-        return [("shell.pipe_to_shell", f"{ctx.display} (runs code fetched from the network)")]
+        return [("shell.pipe_to_shell", f"{ctx.display} (code fetched from the network)")]
     return [("shell.dynamic", ctx.display)]
 
 
@@ -334,22 +337,22 @@ def script_hits(path: Word, ctx: Context) -> list[Hit]:
     if path.literal and path.text in {"/dev/stdin", "-", "/proc/self/fd/0", "/dev/fd/0"}:
         return reads_input(ctx)
     if fetches(path.node):
-        return [("shell.pipe_to_shell", f"{ctx.display} (runs code fetched from the network)")]
-    return [("shell.interpreter", f"{ctx.display} (runs {line([path])}, which the gateway "
-                                  "cannot see)")]  # fmt: skip
+        return [("shell.pipe_to_shell", f"{ctx.display} (code fetched from the network)")]
+    return [("shell.interpreter", f"{ctx.display} ({line([path])} is a file the "
+                                  "gateway cannot see)")]  # fmt: skip
 
 
 def reads_input(ctx: Context, language: str = "shell") -> list[Hit]:
     """A shell or interpreter that reads its code from its standard input."""
     feed = ctx.feed or Feed(what="the session's input")
     if feed.fetched:
-        return [("shell.pipe_to_shell", f"{ctx.display} (runs {feed.what}, fetched from the "
+        return [("shell.pipe_to_shell", f"{ctx.display} (reading {feed.what}, fetched from the "
                                         "network)")]  # fmt: skip
     if feed.decoded and feed.text is None:
-        return [("shell.pipe_to_shell", f"{ctx.display} (runs code decoded at run time)")]
+        return [("shell.pipe_to_shell", f"{ctx.display} (code decoded at run time)")]
     if feed.text is not None and language == "shell":
         return ctx.judge_text(feed.text, ctx.but(feed=None))
-    return [("shell.interpreter", f"{ctx.display} (runs what it reads from {feed.what})")]
+    return [("shell.interpreter", f"{ctx.display} (commands read from {feed.what})")]
 
 
 # --- interpreters --------------------------------------------------------------------------
@@ -374,7 +377,7 @@ def interpreter(name: str, args: list[Word], ctx: Context) -> list[Hit]:
     code = [v for k, v in opts if (k[1:] in code_opts and len(k) == 2) or k in _LONG_CODE]
     for value in code:
         if value is not None and not value.literal and fetches(value.node):
-            return [("shell.pipe_to_shell", f"{ctx.display} (runs code fetched from the "
+            return [("shell.pipe_to_shell", f"{ctx.display} (code fetched from the "
                                             "network)")]  # fmt: skip
     if code or "-m" in flags(opts):
         return [("shell.interpreter", ctx.display)]
