@@ -40,12 +40,15 @@ format: install
 proto: install
 	$(BIN)/python -m grpc_tools.protoc -I proto --python_out=libs --pyi_out=libs \
 		$(shell find proto -name '*.proto')
+	$(BIN)/python -m grpc_tools.protoc -I proto --grpc_python_out=libs \
+		$(shell find proto -name '*.proto' -path '*/api/*')
 
 ## Benchmarks: the gateway against a direct connection (pgbench), audit ingest and lag,
 ## masking throughput, reads with masking against direct, an approver's click to the
 ## agent's result, approval start-up with 100,000 past approvals, what looking functions up
 ## in a target's catalog costs on a miss, and kubectl through the gateway against the
-## Kubernetes API server double directly.
+## Kubernetes API server double directly, and shell commands through the gateway (ssh and
+## `proctor exec`) against ssh directly.
 bench: install
 	$(BIN)/python bench/proxy_pgbench.py
 	$(BIN)/python bench/audit_ingest.py
@@ -55,6 +58,7 @@ bench: install
 	$(BIN)/python bench/approval_startup.py
 	$(BIN)/python bench/catalog_lookup.py
 	$(BIN)/python bench/kube_gateway.py
+	$(BIN)/python bench/shell_gateway.py
 
 clean:
 	rm -rf $(VENV) .proctor .pytest_cache .mypy_cache .ruff_cache

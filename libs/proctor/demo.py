@@ -8,8 +8,11 @@ ranges never issued, addresses use example domains.
 
 from __future__ import annotations
 
+import getpass
 import json
 import os
+import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +20,11 @@ import yaml
 
 from proctor.gateway import hash_token, new_token
 from proctor.scram import ScramVerifier
+from proctor.sshkeys import ensure_key, public_line
 
 DEMO_DATABASE = "demo"
 DEMO_CLUSTER = "demo-cluster"  # a Kubernetes API server double (proctor.kubedouble)
+DEMO_HOST = "demo-host"  # this machine over SSH, commands in <run_dir>/demo-host/work
 AGENT = "alice"
 APPROVER = "bob"
 
@@ -90,14 +95,83 @@ def _stored(token: str) -> dict[str, str]:
     return {"token_sha256": hash_token(token), "token_scram_sha256": str(ScramVerifier.of(token))}
 
 
+# An application log with what agents should not read: customers' emails and card numbers (the
+# card networks' published test numbers, example.com addresses).
+DEMO_APP_LOG = "".join(
+    f"2026-12-01 09:{i // 60:02d}:{i % 60:02d} INFO checkout order={5000 + i} "
+    f"customer=customer{i}@example.com card="
+    f"{('4111 1111 1111 1111', '5555 5555 5555 4444', '4242 4242 4242 4242')[i % 3]} "
+    f"amount={(i * 7) % 300 + 0.99:.2f}\n"
+    + ("2026-12-01 09:00:00 ERROR payment gateway timeout after 30s\n" if i % 10 == 9 else "")
+    for i in range(50)
+)
+
+
+@dataclass(frozen=True)
+class DemoHost:
+    """The demo's host: this machine, reached over SSH on loopback through the demo host
+    server (proctor.demohost), which accepts only the gateway's key. `directory` keeps the
+    keys; commands run in `workdir`."""
+
+    directory: Path
+    port: int
+
+    @property
+    def workdir(self) -> Path:
+        return self.directory / "work"
+
+    @property
+    def gateway_key(self) -> Path:
+        return self.directory / "gateway_key"  # the gateway's key for the host
+
+    @property
+    def host_key(self) -> Path:
+        return self.directory / "host_key"  # the demo host server's own key
+
+    @property
+    def agent_key(self) -> Path:
+        return self.directory / f"{AGENT}_key"  # the demo agent's key for the gateway
+
+    def prepare(self) -> None:
+        """Keys (made once) and the files commands see (app.log, made afresh)."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.directory.chmod(0o700)
+        ensure_key(self.gateway_key, "proctor-gateway@demo-host")
+        ensure_key(self.host_key, "demo-host")
+        ensure_key(self.agent_key, f"{AGENT}@demo")
+        self.workdir.mkdir(exist_ok=True)
+        (self.workdir / "app.log").write_text(DEMO_APP_LOG)
+
+    def argv(self) -> list[str]:
+        """The demo host server's command line."""
+        return [
+            sys.executable, "-m", "proctor.demohost", "--host", "127.0.0.1",
+            "--port", str(self.port), "--authorized-key", f"{self.gateway_key}.pub",
+            "--host-key", str(self.host_key), "--workdir", str(self.workdir),
+        ]  # fmt: skip
+
+    def resource(self) -> dict[str, Any]:
+        """Its entry in the gateway configuration (`kind: ssh`)."""
+        return {
+            "kind": "ssh",
+            "host": "127.0.0.1",
+            "port": self.port,
+            "user": getpass.getuser(),
+            "private_key_file": str(self.gateway_key),
+            "host_key": public_line(self.host_key),
+        }
+
+
 def write_gateway_config(
     run_dir: Path,
     tokens: dict[str, str],
     target_url: str,
     cluster: dict[str, str] | None = None,
+    host: DemoHost | None = None,
 ) -> Path:
-    """The gateway configuration of the demo: tokens stored hashed, the target's URL, and the
-    demo cluster's entry (a `kind: kubernetes` resource) when there is one."""
+    """The gateway configuration of the demo: tokens stored hashed, the target's URL, the
+    demo cluster's entry (a `kind: kubernetes` resource) and the demo host's (`kind: ssh`, and
+    the agent's key for ssh) when there are."""
     config: dict[str, Any] = {
         "identities": {
             AGENT: {"groups": ["engineering"], **_stored(tokens[AGENT])},
@@ -107,6 +181,9 @@ def write_gateway_config(
     }
     if cluster is not None:
         config["resources"][DEMO_CLUSTER] = {"kind": "kubernetes", **cluster}
+    if host is not None:
+        config["resources"][DEMO_HOST] = host.resource()
+        config["identities"][AGENT]["ssh_keys"] = [public_line(host.agent_key)]
     path = run_dir / "gateway.yaml"
     path.write_text(
         "# Written by `proctor up` for the demo. Tokens are stored as SHA-256 and SCRAM "

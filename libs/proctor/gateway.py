@@ -8,6 +8,8 @@ identities:
     token_sha256: 3b7e...   # sha256 hex of the access token; the token is never stored
     token_scram_sha256: SCRAM-SHA-256$4096:...  # optional: agents then authenticate by SCRAM
     slack_user: U012AB3CD   # optional: the Slack member id that decides as this identity
+    ssh_keys:               # optional: public keys it may authenticate with over ssh
+      - ssh-ed25519 AAAAC3Nza... alice@laptop
 resources:
   demo:
     kind: postgres
@@ -17,6 +19,13 @@ resources:
     url: https://10.0.0.1:6443
     token_file: /run/secrets/cluster-token       # or token:, or client_certificate + client_key
     certificate_authority: /run/secrets/cluster-ca.crt
+  web-1:
+    kind: ssh
+    host: web-1.internal
+    user: deploy
+    private_key_file: /run/secrets/web-1-key    # the gateway's key for the host
+    known_hosts: /run/secrets/known_hosts        # or host_key: "ssh-ed25519 AAAA..."
+    workdir: /srv/app                            # optional: commands start here
 ```
 
 Resources are a union typed by `kind` (pydantic models); an error names the file's line.
@@ -34,7 +43,15 @@ from typing import Annotated, Any, Literal
 from urllib.parse import parse_qs, urlsplit
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from proctor.errors import ConfigError
 from proctor.scram import ScramVerifier
@@ -62,6 +79,8 @@ class IdentityConfig:
     slack_user: str | None = None  # Slack member id (U…/W…) that acts as this identity
     # The token's SCRAM-SHA-256 verifier: with it the agent proves its token without sending it
     scram: ScramVerifier | None = None
+    # Public keys (OpenSSH lines, "ssh-ed25519 AAAA… comment") it may prove itself with over ssh
+    ssh_keys: tuple[str, ...] = ()
 
     def accepts(self, token: str) -> bool:
         return hmac.compare_digest(hash_token(token), self.token_sha256)
@@ -117,15 +136,52 @@ class KubernetesResource(_Resource):
         return self.token
 
 
-ResourceConfig = Annotated[PostgresResource | KubernetesResource, Field(discriminator="kind")]
+class SshResource(_Resource):
+    """A host the gateway runs shell commands on over SSH, with its own key (agents never see
+    it). The host's key is verified: from a known_hosts file, or one public key line; a host
+    whose key is not known is refused."""
+
+    kind: Literal["ssh"] = "ssh"
+    host: str
+    port: int = Field(22, ge=1, le=65535)
+    user: str
+    private_key_file: Path
+    known_hosts: Path | None = None
+    host_key: str | None = None
+    workdir: str | None = None
+
+    @field_validator("host_key")
+    @classmethod
+    def _key_line(cls, line: str | None) -> str | None:
+        if line is not None and len(line.split()) < 2:
+            raise ValueError('must be a public key line such as "ssh-ed25519 AAAA..."')
+        return line
+
+    @property
+    def url(self) -> str:
+        """Where the host is, as ssh://user@host:port (no credential in it)."""
+        return f"ssh://{self.user}@{self.host}:{self.port}"
+
+    @model_validator(mode="after")
+    def _verifiable(self) -> SshResource:
+        if self.known_hosts is None and self.host_key is None:
+            raise ValueError(
+                "needs known_hosts (a file) or host_key (the host's public key line): the "
+                "gateway refuses hosts whose key it cannot verify"
+            )
+        return self
+
+
+AnyResource = PostgresResource | KubernetesResource | SshResource
+ResourceConfig = Annotated[AnyResource, Field(discriminator="kind")]
 _RESOURCE = TypeAdapter(ResourceConfig)
-KINDS = ("postgres", "kubernetes")
+KINDS = ("postgres", "kubernetes", "ssh")
 
 
 @dataclass(frozen=True, slots=True)
 class GatewayConfig:
     identities: dict[str, IdentityConfig]
-    resources: dict[str, PostgresResource | KubernetesResource]
+    resources: dict[str, AnyResource]
 
     def of_kind(self, kind: str) -> dict[str, Any]:
         """The resources of one kind, by name."""
@@ -220,10 +276,18 @@ def parse_gateway_config(
             if scram is not None
             else None
         )
+        keys = spec.get("ssh_keys") or []
+        if not isinstance(keys, list) or not all(
+            isinstance(k, str) and len(k.split()) >= 2 for k in keys
+        ):
+            raise ConfigError(
+                f"{source}: identity {name}: ssh_keys must be a list of public key lines "
+                '("ssh-ed25519 AAAA... comment")'
+            )
         identities[str(name)] = IdentityConfig(
-            str(name), tuple(groups), digest, slack_user, verifier
+            str(name), tuple(groups), digest, slack_user, verifier, tuple(keys)
         )
-    resources: dict[str, PostgresResource | KubernetesResource] = {}
+    resources: dict[str, AnyResource] = {}
     for name, spec in _mapping(root.get("resources"), f"{source}: resources").items():
         spec = _mapping(spec, f"{source}: resource {name}")
         try:
@@ -234,7 +298,8 @@ def parse_gateway_config(
             field, problem = _problem(exc)
             line = lines.get(("resources", str(name), field)) or lines.get(("resources", str(name)))
             at = f"{source}:{line}" if line else source
-            raise ConfigError(f"{at}: resource {name}: {field}: {problem}") from None
+            said = f"{field}: {problem}" if field else problem
+            raise ConfigError(f"{at}: resource {name}: {said}") from None
     return GatewayConfig(identities, resources)
 
 

@@ -7,7 +7,8 @@ file reads from general to specific.
 
 Every entry may be limited to kinds of command (`match.kind`: sql, kube, shell, http, mcp);
 an entry without it applies to every kind, and a rule of one kind never matches a command of
-another.
+another, except that a shell command carries SQL and Kubernetes rules (psql, kubectl) and is
+decided as a shell command.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ from proctor.rulecatalog import (
 )
 
 BUILTIN_VERSION = "builtin"
+# Kinds of command a shell command can carry (psql -c, kubectl), judged as the shell's.
+_CARRIED_BY_SHELL = frozenset({CommandKind.SQL, CommandKind.KUBE})
 _STR = "tag:yaml.org,2002:str"
 _INT = "tag:yaml.org,2002:int"
 
@@ -398,9 +401,12 @@ class _Parser:
         return frozenset(kinds)
 
     def same_kind(self, node: Node, name: str, kinds: frozenset[str] | None) -> None:
-        """A rule id of another kind than the entry matches could never apply: say so."""
+        """A rule id of another kind than the entry matches could never apply: say so. Shell
+        commands carry SQL (psql) and Kubernetes requests (kubectl), judged by those rules."""
         known = ALL_RULES.get(name)
         if kinds is None or known is None or known.kind is None or known.kind.value in kinds:
+            return
+        if CommandKind.SHELL.value in kinds and known.kind in _CARRIED_BY_SHELL:
             return
         only = ", ".join(sorted(kinds))
         raise self.fail(node, f"{name} is a rule for {known.kind.value} commands, but this "

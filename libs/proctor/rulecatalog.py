@@ -8,7 +8,8 @@ A reason template may use `{subject}`, filled in by the matcher with what the st
 (`TABLE public.orders`, `pg_terminate_backend()`), so the agent reads what exactly was judged.
 
 Each rule belongs to a command kind: `RULES` holds the SQL rules, `KUBE_RULES` the Kubernetes
-ones (ids `k8s.*`), `GATEWAY_RULES` those of no one kind; `ALL_RULES` is every rule by id.
+ones (ids `k8s.*`), `SHELL_RULES` the shell ones (ids `shell.*`), `GATEWAY_RULES` those of no
+one kind; `ALL_RULES` is every rule by id.
 """
 
 from __future__ import annotations
@@ -306,11 +307,103 @@ _KUBE_RULES = [
           "never runs", "Send the request as kubectl or a client library would."),
 ]  # fmt: skip
 
+_SHELL_WRITE_HINT = (
+    "Writes wait for a human's approval. Say what the command changes and why; where a read "
+    "answers the question (ls, cat, grep, systemctl status), use it instead."
+)
+_SHELL_DESTROY_HINT = (
+    "This never runs through the gateway. Name exactly what to change (a path below the "
+    "root, one process, one unit), or ask a human to do it outside the gateway."
+)
+
+
+def _shell(rule_id: str, rule_class: RuleClass, summary: str, reason: str, hint: str) -> Rule:
+    return Rule(rule_id, rule_class, summary, reason, hint, CommandKind.SHELL)
+
+
+_SHELL_RULES = [
+    _shell("shell.read", R, "programs that only read: ls, cat, grep, find without actions, ps, "
+           "df, journalctl, systemctl status, git status/log/diff, curl to stdout, "
+           "...; echo and printf without a redirect", "{subject} only reads",
+           "No action needed."),
+    _shell("shell.write", W, "anything that creates, changes, moves or deletes a file or "
+           "changes the system's configuration: > and >> (except to /dev/null), sed -i, tee, cp, "
+           "mv, rm, mkdir, chmod, git commit, package installs, ...",
+           "{subject} changes files or the system", _SHELL_WRITE_HINT),
+    _shell("shell.network_write", W, "curl or wget that send data (-d, -F, -T, -X POST, PUT, "
+           "PATCH, DELETE, --post-data)", "{subject} sends data to another server",
+           "Sending data to a server waits for a human's approval; say what it changes there."),
+    _shell("shell.signal", W, "kill, pkill and similar signals to named processes",
+           "{subject} signals running processes", "Say which process and why; check it "
+           "first with ps."),
+    _shell("shell.service", W, "starting, stopping, restarting, enabling or disabling services "
+           "and containers: systemctl start|stop|restart|..., service X restart, docker "
+           "restart|stop|rm, supervisorctl restart", "{subject} changes what runs on the host",
+           "Service changes wait for a human's approval; check the unit's state first "
+           "(systemctl status, docker ps)."),
+    _shell("shell.interpreter", W, "code for another interpreter on the command line or from "
+           "a file or input the gateway cannot see: python -c, perl -e, node -e, awk with "
+           "system(), bash script.sh, a shell reading its input",
+           "{subject} runs code the gateway cannot judge line by line",
+           "Send the commands themselves as shell commands so each one is judged, or say what "
+           "the code does for the approver."),
+    _shell("shell.dynamic", W, "a command whose name or code is computed at run time ($x, "
+           "$(...), eval of an expansion), and changes to PATH, LD_PRELOAD and the like",
+           "{subject}: what runs is only known at run time",
+           "Write the command out literally, so the gateway can judge what runs."),
+    _shell("shell.unknown", W, "a program the gateway has no rule for (fails closed: review)",
+           "{subject} runs a program the gateway has no rule for, so a human must look at it",
+           "If this program is routine, ask an operator to add a policy entry; otherwise say "
+           "what it does for the approver."),
+    _shell("shell.interactive", P, "an interactive shell (a pty): what is typed into it is "
+           "not judged", "{subject}: nothing typed into it would be judged",
+           "Send one command at a time (ssh host 'command'); a policy may allow interactive "
+           "shells for humans."),
+    _shell("shell.rm_root", D, "recursive rm (-r, -R, --recursive, in any spelling) of /, a "
+           "top-level directory (/etc, /var, /usr, /home, ...), a home directory (~, $HOME), "
+           "or a glob at one of them (/*, /var/*, * after cd /)", "{subject}",
+           _SHELL_DESTROY_HINT),
+    _shell("shell.disk", D, "destroying disks and file systems: mkfs*, wipefs, shred, dd "
+           "of=/dev/..., fdisk, parted and sfdisk writes, > /dev/sda",
+           "{subject} overwrites a disk or file system", _SHELL_DESTROY_HINT),
+    _shell("shell.power", D, "shutdown, reboot, halt, poweroff, init 0|6, systemctl "
+           "poweroff|reboot|halt, the sysrq trigger", "{subject} stops or restarts the host",
+           "Ask a human to restart the host outside the gateway."),
+    _shell("shell.kill_all", D, "signals to every process or to init: kill -9 1, kill -1, "
+           "kill -9 -1, killall, killall5, pkill matching everything",
+           "{subject} signals every process on the host, or init", _SHELL_DESTROY_HINT),
+    _shell("shell.firewall_flush", D, "removing every firewall rule: iptables -F|--flush|-X, "
+           "nft flush ruleset, ufw disable|reset", "{subject} removes the host's firewall "
+           "rules", "Change one rule at a time (each is reviewed), or ask a human."),
+    _shell("shell.crontab_remove", D, "crontab -r (removes every scheduled job of the user)",
+           "{subject} removes every scheduled job of the user",
+           "Edit the crontab to remove one entry (crontab -l first), or ask a human."),
+    _shell("shell.user_delete", D, "userdel, deluser, groupdel, delgroup, passwd -d",
+           "{subject} removes an account or its password", _SHELL_DESTROY_HINT),
+    _shell("shell.chmod_root", D, "chmod, chown or chgrp -R of a root, as for rm",
+           "{subject}", _SHELL_DESTROY_HINT),
+    _shell("shell.force_push", D, "git push --force, -f, --force-with-lease, +refspec, "
+           "--mirror, --delete (rewrites or removes remote history)",
+           "{subject} rewrites or removes history on the remote",
+           "Push without force (a reviewed write), or ask a human to rewrite history."),
+    _shell("shell.pipe_to_shell", P, "code fetched or decoded at run time and run: curl|wget "
+           "... | sh, sh <(curl ...), bash -c \"$(curl ...)\", base64 -d | sh",
+           "{subject} runs code that nobody can see before it runs",
+           "Download the script, read it, and run the commands it holds one by one."),
+    _shell("shell.fork_bomb", D, "a function that starts copies of itself in the background "
+           "(:(){ :|:& };:)", "{subject} starts processes until the host stops answering",
+           "This never runs through the gateway."),
+    _shell("shell.unparseable", U, "text that is not valid bash, or nests too deeply to "
+           "check (fails closed)", "the gateway cannot parse the text as bash ({subject}), and "
+           "what it cannot parse never runs", "Fix the syntax and send it again."),
+]  # fmt: skip
+
 _GATEWAY_RULES = [
     Rule("gateway.unknown_kind", U, "a command of a kind this classifier does not judge yet "
          "(fails closed)", "{subject} commands are not judged by this classifier yet, and what "
          "the gateway cannot judge never runs",
-         "Use a kind of command this gateway judges (SQL, Kubernetes), or ask an operator.",
+         "Use a kind of command this gateway judges (SQL, Kubernetes, shell), or ask an "
+         "operator.",
          None),
 ]  # fmt: skip
 
@@ -320,10 +413,12 @@ del R, W, D, P, S, T, U
 RULES: dict[str, Rule] = {rule.id: rule for rule in _RULES}
 #: The Kubernetes rules by id.
 KUBE_RULES: dict[str, Rule] = {rule.id: rule for rule in _KUBE_RULES}
+#: The shell rules by id.
+SHELL_RULES: dict[str, Rule] = {rule.id: rule for rule in _SHELL_RULES}
 #: The gateway's own rules, for commands of any kind.
 GATEWAY_RULES: dict[str, Rule] = {rule.id: rule for rule in _GATEWAY_RULES}
-#: Every rule of every kind by id: SQL, Kubernetes, the gateway's.
-ALL_RULES: dict[str, Rule] = {**RULES, **KUBE_RULES, **GATEWAY_RULES}
+#: Every rule of every kind by id: SQL, Kubernetes, shell, the gateway's.
+ALL_RULES: dict[str, Rule] = {**RULES, **KUBE_RULES, **SHELL_RULES, **GATEWAY_RULES}
 
 
 def rule(rule_id: str) -> Rule:

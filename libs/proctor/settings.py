@@ -42,7 +42,7 @@ class _StackFileSource(PydanticBaseSettingsSource):
             return {}
         if not process_running(stack.get("pid")):
             return {}  # left behind by a stack that is gone
-        found = {k: stack[k] for k in ("nats_url", "database_url") if stack.get(k)}
+        found = {k: stack[k] for k in ("nats_url", "database_url", "grpc_listen") if stack.get(k)}
         return found | _stack_credentials(stack)
 
 
@@ -149,7 +149,8 @@ class Settings(BaseSettings):
     ingress_protocols: str = Field(
         "",
         description="Comma-separated protocols whose listeners this ingress replica runs "
-        "(postgres, kubernetes); empty: every protocol the gateway config has resources of",
+        "(postgres, kubernetes, ssh, grpc); empty: every protocol the gateway config has "
+        "resources of (ssh and grpc both for `kind: ssh` resources)",
     )
     kube_listen: str = Field(
         "127.0.0.1:6443", description="host:port of the Kubernetes API listener (HTTPS)"
@@ -168,6 +169,27 @@ class Settings(BaseSettings):
     )
     kube_max_connections: int = Field(
         1000, ge=1, description="Kubernetes client connections one proxy process accepts at once"
+    )
+    ssh_listen: str = Field(
+        "127.0.0.1:2222", description="host:port of the SSH listener (agents' `ssh`)"
+    )
+    ssh_host_key: Path | None = Field(
+        None,
+        description="The SSH listener's own host key (OpenSSH private key file); unset: "
+        "<run_dir>/secrets/ssh_host_ed25519_key, made at first start",
+    )
+    ssh_auth_timeout: float = Field(
+        30.0, gt=0, description="Seconds an SSH client has to authenticate"
+    )
+    shell_max_connections: int = Field(
+        1000,
+        ge=1,
+        description="SSH connections and gRPC calls one proxy process serves at once",
+    )
+    grpc_listen: str = Field(
+        "127.0.0.1:6590",
+        description="host:port of the gRPC API (`proctor exec`); TLS with PROCTOR_TLS_CERT/KEY, "
+        "plain text only on loopback",
     )
     tls_cert: Path | None = Field(None, description="PEM certificate for TLS to clients")
     tls_key: Path | None = Field(None, description="PEM private key for TLS to clients")

@@ -7,6 +7,7 @@ import asyncio
 import json
 import os
 import queue
+import shlex
 import signal
 import subprocess
 import sys
@@ -37,6 +38,8 @@ def clean_env(run_dir: Path) -> dict[str, str]:
     env["PROCTOR_PG_LISTEN"] = f"127.0.0.1:{free_port()}"  # not 6543: a real stack may run
     env["PROCTOR_APPROVAL_HTTP_LISTEN"] = f"127.0.0.1:{free_port()}"
     env["PROCTOR_KUBE_LISTEN"] = f"127.0.0.1:{free_port()}"
+    env["PROCTOR_SSH_LISTEN"] = f"127.0.0.1:{free_port()}"
+    env["PROCTOR_GRPC_LISTEN"] = f"127.0.0.1:{free_port()}"
     return env
 
 
@@ -127,6 +130,22 @@ async def test_proctor_up_runs_the_stack_and_replays_a_session(tmp_path: Path) -
         assert pods.rc == 0 and DEMO_POD in pods.stdout, pods.stderr
         logs = await asyncio.to_thread(kubectl, "-n", DEMO_NAMESPACE, "logs", DEMO_POD)
         assert logs.rc == 0 and logs.stdout and DEMO_EMAIL not in logs.stdout, logs
+
+        # The demo host through both shell entrances, with the prefixes the banner prints:
+        # its app.log comes back masked.
+        for entrance in ("ssh", "exec"):
+            prefixes = [line for line in output if line.startswith(f"{entrance}: ")]
+            assert len(prefixes) == 1, banner
+            words = shlex.split(prefixes[0].removeprefix(f"{entrance}: "))
+            if entrance == "ssh":
+                words[1:1] = ["-o", "BatchMode=yes", "-F", "/dev/null"]
+            read = await asyncio.to_thread(
+                subprocess.run, [*words, "cat app.log"], capture_output=True, text=True,
+                timeout=60, env=env, stdin=subprocess.DEVNULL,
+            )  # fmt: skip
+            assert read.returncode == 0, (entrance, read.stderr)
+            assert "INFO checkout order=5000" in read.stdout, read.stdout
+            assert "@example.com" not in read.stdout and "4111 1111" not in read.stdout, read
 
         stack = json.loads((run_dir / "stack.json").read_text())
         assert stack["pid"] == up.pid

@@ -310,9 +310,7 @@ def test_a_kube_request_without_its_detail_fails_closed() -> None:
     assert rule_of(classify(sql, Policy.builtin())) == ("k8s.malformed", BLOCK)
 
 
-@pytest.mark.parametrize(
-    "kind", [cpb.COMMAND_KIND_SHELL, cpb.COMMAND_KIND_HTTP, cpb.COMMAND_KIND_MCP]
-)
+@pytest.mark.parametrize("kind", [cpb.COMMAND_KIND_HTTP, cpb.COMMAND_KIND_MCP])
 def test_kinds_without_an_analyzer_are_blocked_not_errors(kind: int) -> None:
     relaxed = parse_policy("version: 1\ndefaults: {write: allow, privileged: allow}\n")
     request = cpb.ClassifyRequest(kind=kind, text="rm -rf /")  # type: ignore[arg-type]

@@ -14,7 +14,7 @@ PROTOS = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "proto").rglob("*.prot
 GENERATED = [
     str(Path(p).relative_to("proto").with_name(Path(p).stem + suffix))
     for p in PROTOS
-    for suffix in ("_pb2.py", "_pb2.pyi")
+    for suffix in ("_pb2.py", "_pb2.pyi", *(("_pb2_grpc.py",) if "/api/" in p else ()))
 ]
 
 
@@ -23,7 +23,7 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("proto")
     result = subprocess.run(
         [sys.executable, "-m", "grpc_tools.protoc", "-I", "proto",
-         f"--python_out={out}", f"--pyi_out={out}", *PROTOS],
+         f"--python_out={out}", f"--pyi_out={out}", f"--grpc_python_out={out}", *PROTOS],
         cwd=ROOT, capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert result.returncode == 0, f"protoc failed:\n{result.stderr}"
@@ -33,6 +33,7 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_every_contract_is_found() -> None:
     assert "proto/proctor/events/v1/events.proto" in PROTOS
     assert "proto/proctor/classifier/v1/classifier.proto" in PROTOS
+    assert "proto/proctor/api/v1/gateway.proto" in PROTOS
 
 
 @pytest.mark.parametrize("name", GENERATED)

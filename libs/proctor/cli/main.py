@@ -43,9 +43,10 @@ def _parser() -> argparse.ArgumentParser:
     policy = sub.add_parser("policy", help="the classification policy")
     policy_sub = policy.add_subparsers(dest="policy_command", required=True, metavar="SUBCOMMAND")
     explain = policy_sub.add_parser(
-        "explain", help="the verdict on one statement, with the rule and policy line that decided"
+        "explain", help="the verdict on one command, with the rule and policy line that decided"
     )
-    explain.add_argument("sql", help="the statement, as the agent would send it")
+    explain.add_argument("sql", nargs="?", help="the SQL statement, as the agent would send it")
+    explain.add_argument("--shell", metavar="TEXT", help="a shell command line instead (bash)")
     explain.add_argument("--resource", required=True, help="the resource it would run on")
     explain.add_argument("--as", dest="user", required=True, help="the identity running it")
     explain.add_argument("--policy", help="policy file (default: PROCTOR_POLICY_FILE)")
@@ -69,6 +70,27 @@ def _parser() -> argparse.ArgumentParser:
     )
     kube.add_argument("-o", "--output", help="write it here (mode 0600) instead of stdout")
     kube.set_defaults(run=_kubeconfig)
+
+    run = sub.add_parser(
+        "exec",
+        help="run a command on a host resource through Proctor (its output masked)",
+        description="Run one command on a host resource through the gateway's gRPC API. One "
+        "argument after -- is a command line for the host's shell; several are an argument "
+        "vector. Exits with the command's status, or 126 when Proctor refused it (the reason "
+        "on stderr), 75 when a service did not answer, 69 when the host could not be reached.",
+    )
+    run.add_argument("resource", help="the host resource's name")
+    run.add_argument("words", nargs=argparse.REMAINDER, metavar="-- COMMAND", help="the command")
+    run.add_argument("--as", dest="user", help="the Proctor identity (default: PROCTOR_IDENTITY)")
+    run.add_argument(
+        "--token", help="the identity's access token (default: PROCTOR_TOKEN, the demo's)"
+    )
+    run.add_argument("--server", help="the gateway's gRPC API (default: PROCTOR_GRPC_LISTEN)")
+    run.add_argument("--ca", help="the CA that signed the gateway's certificate")
+    run.add_argument(
+        "--plaintext", action="store_true", help="no TLS (only to a gateway on loopback)"
+    )
+    run.set_defaults(run=_exec)
 
     events = sub.add_parser("events", help="the event stream")
     events_sub = events.add_subparsers(dest="events_command", required=True, metavar="SUBCOMMAND")
@@ -120,6 +142,13 @@ def _down(args: argparse.Namespace) -> int:
 def _explain(args: argparse.Namespace) -> int:
     from proctor.cli.policy import explain
 
+    if args.shell is not None:
+        from proctor.cli.policy import explain_shell
+
+        return explain_shell(args.shell, args.resource, args.user, args.policy, as_json=args.json)
+    if args.sql is None:
+        print("proctor policy explain: give a SQL statement or --shell TEXT", file=sys.stderr)
+        return 2
     return explain(args.sql, args.resource, args.user, args.policy, as_json=args.json)
 
 
@@ -151,6 +180,33 @@ def _kubeconfig(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(text)
     return 0
+
+
+def _exec(args: argparse.Namespace) -> int:
+    import getpass
+    import os
+
+    from proctor.cli import execcmd
+    from proctor.cli.approvals import _demo_token
+    from proctor.settings import load_settings
+
+    settings = load_settings()
+    user = execcmd.identity_of(args.user, settings.run_dir)
+    token = (
+        args.token
+        or os.environ.get("PROCTOR_TOKEN")
+        or _demo_token(settings.run_dir, user)
+        or getpass.getpass("token: ")
+    )
+    return execcmd.run(
+        args.resource,
+        list(args.words),
+        user,
+        token,
+        args.server or execcmd.target_of(settings.grpc_listen),
+        execcmd.find_ca(settings, args.ca),
+        args.plaintext,
+    )
 
 
 def _run(coro: Callable[[], Coroutine[Any, Any, int]]) -> int:

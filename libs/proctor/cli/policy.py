@@ -1,6 +1,7 @@
 """`proctor policy explain`: the classifier's verdict on one statement, as the gateway would give
 it to that identity, with the groups taken from the gateway configuration and the functions and
-views it names looked up in the resource's catalog, as the ingress-proxy would."""
+views it names looked up in the resource's catalog, as the ingress-proxy would; or on one shell
+command line (`--shell`), which needs no look-up."""
 
 from __future__ import annotations
 
@@ -57,6 +58,19 @@ def explain(sql: str, resource: str, user: str, policy: str | None, *, as_json: 
             args.append("--json")
         # The classifier is its own deployable; run its explain rather than import it.
         return subprocess.run(args, env=dict(os.environ), check=False).returncode
+
+
+def explain_shell(text: str, resource: str, user: str, policy: str | None, *, as_json: bool
+                  ) -> int:  # fmt: skip
+    """The verdict on a shell command line for `user` on the host `resource`."""
+    groups = ",".join(_groups(_gateway(), user))
+    args = [sys.executable, "-m", "proctor_classifier", "explain", "--shell", text,
+            "--resource", resource, "--as", user, "--groups", groups]  # fmt: skip
+    if policy:
+        args += ["--policy", policy]
+    if as_json:
+        args.append("--json")
+    return subprocess.run(args, env=dict(os.environ), check=False).returncode
 
 
 def _look_up(args: list[str], sql: str, url: str, facts_path: Path) -> None:

@@ -15,7 +15,6 @@ import contextlib
 import fcntl
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -28,20 +27,23 @@ from datetime import UTC, datetime
 from pathlib import Path
 from secrets import token_urlsafe
 from typing import IO, Any
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import quote
 
 from pydantic import SecretStr
 
 from proctor import bus, busaccess, subjects
 from proctor.children import RestartPolicy, die_with_parent, kill_group
 from proctor.classifier.v1 import classifier_pb2 as cpb
+from proctor.cli.banner import cli_command, print_banner, short_path
 from proctor.decisions import load_or_create_signing_key
 from proctor.demo import (
     AGENT,
     APPROVER,
     DEMO_CLUSTER,
     DEMO_DATABASE,
+    DEMO_HOST,
     DEMO_SQL,
+    DemoHost,
     demo_identities,
     write_gateway_config,
 )
@@ -51,10 +53,12 @@ from proctor.kubeconfig import kubeconfig, server_url, write_kubeconfig
 from proctor.localca import TlsFiles, ensure_local_tls
 from proctor.pids import process_running
 from proctor.settings import STACK_FILE, Settings, load_settings
+from proctor.sshkeys import ensure_key, public_line
 
 EMBEDDED_NATS_PORT = 4223
 EMBEDDED_PG_PORT = 5433
 DEMO_CLUSTER_PORT = 6445  # the demo's Kubernetes API server double
+DEMO_HOST_PORT = 2223  # the demo's host (an SSH server, proctor.demohost)
 AUDIT_DATABASE = "proctor"
 
 
@@ -191,6 +195,7 @@ class StackSecrets:
     approval_public_key: str = ""
     tls: TlsFiles | None = None  # the agents' listener's certificate, from a local CA
     postgres_password: str | None = None  # the embedded Postgres's superuser password
+    ssh_host_key: Path | None = None  # the SSH listener's own host key
 
     @property
     def nats_credentials(self) -> Path:
@@ -207,6 +212,8 @@ class StackSecrets:
         if self.approval_key is not None:
             own["approval"]["PROCTOR_APPROVAL_SIGNING_KEY"] = str(self.approval_key)
             own["ingress-proxy"]["PROCTOR_APPROVAL_VERIFY_KEYS"] = self.approval_public_key
+        if self.ssh_host_key is not None:
+            own["ingress-proxy"]["PROCTOR_SSH_HOST_KEY"] = str(self.ssh_host_key)
         if self.tls is not None:
             own["ingress-proxy"] |= {
                 "PROCTOR_TLS_CERT": str(self.tls.cert),
@@ -235,6 +242,9 @@ def prepare_secrets(run_dir: Path, settings: Settings, embedded_nats: bool) -> S
     if "PROCTOR_TLS_CERT" not in os.environ:
         host = settings.pg_listen.rpartition(":")[0]
         secrets.tls = ensure_local_tls(secrets.directory / "tls", host)
+    if "PROCTOR_SSH_HOST_KEY" not in os.environ:
+        secrets.ssh_host_key = secrets.directory / "ssh_host_ed25519_key"
+        ensure_key(secrets.ssh_host_key, "proctor-gateway")
     if "PROCTOR_DATABASE_URL" not in os.environ:
         secrets.postgres_password = _postgres_password(secrets.directory / "postgres-password")
     return secrets
@@ -330,6 +340,7 @@ class Stack:
         self.info: dict[str, Any] = {}
         self.demo_cluster: dict[str, str] = {}  # the demo cluster's address and credentials
         self.demo_cluster_port = DEMO_CLUSTER_PORT
+        self.demo_host: DemoHost | None = None
 
     def start(self) -> dict[str, Any]:
         env = dict(os.environ)
@@ -380,6 +391,8 @@ class Stack:
         self.children = services(self.settings, self.run_dir / "logs", secrets.service_env())
         if self.demo_cluster:
             self.children.insert(0, self._demo_cluster_process())
+        if self.demo_host is not None:
+            self.children.insert(0, self._demo_host_process(self.demo_host))
         for child in self.children:
             child.start(env)
         if not asyncio.run(_wait_for_consumer(self.settings)):
@@ -389,6 +402,8 @@ class Stack:
         listeners = [self.settings.pg_listen]
         if self.demo_cluster:
             listeners.append(self.settings.kube_listen)
+        if self.demo_host is not None:
+            listeners += [self.settings.ssh_listen, self.settings.grpc_listen]
         for listen in listeners:
             if not _wait_for_port(listen):
                 raise StackError(
@@ -407,6 +422,8 @@ class Stack:
             "database": db_note,
             "pg_listen": self.settings.pg_listen,
             "kube_listen": self.settings.kube_listen if self.demo_cluster else None,
+            "ssh_listen": self.settings.ssh_listen if self.demo_host else None,
+            "grpc_listen": self.settings.grpc_listen if self.demo_host else None,
             "demo": self.demo,
         }
         return self.describe()
@@ -444,7 +461,9 @@ class Stack:
             "token_file": str(cluster_token),
             "certificate_authority": str(cluster_tls.ca),
         }
-        path = write_gateway_config(self.run_dir, tokens, target, self.demo_cluster)
+        self.demo_host = DemoHost(self.run_dir / "demo-host", _port_or_free(DEMO_HOST_PORT))
+        self.demo_host.prepare()
+        path = write_gateway_config(self.run_dir, tokens, target, self.demo_cluster, self.demo_host)
         host, _, port = self.settings.pg_listen.rpartition(":")
         agent = f"postgresql://{AGENT}:{tokens[AGENT]}@{host}:{port}/{DEMO_DATABASE}"
         if self.secrets is not None and self.secrets.tls is not None:
@@ -468,7 +487,29 @@ class Stack:
                     ),
                 )
             )
+        self.demo |= self._shell_prefixes(self.demo_host)
         return path
+
+    def _shell_prefixes(self, host: DemoHost) -> dict[str, str]:
+        """The commands that run one appended command on the demo host through the gateway:
+        OpenSSH's ssh (the gateway's host key pinned), and `proctor exec`."""
+        secrets = self.secrets
+        if secrets is None or secrets.ssh_host_key is None:
+            return {}
+        ssh_host, _, ssh_port = self.settings.ssh_listen.rpartition(":")
+        ssh_host = "127.0.0.1" if ssh_host in ("", "0.0.0.0") else ssh_host
+        known_hosts = self.run_dir / "known_hosts"
+        at = ssh_host if ssh_port == "22" else f"[{ssh_host}]:{ssh_port}"
+        known_hosts.write_text(f"{at} {public_line(secrets.ssh_host_key)}\n")
+        return {
+            "ssh": f"ssh -p {ssh_port} -i {short_path(host.agent_key)} -o IdentitiesOnly=yes "
+            f"-o UserKnownHostsFile={short_path(known_hosts)} {AGENT}@{ssh_host} {DEMO_HOST}",
+            "exec": f"{cli_command()} exec {DEMO_HOST} --",
+        }
+
+    def _demo_host_process(self, host: DemoHost) -> ServiceProcess:
+        """The demo host: an SSH server running commands in its work directory, supervised."""
+        return ServiceProcess("demo-host", host.argv(), self.run_dir / "logs" / "demo-host.log")
 
     def _demo_cluster_process(self) -> ServiceProcess:
         """The demo cluster: a Kubernetes API server double (not a cluster), supervised."""
@@ -512,60 +553,6 @@ class Stack:
             self.postgres.stop()
 
 
-def _cli() -> str:
-    """How to call `proctor` from here: plain if it is on PATH, else its path in the venv."""
-    beside = Path(sys.executable).parent / "proctor"
-    if shutil.which("proctor") == str(beside) or not beside.exists():
-        return "proctor"
-    with contextlib.suppress(ValueError):
-        return str(beside.relative_to(Path.cwd()))
-    return str(beside)
-
-
-def _without_password(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":…@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))
-
-
-def _print_banner(info: dict[str, Any]) -> None:
-    print("Proctor is up.", flush=True)
-    print(f"  {'nats:':<15} {info['nats_url']}  ({info['nats']})")
-    print(f"  {'audit db:':<15} {_without_password(info['database_url'])}  ({info['database']})")
-    for name, svc in info["services"].items():
-        print(f"  {name + ':':<15} pid {svc['pid']}, log {svc['log']}")
-    print(f"  {'agents:':<15} postgres wire protocol on {info['pg_listen']}")
-    if info.get("kube_listen"):
-        print(f"  {'':<15} Kubernetes API (kubectl) on https://{info['kube_listen']}")
-    if info.get("demo"):
-        demo = info["demo"]
-        print()
-        print("  demo target `demo`: customers and orders with names, emails, cards and SSNs")
-        print(f"agent: {demo['agent']}")
-        print(f"  approver: {demo['approver']} (token {demo['approver_token']})")
-        print(f"  try:  psql '{demo['agent']}' -c 'SELECT * FROM customers LIMIT 5'")
-        print(
-            f"  approve or deny held statements:  {_cli()} approvals list --as {demo['approver']}"
-        )
-        if demo.get("kubeconfig"):
-            print()
-            print(
-                f"  demo cluster `{DEMO_CLUSTER}`: a Kubernetes API server double (not a real "
-                "cluster; see docs/kubernetes.md to point a resource at one), with a "
-                "crash-looping deployment in namespace demo"
-            )
-            print(f"kubeconfig: {demo['kubeconfig']}")
-            print(f"  try:  KUBECONFIG={demo['kubeconfig']} kubectl -n demo get pods")
-    print()
-    print(f"  follow the event stream (SIEM):  {_cli()} events tail")
-    print(f"  replay a session:                {_cli()} replay SESSION_ID")
-    print(f"  verify the audit hash chain:     {_cli()} audit verify")
-    print(f"  stop:                            Ctrl-C here, or `{_cli()} down`")
-    print("ready", flush=True)
-
-
 def _write_stack(run_dir: Path, info: dict[str, Any]) -> None:
     # Only ours to read (it holds the audit database's URL with its password); written beside
     # it and renamed over it, so readers never see half a file.
@@ -597,7 +584,7 @@ def run_up(run_dir_arg: str | None) -> int:
     try:
         info = stack.start()
         _write_stack(run_dir, info)
-        _print_banner(info)
+        print_banner(info)
         stack.supervise(lambda now: _write_stack(run_dir, now))
         print("stopping Proctor...", flush=True)
     except StackError as exc:

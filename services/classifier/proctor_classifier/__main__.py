@@ -3,6 +3,7 @@
 proctor-classifier                      serve (PROCTOR_NATS_URL, PROCTOR_POLICY_FILE)
 proctor-classifier explain --resource demo --as alice@example.com --groups sre "DROP TABLE x"
 proctor-classifier explain --resource prod --as alice@example.com --kube DELETE /api/v1/namespaces/x
+proctor-classifier explain --resource demo-host --as alice@example.com --shell 'rm -rf /'
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import shlex
 import signal
 import sys
 from pathlib import Path
@@ -55,8 +57,19 @@ def explain(args: argparse.Namespace, settings: Settings) -> int:
         detail = request_info(method, where, query, content_type=args.content_type, body=body)
         request.kind = cpb.COMMAND_KIND_KUBE
         request.detail.kube.CopyFrom(detail)
+    elif args.shell is not None or args.interactive:
+        request.kind = cpb.COMMAND_KIND_SHELL
+        request.text = args.shell or ""
+        shell = request.detail.shell
+        shell.host, shell.interactive, shell.entrance = args.resource, args.interactive, "ssh"
+        if args.argv:
+            shell.argv.extend(shlex.split(args.shell) if args.shell else [])
+        else:
+            shell.text = args.shell or ""
     elif args.sql is None:
-        raise SystemExit("proctor-classifier explain: give a SQL text or --kube METHOD PATH")
+        raise SystemExit(
+            "proctor-classifier explain: give a SQL text, --kube METHOD PATH or --shell TEXT"
+        )
     if args.catalog is not None:
         request.catalog.ParseFromString(args.catalog.read_bytes())
     response = classify(request, policy)
@@ -83,6 +96,14 @@ def parser() -> argparse.ArgumentParser:
         metavar=("METHOD", "PATH"),
         help="a Kubernetes API request instead (PATH may carry ?query)",
     )
+    one.add_argument("--shell", metavar="TEXT", help="a shell command line instead (bash)")
+    one.add_argument(
+        "--argv",
+        action="store_true",
+        help="with --shell: the words are an argument vector, run with no shell",
+    )
+    one.add_argument("--interactive", action="store_true",
+                     help="an interactive shell (a pty) is asked for")  # fmt: skip
     one.add_argument("--body", type=Path, help="with --kube: the request body")
     one.add_argument("--content-type", default="", help="with --kube: the body's type")
     one.add_argument("--resource", required=True, help="the resource it would run on")

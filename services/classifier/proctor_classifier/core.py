@@ -1,8 +1,8 @@
 """The classifier's pure core: `classify(request, policy) -> ClassifyResponse`, no I/O.
 
-Each kind of command has its analyzer (`ANALYZERS`: SQL, Kubernetes). Every rule it matched is
-put through the policy for the request's identity, resource and kind; the verdict is the most
-severe of those actions. A kind with no analyzer yet (shell, HTTP, MCP) is blocked by the rule
+Each kind of command has its analyzer (`ANALYZERS`: SQL, Kubernetes, shell). Every rule it
+matched is put through the policy for the request's identity, resource and kind; the verdict is
+the most severe of those actions. A kind with no analyzer yet (HTTP, MCP) is blocked by the rule
 `gateway.unknown_kind`, which no policy relaxes, so the agent is told why. A request that cannot
 be judged at all (a kind number the contract does not define) gets an `error` and a block, so
 even a caller that ignores `error` fails closed.
@@ -20,6 +20,7 @@ from proctor.rulecatalog import ALL_RULES, Action, CommandKind, RuleClass
 from proctor_classifier.catalog import Judgement, judge_references
 from proctor_classifier.kube import KubeAnalysis, analyze_kube, kube_match
 from proctor_classifier.rules import Match, analyze_sql, judge_catalog_text, match
+from proctor_classifier.shell import ShellAnalysis, analyze_shell, shell_match
 
 ACTIONS: dict[Action, pb.Action] = {
     Action.ALLOW: pb.ACTION_ALLOW,
@@ -98,6 +99,17 @@ def classify_kube(request: cpb.ClassifyRequest, policy: Policy) -> cpb.ClassifyR
     return _verdict(request, policy, analysis.matches, CommandKind.KUBE, analysis.cache_key)
 
 
+def classify_shell(request: cpb.ClassifyRequest, policy: Policy) -> cpb.ClassifyResponse:
+    """A shell command (`detail.shell`): its argv, or its text parsed as bash. Every match is
+    decided as a shell command's, psql's SQL and kubectl's requests included."""
+    if request.detail.WhichOneof("kind") != "shell":
+        missing = shell_match("shell.unparseable", "the request carries no shell detail")
+        analysis = ShellAnalysis([missing])
+    else:
+        analysis = analyze_shell(request.detail.shell)
+    return _verdict(request, policy, analysis.matches, CommandKind.SHELL, analysis.cache_key)
+
+
 def classify_unjudged(request: cpb.ClassifyRequest, policy: Policy) -> cpb.ClassifyResponse:
     """A kind with no analyzer yet: blocked, by a rule no policy relaxes."""
     name = cpb.CommandKind.Name(request.kind).removeprefix("COMMAND_KIND_").lower()
@@ -112,6 +124,7 @@ ANALYZERS: dict[int, Analyzer] = {
     cpb.COMMAND_KIND_UNSPECIFIED: classify_sql,  # requests from before kinds existed
     cpb.COMMAND_KIND_SQL: classify_sql,
     cpb.COMMAND_KIND_KUBE: classify_kube,
+    cpb.COMMAND_KIND_SHELL: classify_shell,
 }
 
 

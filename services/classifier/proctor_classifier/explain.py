@@ -4,6 +4,7 @@ policy line (what `proctor policy explain` shows)."""
 from __future__ import annotations
 
 import json
+import shlex
 import textwrap
 
 from google.protobuf import json_format
@@ -28,11 +29,7 @@ def render_text(
     source = "built-in defaults" if policy.name == "builtin" else policy.name
     lines = [
         f"verdict: {action_word(response.action).upper()}",
-        *(
-            [f"  request: {headline(request.detail.kube)}"]
-            if request.detail.HasField("kube")
-            else []
-        ),
+        *_command_line(request),
         f"  as {who.human or '?'} (groups: {groups}) on resource {request.resource.name or '?'}",
         f"  policy {response.policy_version} ({source})",
     ]
@@ -52,6 +49,19 @@ def render_text(
             *_wrapped(f"hint: {match.hint}", "          "),
         ]
     return "\n".join(lines)
+
+
+def _command_line(request: cpb.ClassifyRequest) -> list[str]:
+    """What was judged, for kinds whose command is not the SQL text."""
+    if request.detail.HasField("kube"):
+        return [f"  request: {headline(request.detail.kube)}"]
+    if request.detail.HasField("shell"):
+        shell = request.detail.shell
+        what = " ".join(shlex.quote(a) for a in shell.argv) if shell.argv else shell.text
+        prefix = "argv" if shell.argv else "command"
+        lines = [f"  {prefix}: {what}"] if what else []
+        return lines + (["  an interactive shell (pty)"] if shell.interactive else [])
+    return []
 
 
 def render_json(request: cpb.ClassifyRequest, response: cpb.ClassifyResponse) -> str:

@@ -30,17 +30,34 @@ async def _serve_kubernetes(gw: Gateway, stop: asyncio.Event) -> None:
     await kube_server.serve(gw, stop)
 
 
+async def _serve_ssh(gw: Gateway, stop: asyncio.Event) -> None:
+    from proctor_ingress.ssh import server as ssh_server
+
+    await ssh_server.serve(gw, stop)
+
+
+async def _serve_grpc(gw: Gateway, stop: asyncio.Event) -> None:
+    from proctor_ingress.grpcapi import server as grpc_server
+
+    await grpc_server.serve(gw, stop)
+
+
 # Each protocol's listener, by the name PROCTOR_INGRESS_PROTOCOLS and resource kinds use.
 LISTENERS: dict[str, Callable[[Gateway, asyncio.Event], Awaitable[None]]] = {
     "postgres": pg_server.serve,
     "kubernetes": _serve_kubernetes,
+    "ssh": _serve_ssh,
+    "grpc": _serve_grpc,
 }
+# The resource kind a listener serves, where it is not its own name (`proctor exec` reaches
+# host resources over gRPC).
+SERVES = {"grpc": "ssh"}
 
 
 def protocols(settings: Settings, config: GatewayConfig) -> list[str]:
     """The protocols this replica serves."""
     if not settings.ingress_protocols.strip():
-        configured = [p for p in LISTENERS if config.of_kind(p)]
+        configured = [p for p in LISTENERS if config.of_kind(SERVES.get(p, p))]
         return configured or ["postgres"]
     chosen = [p.strip() for p in settings.ingress_protocols.split(",") if p.strip()]
     unknown = [p for p in chosen if p not in LISTENERS]

@@ -233,7 +233,7 @@ class Lifecycle:
         stats: MaskStats | None = None,
     ) -> None:
         """Record that the command ran (and how its result was masked)."""
-        if stats is not None and stats.values_masked:
+        if stats is not None and (stats.values_masked or stats.counts):
             self.events.later(
                 command_id,
                 acknowledged=False,

@@ -1,0 +1,1 @@
+"""The SSH entrance of the shell path (server.py)."""
