@@ -161,6 +161,18 @@ RM_ROOT = [
     "for d in /tmp /; do rm -rf $d; done",
     "rm -rf ${DIR:-/}",
     "export T=/etc; rm -rf $T",
+    # positional arguments of sh -c, from find and xargs too
+    "bash -c 'rm -rf \"$1\"' _ /",
+    "find / -exec sh -c 'rm -rf \"$@\"' _ {} +",
+    "echo / | xargs -I{} sh -c 'rm -rf {}'",
+    # moves and syncs that take a root away
+    "mv /etc /tmp/etc.old",
+    "rsync -a --delete /empty/ /",
+    # shell commands in another language's code
+    "python3 -c 'import os; os.system(\"rm -rf /\")'",
+    "awk 'BEGIN { system(\"rm -rf /\") }'",
+    "perl -e '`rm -rf /`'",
+    "at now <<< 'rm -rf /'",
     "ls | rm -rf / 2>/dev/null",
 ]
 
@@ -199,6 +211,8 @@ def test_the_reason_names_the_command_and_what_it_deletes() -> None:
         "rm /etc/app.conf",
         "find . -name '*.pyc' -delete",
         "find / -name core -delete",
+        "find / -name node_modules -type d -exec rm -rf {} +",
+        "find . -name '*.tmp' | xargs rm -rf",
         "cd /tmp/x && rm -rf *",
         "cd $DIR && rm -rf *",
         "xargs rm -rf < list",
@@ -223,6 +237,7 @@ DESTRUCTIVE = [
     ("sfdisk /dev/sda < layout", "shell.disk"),
     ("echo x > /dev/sda", "shell.disk"),
     ("cat img | tee /dev/sdb", "shell.disk"),
+    ("cp disk.img /dev/sdb", "shell.disk"),
     ("shutdown -h now", "shell.power"),
     ("sudo reboot", "shell.power"),
     ("halt", "shell.power"),

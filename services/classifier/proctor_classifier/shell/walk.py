@@ -12,6 +12,7 @@ from tree_sitter import Node
 
 from proctor_classifier.shell.context import Context, Feed, Hit, located, shown
 from proctor_classifier.shell.feeds import decoded, heredoc, printed
+from proctor_classifier.shell.files import find_parts, found_paths
 from proctor_classifier.shell.paths import HOME, resolve
 from proctor_classifier.shell.programs import assignment_hits, judge_argv
 from proctor_classifier.shell.trust import RESERVED, misread_heredoc, problem, uncovered
@@ -258,12 +259,8 @@ class _Walker:
             return Feed(text=decoded(name, words[1:], known), fetched=fetched, decoded=True,
                         what=what)  # fmt: skip
         if name == "find":
-            starts = []
-            for w in words[1:]:
-                if w.text.startswith(("-", "(", "!")) and w.literal:
-                    break
-                starts.append(w)
-            return Feed(fetched=fetched, paths=tuple(starts or [Word(".")]), what=what)
+            starts, _, narrowed = find_parts(words[1:])
+            return Feed(fetched=fetched, paths=tuple(found_paths(starts, narrowed)), what=what)
         return Feed(fetched=fetched or name in FETCHERS, decoded=hidden, what=what)
 
 

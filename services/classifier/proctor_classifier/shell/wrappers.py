@@ -8,6 +8,8 @@ feeds it (a heredoc is judged, a download is `shell.pipe_to_shell`).
 
 from __future__ import annotations
 
+import re
+
 from proctor_classifier.shell.context import (
     Context,
     Feed,
@@ -21,6 +23,7 @@ from proctor_classifier.shell.context import (
     value_of,
 )
 from proctor_classifier.shell.paths import resolve
+from proctor_classifier.shell.values import positional_variants
 from proctor_classifier.shell.words import Word, fetches
 
 
@@ -239,10 +242,27 @@ def shell(name: str, args: list[Word], ctx: Context) -> list[Hit]:
     if command_mode:
         if not operands:
             return [("shell.unparseable", f"{ctx.display} has -c without a command")]
-        return code_hits(operands[0], ctx)
+        hits = code_hits(operands[0], ctx)
+        given = operands[1:]
+        if operands[0].literal and given and all(w.literal for w in given):
+            for text, where in positional_variants(operands[0].text, [w.text for w in given]):
+                found = ctx.judge_text(text, ctx.but(feed=None))
+                kept = [h for h in found if h[0] not in {"shell.unparseable", "shell.read"}]
+                hits += located(kept, f"with {where}")
+        return hits
     if operands and not from_input:
         return script_hits(operands[0], ctx)
     return reads_input(ctx)
+
+
+def at(name: str, args: list[Word], ctx: Context) -> list[Hit]:
+    """at and batch run the shell commands on their input later (or those of `-f FILE`)."""
+    opts, _ = options(args, "qfMmt", frozenset({"--file"}))
+    keys = flags(opts)
+    if keys & {"-l", "-d", "-r", "-c", "-V"}:
+        return [("shell.read" if keys & {"-l", "-c", "-V"} else "shell.write", ctx.display)]
+    path = value_of(opts, "-f", "--file")
+    return script_hits(path, ctx) if path is not None else reads_input(ctx)
 
 
 def eval_(name: str, args: list[Word], ctx: Context) -> list[Hit]:
@@ -380,7 +400,33 @@ def interpreter(name: str, args: list[Word], ctx: Context) -> list[Hit]:
             return [("shell.pipe_to_shell", f"{ctx.display} (code fetched from the "
                                             "network)")]  # fmt: skip
     if code or "-m" in flags(opts):
-        return [("shell.interpreter", ctx.display)]
+        hits: list[Hit] = [("shell.interpreter", ctx.display)]
+        for value in code:
+            if value is not None and value.literal:
+                hits += shell_strings(value.text, ctx)
+        return hits
     if operands:
         return script_hits(operands[0], ctx)
     return reads_input(ctx, language=base)
+
+
+# A string literal handed to a function that runs it as a shell command (system("..."),
+# os.system('...'), subprocess.run("...", shell=True), `...` in perl and ruby).
+_RUNS_STRING = re.compile(
+    r"""(?:\b(?:system|popen|exec|execSync|spawnSync|shell_exec|passthru|check_output|check_call|"""
+    r"""call|run|Popen|getoutput|getstatusoutput)\s*\(\s*|\bqx\s*)(['"])((?:\\.|(?!\1).)*)\1"""
+    r"""|`([^`]*)`""",
+    re.S,
+)
+
+
+def shell_strings(code: str, ctx: Context) -> list[Hit]:
+    """Shell commands written as string literals in another language's code, judged as bash:
+    they can only make a verdict stricter (the code stays `shell.interpreter`)."""
+    hits: list[Hit] = []
+    for m in _RUNS_STRING.finditer(code):
+        text = m.group(2) if m.group(2) is not None else m.group(3)
+        found = ctx.judge_text(text, ctx.but(feed=None))
+        hits += [h for h in found if h[0] not in {"shell.unparseable", "shell.read",
+                                                   "shell.unknown"}]  # fmt: skip
+    return located(hits, "in the code") if hits else []
