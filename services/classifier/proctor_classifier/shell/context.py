@@ -7,6 +7,7 @@ import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from proctor_classifier.shell.paths import Cwd
 from proctor_classifier.shell.words import Word
 
 #: (rule id, subject its reason names), as in statements.py; for a rule of another kind (psql's
@@ -34,11 +35,11 @@ class Feed:
 
 @dataclass(frozen=True, slots=True)
 class Context:
-    """`display` is the command as written, for reasons; `cwd` the working directory as far
-    as it is known (None: not known); `feed` its standard input (None: the session's own)."""
+    """`display` is the command as written, for reasons; `cwd` the working directories it may
+    run in (paths.Cwd); `feed` its standard input (None: the session's own)."""
 
     display: str
-    cwd: str | None
+    cwd: Cwd
     feed: Feed | None
     run: Callable[[list[Word], Context], list[Hit]]
     judge_text: Callable[[str, Context], list[Hit]]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 from proctor_classifier.shell.context import Context, Hit, flags, options, value_of
+from proctor_classifier.shell.paths import UNKNOWN
 from proctor_classifier.shell.words import Word
 
 
@@ -119,7 +120,7 @@ def docker(name: str, args: list[Word], ctx: Context) -> list[Hit]:
                               stop_at_operand=True)  # fmt: skip
         inner = operands[1:]
         hits: list[Hit] = [("shell.service", f"{ctx.display} (runs a command in a container)")]
-        return hits + (ctx.run(inner, ctx.but(cwd=None)) if inner else [])
+        return hits + (ctx.run(inner, ctx.but(cwd=UNKNOWN)) if inner else [])
     if verb in _DOCKER_SERVICE:
         return [("shell.service", ctx.display)]
     return [("shell.write", ctx.display)]

@@ -22,7 +22,7 @@ from proctor_classifier.shell.context import (
     options,
     value_of,
 )
-from proctor_classifier.shell.paths import resolve
+from proctor_classifier.shell.paths import LOGIN, moved
 from proctor_classifier.shell.values import positional_variants
 from proctor_classifier.shell.words import Word, fetches
 
@@ -71,7 +71,7 @@ def sudo(name: str, args: list[Word], ctx: Context) -> list[Hit]:
         return [("shell.write", ctx.display)]
     chdir = value_of(opts, "-D", "--chdir")
     if chdir is not None:
-        ctx = ctx.but(cwd=resolve(chdir.text, ctx.cwd) if chdir.literal else None)
+        ctx = ctx.but(cwd=moved(ctx.cwd, chdir))
     hits = _env_hits(assigned, ctx)
     if not inner:
         if keys & {"-i", "--login", "-s", "--shell"}:
@@ -89,7 +89,7 @@ def env(name: str, args: list[Word], ctx: Context) -> list[Hit]:
         return code_hits(Word(text, dynamic=split.dynamic), ctx)
     chdir = value_of(opts, "-C", "--chdir")
     if chdir is not None:
-        ctx = ctx.but(cwd=resolve(chdir.text, ctx.cwd) if chdir.literal else None)
+        ctx = ctx.but(cwd=moved(ctx.cwd, chdir))
     assigned, inner = _assignments(rest)
     return _env_hits(assigned, ctx) + _then(inner, ctx)
 
@@ -160,7 +160,7 @@ def flock(name: str, args: list[Word], ctx: Context) -> list[Hit]:
 def chroot(name: str, args: list[Word], ctx: Context) -> list[Hit]:
     _, rest = options(args, "", frozenset({"--userspec", "--groups"}), stop_at_operand=True)
     inner = rest[1:]
-    return ctx.run(inner, ctx.but(cwd="/")) if inner else reads_input(ctx)
+    return ctx.run(inner, ctx.but(cwd=("/",))) if inner else reads_input(ctx)
 
 
 def watch(name: str, args: list[Word], ctx: Context) -> list[Hit]:
@@ -333,7 +333,7 @@ def ssh(name: str, args: list[Word], ctx: Context) -> list[Hit]:
         if flags(opts) & {"-N", "-O", "-W"}:
             return [("shell.interpreter", f"{ctx.display} (a tunnel)")]
         return reads_input(ctx)
-    return located(code_hits(_joined(remote), ctx.but(cwd="~")), f"on {host.text}")
+    return located(code_hits(_joined(remote), ctx.but(cwd=LOGIN)), f"on {host.text}")
 
 
 def _joined(words: list[Word]) -> Word:
