@@ -316,7 +316,12 @@ _GIT_READS = frozenset({
     "version", "help", "show-ref", "for-each-ref", "merge-base", "name-rev", "count-objects",
     "fsck", "cherry", "range-diff", "var", "check-ignore", "verify-commit", "verify-tag",
 })  # fmt: skip
-_GIT_RUNS = re.compile(r"^--(upload-pack|receive-pack|exec|ext-diff|textconv|output)\b|^-u$")
+_GIT_RUNS = re.compile(
+    r"^--(upload-pack|receive-pack|exec|ext-diff|textconv|open-files-in-pager)\b"
+)
+# Short options that name a command to run, by subcommand (-u is --upload-pack there).
+_GIT_RUNS_SHORT = {"fetch": "-u", "pull": "-u", "clone": "-u", "ls-remote": "-u",
+                   "archive": "-u", "grep": "-O"}  # fmt: skip
 
 
 def git(name: str, args: list[Word], ctx: Context) -> list[Hit]:
@@ -330,12 +335,15 @@ def git(name: str, args: list[Word], ctx: Context) -> list[Hit]:
     verb = operands[0].text if operands[0].literal else "$"
     rest = operands[1:]
     texts = [w.text for w in rest]
-    if any(_GIT_RUNS.match(t) for t in texts) and verb != "push":
+    short = _GIT_RUNS_SHORT.get(verb)
+    if any(_GIT_RUNS.match(t) or (short and t.startswith(short)) for t in texts):
         return [("shell.interpreter", ctx.display)]
     if verb == "push":
         return _git_push(rest, ctx)
     if verb in _GIT_READS:
         return [("shell.read", ctx.display)]
+    if verb == "stash" and not texts:
+        return [("shell.write", ctx.display)]  # stash alone is stash push
     if verb in {"branch", "tag", "remote", "stash", "worktree", "config", "notes", "submodule"}:
         listing = {
             "-l",

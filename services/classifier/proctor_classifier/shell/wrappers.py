@@ -90,6 +90,8 @@ def env(name: str, args: list[Word], ctx: Context) -> list[Hit]:
     chdir = value_of(opts, "-C", "--chdir")
     if chdir is not None:
         ctx = ctx.but(cwd=moved(ctx.cwd, chdir))
+    if rest and rest[0].literal and rest[0].text == "-":
+        rest = rest[1:]  # `env -` is `env -i`
     assigned, inner = _assignments(rest)
     return _env_hits(assigned, ctx) + _then(inner, ctx)
 
@@ -174,7 +176,8 @@ def watch(name: str, args: list[Word], ctx: Context) -> list[Hit]:
 def xargs(name: str, args: list[Word], ctx: Context) -> list[Hit]:
     """xargs runs its command with words read from its input: with them where the input is
     known (echo ..., find's start paths), else with a word known only at run time."""
-    opts, rest = options(args, "adEeIiLlnPs", frozenset({
+    # -e, -i and -l take a value only when it is attached (-i{}); options() reads them as flags
+    opts, rest = options(args, "adEILnPs", frozenset({
         "--arg-file", "--delimiter", "--eof", "--replace", "--max-lines", "--max-args",
         "--max-procs", "--max-chars", "--process-slot-var",
     }), stop_at_operand=True)  # fmt: skip
