@@ -410,6 +410,8 @@ READS = [
     "x=1; echo $x",
     "export LANG=C; ls",
     "diff <(ls a) <(ls b)",
+    "f() { ls; }; f",
+    "function show { cat /etc/hosts; }\nshow",
     "cat <<EOF\nhello $USER\nEOF",
     "sudo -l",
     "kubectl get pods -A",
@@ -520,6 +522,10 @@ REVIEWED = [
     ("./ls", "shell.unknown"),
     ("/opt/app/bin/cat f", "shell.unknown"),
     ("kubectl frobnicate", "shell.unknown"),
+    # a function that may not exist when called leaves the program of that name
+    ("if false; then mytool() { :; }; fi; mytool", "shell.unknown"),
+    ("mytool; mytool() { :; }", "shell.unknown"),
+    ("mytool() { :; }; unset -f mytool; mytool", "shell.unknown"),
 ]
 
 

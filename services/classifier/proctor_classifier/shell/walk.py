@@ -57,7 +57,7 @@ def judge_text(text: str, depth: int = 0, cwd: Cwd = LOGIN) -> list[Hit]:
     misread = misread_heredoc(root, data)
     if misread is not None:
         return [("shell.unparseable", f"the heredoc at character {misread + 1} is misread")]
-    walker = _Walker(depth, literal_values(root))
+    walker = _Walker(depth, literal_values(root), _functions(root))
     try:
         walker.visit(root, cwd, None)
     except RecursionError:
@@ -66,9 +66,15 @@ def judge_text(text: str, depth: int = 0, cwd: Cwd = LOGIN) -> list[Hit]:
 
 
 class _Walker:
-    def __init__(self, depth: int, values: dict[str, list[str]] | None = None) -> None:
+    def __init__(
+        self,
+        depth: int,
+        values: dict[str, list[str]] | None = None,
+        functions: dict[str, int] | None = None,
+    ) -> None:
         self.depth = depth
         self.values = values or {}
+        self.functions = functions or {}
         self.hits: list[Hit] = []
         # By command node id: words and input that tree-sitter hung on an enclosing redirect.
         self.extra: dict[int, list[Word]] = {}
@@ -222,6 +228,8 @@ class _Walker:
             return cwd
         words = [word(name)] + [word(a) for a in node.children_by_field_name("argument")]
         words += self.extra.get(node.id, [])
+        if words[0].literal and self.functions.get(words[0].text, node.end_byte) < node.start_byte:
+            return cwd  # a function of this text: its body is judged where it is defined
         self.hits += judge_argv(words, self.context(node, cwd, feed))
         if any(w.dynamic for w in words):
             self.hits += self.with_values(node, cwd)
@@ -355,6 +363,25 @@ def _cd(words: list[Word], cwd: Cwd) -> Cwd:
         return cwd
     args = [w for w in words[1:] if not (w.literal and w.text in {"-P", "-L", "-e", "-@"})]
     return moved(cwd, args[0]) if args else LOGIN
+
+
+def _functions(root: Node) -> dict[str, int]:
+    """Functions the text surely defines before it calls them: by name, where the definition
+    ends. Only top-level definitions count (one inside `if` may never happen), and none that
+    is `unset`, since a call then runs the program of that name."""
+    names: dict[str, int] = {}
+    for node in root.named_children:
+        name = node.child_by_field_name("name") if node.type == "function_definition" else None
+        if name is not None:
+            names.setdefault(source(name), node.end_byte)
+    stack = [root]
+    while stack and names:
+        node = stack.pop()
+        stack.extend(node.children)
+        if node.type in {"unset_command", "command"} and source(node).startswith("unset"):
+            for w in node.named_children:
+                names.pop(source(w), None)
+    return names
 
 
 def _fork_bomb(node: Node) -> list[Hit]:
