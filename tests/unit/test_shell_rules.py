@@ -637,6 +637,16 @@ def test_text_that_does_not_parse_is_blocked_by_a_rule_no_policy_relaxes(text: s
     assert response.action == BLOCK and "shell.unparseable" in rules(response)
 
 
+@pytest.mark.parametrize("text", ["{\U00031860", "echo {\U000f2211x}", "ls {1..\U000e0000}"])
+def test_text_the_parser_would_read_out_of_bounds_is_refused_before_parsing(text: str) -> None:
+    # tree-sitter-bash 0.25.1 hands the character after `{` to isdigit(): above U+00FF it
+    # reads out of bounds and can crash the classifier (tree-sitter-bash issue #337).
+    response = judged(text)
+    assert rules(response) == {"shell.unparseable"}
+    assert "cannot read safely" in response.matches[0].reason
+    assert judged('echo {é} \'{"name": "日本"}\'').action == ALLOW
+
+
 def test_shells_nested_too_deeply_fail_closed() -> None:
     text = "ls"
     for _ in range(12):

@@ -7,6 +7,7 @@ import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from proctor.rulecatalog import ALL_RULES, CommandKind
 from proctor_classifier.shell.paths import Cwd
 from proctor_classifier.shell.words import Word
 
@@ -128,8 +129,6 @@ def value_of(opts: list[Option], *keys: str) -> Word | None:
 
 def located(hits: list[Hit], where: str) -> list[Hit]:
     """Hits of commands that run elsewhere (`ssh db1 ...`, `kubectl exec`), saying where."""
-    from proctor.rulecatalog import ALL_RULES, CommandKind
-
     out: list[Hit] = []
     for rule_id, text in hits:
         if ALL_RULES[rule_id].kind is CommandKind.SHELL and rule_id != "shell.unparseable":

@@ -106,7 +106,7 @@ def awk(name: str, args: list[Word], ctx: Context) -> list[Hit]:
         return [("shell.read", ctx.display)]
     program = operands[0]
     if not program.literal or _AWK_RUNS.search(program.text):
-        from proctor_classifier.shell.wrappers import shell_strings
+        from proctor_classifier.shell.wrappers import shell_strings  # it imports this module
 
         strings = shell_strings(program.text, ctx) if program.literal else []
         return [("shell.interpreter", ctx.display), *strings]

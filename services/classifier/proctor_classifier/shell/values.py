@@ -13,7 +13,7 @@ import re
 
 from tree_sitter import Node
 
-from proctor_classifier.shell.words import parse, source, word
+from proctor_classifier.shell.words import ParserHazard, parse, source, word
 
 #: Values tried per variable, and variants per command.
 MAX_VALUES = 4
@@ -112,4 +112,7 @@ def positional_variants(code: str, args: list[str]) -> list[tuple[str, str]]:
     values = {str(i): [a] for i, a in enumerate(args[:10])}
     if len(args) > 1:
         values["@"] = values["*"] = [" ".join(args[1:])]
-    return variants(parse(code), values, "$")
+    try:
+        return variants(parse(code), values, "$")
+    except ParserHazard:
+        return []  # the code as written is judged (and refused) on its own

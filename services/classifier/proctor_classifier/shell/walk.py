@@ -20,6 +20,7 @@ from proctor_classifier.shell.values import literal_values, variants
 from proctor_classifier.shell.words import (
     DECODERS,
     FETCHERS,
+    ParserHazard,
     Word,
     fetches,
     parse,
@@ -47,7 +48,10 @@ def judge_text(text: str, depth: int = 0, cwd: Cwd = LOGIN) -> list[Hit]:
         return [("shell.unparseable", "it nests shells too deeply to check")]
     if "\x00" in text:
         return [("shell.unparseable", "it holds a NUL character")]
-    root = parse(text)
+    try:
+        root = parse(text)
+    except ParserHazard as exc:
+        return [("shell.unparseable", str(exc))]
     if root.has_error:
         return [("shell.unparseable", problem(root))]
     data = text.encode()

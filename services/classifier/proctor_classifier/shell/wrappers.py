@@ -41,7 +41,7 @@ def _is_assignment(w: Word) -> bool:
 
 
 def _env_hits(assigned: list[Word], ctx: Context) -> list[Hit]:
-    from proctor_classifier.shell.programs import assignment_hits
+    from proctor_classifier.shell.programs import assignment_hits  # it imports this module
 
     hits: list[Hit] = []
     for w in assigned:
