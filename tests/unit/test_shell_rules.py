@@ -490,6 +490,10 @@ REVIEWED = [
     ("docker stop web", "shell.service"),
     ("docker rm -f web", "shell.service"),
     ("supervisorctl restart app", "shell.service"),
+    ("docker compose down", "shell.service"),
+    ("docker volume rm data", "shell.write"),
+    ("docker system prune -af", "shell.write"),
+    ("kubectl config use-context prod", "shell.write"),
     ("python -c 'print(1)'", "shell.interpreter"),
     ("python3 -c 'import os; os.remove(\"x\")'", "shell.interpreter"),
     ("perl -e 'unlink q(x)'", "shell.interpreter"),
@@ -581,6 +585,7 @@ CARRIED = [
     ("kubectl apply -f x.yaml --dry-run=server", "k8s.dry_run", ALLOW),
     ("kubectl delete ns prod --dry-run=client", "k8s.dry_run", ALLOW),
     ("kubectl create token default", "k8s.credentials", BLOCK),
+    ("kubectl auth reconcile -f rbac.yaml", "k8s.rbac", BLOCK),
 ]
 
 

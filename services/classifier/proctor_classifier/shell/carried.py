@@ -185,6 +185,10 @@ def kubectl(name: str, args: list[Word], ctx: Context) -> list[Hit]:
         return [_kube("k8s.delete", subject)]
     if verb in {"create", "set"} and rest[:1] and rest[0].lower() in _RBAC | {"subject"}:
         return [_kube("k8s.rbac", subject)]
+    if verb == "auth" and rest[:1] == ["reconcile"]:
+        return [_kube("k8s.rbac", subject)]
+    if verb == "config":
+        return [("shell.write", f"{ctx.display} (changes the kubeconfig file)")]
     if (verb == "create" and rest[:1] == ["token"]) or (verb == "certificate"):
         return [_kube("k8s.credentials", subject)]
     if verb in _KUBE_WRITES or verb == "auth":

@@ -105,6 +105,7 @@ def docker(name: str, args: list[Word], ctx: Context) -> list[Hit]:
     verb, rest = _first(
         args, "HcflD", frozenset({"--host", "--context", "--config", "--log-level", "--file", "-f"})
     )
+    group = ""
     if verb in _DOCKER_GROUPS and rest:
         group = verb
         verb, rest = _first(rest, "fp", frozenset({"--file", "--project-name", "-f", "-p"}))
@@ -121,9 +122,9 @@ def docker(name: str, args: list[Word], ctx: Context) -> list[Hit]:
         inner = operands[1:]
         hits: list[Hit] = [("shell.service", f"{ctx.display} (runs a command in a container)")]
         return hits + (ctx.run(inner, ctx.but(cwd=UNKNOWN)) if inner else [])
-    if verb in _DOCKER_SERVICE:
+    if verb in _DOCKER_SERVICE and group in {"", "container", "compose", "service", "stack"}:
         return [("shell.service", ctx.display)]
-    return [("shell.write", ctx.display)]
+    return [("shell.write", ctx.display)]  # images, volumes, networks, prune, build, ...
 
 
 def supervisorctl(name: str, args: list[Word], ctx: Context) -> list[Hit]:
