@@ -126,8 +126,31 @@ async def test_verdicts_over_nats(
         broken = await ask(nc, "DELET FROM customers")
         assert broken.action == pb.ACTION_BLOCK
         assert broken.matches[0].rule_id == "parse.error"
+
+        for text, action, rule_id in [
+            ("ls -la /var/log", pb.ACTION_ALLOW, "shell.read"),
+            ("sudo systemctl restart nginx", pb.ACTION_REVIEW, "shell.service"),
+            ("sudo rm -rf /", pb.ACTION_BLOCK, "shell.rm_root"),
+            ("psql -c 'DROP TABLE x'", pb.ACTION_BLOCK, "ddl.drop"),
+        ]:
+            shell = await ask_shell(nc, text)
+            assert (shell.action, shell.matches[0].rule_id) == (action, rule_id), shell
+            assert shell.policy_version == version and not shell.cache_key
     finally:
         assert service.stop() == 0, service.output()
+
+
+async def ask_shell(nc: NATS, text: str) -> cpb.ClassifyResponse:
+    detail = pb.ShellDetail(text=text, host="demo-host", entrance="ssh")
+    request = cpb.ClassifyRequest(
+        text=text,
+        identity=pb.Identity(human="alice@example.com", agent="claude-code"),
+        resource=pb.Resource(name="demo-host"),
+        kind=cpb.COMMAND_KIND_SHELL,
+        detail=pb.CommandDetail(shell=detail),
+    )
+    reply = await nc.request(SUBJECT, request.SerializeToString(), timeout=5)
+    return cpb.ClassifyResponse.FromString(reply.data)
 
 
 async def test_replicas_share_the_queue_group(
@@ -233,6 +256,19 @@ def test_explain_prints_verdict_rules_and_deciding_line(
     assert re.search(r"review\s+ddl\.drop\s+decided by policy\.yaml:4", out), out
     assert re.search(r"allow\s+read\.select\s+decided by default", out), out
     assert "hint:" in out
+
+
+def test_policy_explain_judges_a_shell_command_line(classifier_settings: Settings) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "proctor.cli.main", "policy", "explain", "--shell", "rm -rf /",
+         "--resource", "demo-host", "--as", "alice"],
+        env=service_env(classifier_settings), capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert out.startswith("verdict: BLOCK") and "command: rm -rf /" in out
+    assert re.search(r"block\s+shell\.rm_root\s+decided by default", out), out
+    assert "rm -rf / deletes everything under /" in out
 
 
 def test_explain_rejects_an_invalid_policy_with_its_line(

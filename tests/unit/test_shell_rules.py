@@ -110,6 +110,11 @@ RM_ROOT = [
     "ssh -p 22 -i key db1 'rm -rf /'",
     "cd / && rm -rf *",
     "cd /; rm -rf .",
+    # a cd that fails leaves the next command in the login directory
+    "cd /tmp/build; rm -rf *",
+    "cd /tmp/build\nrm -rf *",
+    "cd /tmp/build || rm -rf *",
+    "if cd /tmp/build; then ls; else rm -rf *; fi",
     "cd /var && rm -rf ./*",
     "rm -rf *",
     "rm -rf .",
@@ -147,6 +152,8 @@ RM_ROOT = [
     "flock /tmp/l -c 'rm -rf /'",
     "flock /tmp/l rm -rf /",
     "env -S 'rm -rf /'",
+    "env - rm -rf /",
+    "echo / | xargs -i rm -rf {}",
     "sudo sh -c 'cd / && rm -rf *'",
     # tree-sitter hangs these words on the redirect; bash gives them to rm
     "rm > /dev/null -rf /",
@@ -161,6 +168,18 @@ RM_ROOT = [
     "for d in /tmp /; do rm -rf $d; done",
     "rm -rf ${DIR:-/}",
     "export T=/etc; rm -rf $T",
+    # positional arguments of sh -c, from find and xargs too
+    "bash -c 'rm -rf \"$1\"' _ /",
+    "find / -exec sh -c 'rm -rf \"$@\"' _ {} +",
+    "echo / | xargs -I{} sh -c 'rm -rf {}'",
+    # moves and syncs that take a root away
+    "mv /etc /tmp/etc.old",
+    "rsync -a --delete /empty/ /",
+    # shell commands in another language's code
+    "python3 -c 'import os; os.system(\"rm -rf /\")'",
+    "awk 'BEGIN { system(\"rm -rf /\") }'",
+    "perl -e '`rm -rf /`'",
+    "at now <<< 'rm -rf /'",
     "ls | rm -rf / 2>/dev/null",
 ]
 
@@ -199,7 +218,12 @@ def test_the_reason_names_the_command_and_what_it_deletes() -> None:
         "rm /etc/app.conf",
         "find . -name '*.pyc' -delete",
         "find / -name core -delete",
+        "find / -name node_modules -type d -exec rm -rf {} +",
+        "find . -name '*.tmp' | xargs rm -rf",
         "cd /tmp/x && rm -rf *",
+        "cd /tmp && cd x && rm -rf *",
+        "if cd /tmp/x; then rm -rf *; fi",
+        "(cd /; ls); rm -rf ./build",
         "cd $DIR && rm -rf *",
         "xargs rm -rf < list",
         "cat list | xargs rm -rf",
@@ -223,6 +247,7 @@ DESTRUCTIVE = [
     ("sfdisk /dev/sda < layout", "shell.disk"),
     ("echo x > /dev/sda", "shell.disk"),
     ("cat img | tee /dev/sdb", "shell.disk"),
+    ("cp disk.img /dev/sdb", "shell.disk"),
     ("shutdown -h now", "shell.power"),
     ("sudo reboot", "shell.power"),
     ("halt", "shell.power"),
@@ -353,6 +378,8 @@ READS = [
     "git diff HEAD~1",
     "git show HEAD",
     "git branch -a",
+    "git status -uno",
+    "git stash list",
     "ip addr",
     "ip route show",
     "ss -tlnp",
@@ -383,6 +410,8 @@ READS = [
     "x=1; echo $x",
     "export LANG=C; ls",
     "diff <(ls a) <(ls b)",
+    "f() { ls; }; f",
+    "function show { cat /etc/hosts; }\nshow",
     "cat <<EOF\nhello $USER\nEOF",
     "sudo -l",
     "kubectl get pods -A",
@@ -423,6 +452,7 @@ REVIEWED = [
     ("git push origin main", "shell.write"),
     ("git reset --hard HEAD~1", "shell.write"),
     ("git checkout main", "shell.write"),
+    ("git stash", "shell.write"),
     ("apt-get install -y nginx", "shell.write"),
     ("apt install curl", "shell.write"),
     ("yum install -y httpd", "shell.write"),
@@ -460,6 +490,10 @@ REVIEWED = [
     ("docker stop web", "shell.service"),
     ("docker rm -f web", "shell.service"),
     ("supervisorctl restart app", "shell.service"),
+    ("docker compose down", "shell.service"),
+    ("docker volume rm data", "shell.write"),
+    ("docker system prune -af", "shell.write"),
+    ("kubectl config use-context prod", "shell.write"),
     ("python -c 'print(1)'", "shell.interpreter"),
     ("python3 -c 'import os; os.remove(\"x\")'", "shell.interpreter"),
     ("perl -e 'unlink q(x)'", "shell.interpreter"),
@@ -477,6 +511,7 @@ REVIEWED = [
     ("sudo -i", "shell.interpreter"),
     ("cat script | sh", "shell.interpreter"),
     ("git -c core.pager=less log", "shell.interpreter"),
+    ("git fetch --upload-pack='rm -rf ~' origin", "shell.interpreter"),
     ("$cmd", "shell.dynamic"),
     ("${CMD} -rf /", "shell.dynamic"),
     ("$(echo rm) -rf /", "shell.dynamic"),
@@ -491,6 +526,10 @@ REVIEWED = [
     ("./ls", "shell.unknown"),
     ("/opt/app/bin/cat f", "shell.unknown"),
     ("kubectl frobnicate", "shell.unknown"),
+    # a function that may not exist when called leaves the program of that name
+    ("if false; then mytool() { :; }; fi; mytool", "shell.unknown"),
+    ("mytool; mytool() { :; }", "shell.unknown"),
+    ("mytool() { :; }; unset -f mytool; mytool", "shell.unknown"),
 ]
 
 
@@ -546,6 +585,7 @@ CARRIED = [
     ("kubectl apply -f x.yaml --dry-run=server", "k8s.dry_run", ALLOW),
     ("kubectl delete ns prod --dry-run=client", "k8s.dry_run", ALLOW),
     ("kubectl create token default", "k8s.credentials", BLOCK),
+    ("kubectl auth reconcile -f rbac.yaml", "k8s.rbac", BLOCK),
 ]
 
 
@@ -600,6 +640,16 @@ def test_text_that_does_not_parse_is_blocked_by_a_rule_no_policy_relaxes(text: s
     relaxed = parse_policy("version: 1\ndefaults: {write: allow, destructive: allow}\n")
     response = judged(text, relaxed)
     assert response.action == BLOCK and "shell.unparseable" in rules(response)
+
+
+@pytest.mark.parametrize("text", ["{\U00031860", "echo {\U000f2211x}", "ls {1..\U000e0000}"])
+def test_text_the_parser_would_read_out_of_bounds_is_refused_before_parsing(text: str) -> None:
+    # tree-sitter-bash 0.25.1 hands the character after `{` to isdigit(): above U+00FF it
+    # reads out of bounds and can crash the classifier (tree-sitter-bash issue #337).
+    response = judged(text)
+    assert rules(response) == {"shell.unparseable"}
+    assert "cannot read safely" in response.matches[0].reason
+    assert judged('echo {é} \'{"name": "日本"}\'').action == ALLOW
 
 
 def test_shells_nested_too_deeply_fail_closed() -> None:

@@ -6,11 +6,13 @@ what wraps it (sudo, env, timeout, xargs, find -exec, `bash -c`, eval, ssh host 
 for psql and Kubernetes requests for kubectl judged by their own rules. What cannot be judged
 fails closed: text tree-sitter cannot parse blocks, programs without a rule are reviewed.
 
-words.py   parsing, quote removal          walk.py      the tree, input feeds, redirects, cd
-paths.py   which paths are roots           programs.py  which judge each program gets
-files.py   rm, chmod, find, dd, sed, ...   system.py    services, power, signals, git, curl, ...
-reads.py   reads unless an option writes   wrappers.py  sudo, env, xargs, shells, interpreters
-carried.py psql (SQL rules), kubectl (Kubernetes rules)
+words.py    parsing, quote removal          walk.py      the tree, pipelines, redirects, cd
+trust.py    where the tree is not trusted   feeds.py     what a command reads on its input
+values.py   literal values of variables     paths.py     which paths are roots
+context.py  what a program's judge is given programs.py  which judge each program gets
+files.py    rm, chmod, find, dd, sed, ...   system.py    services, power, signals, git, curl
+reads.py    reads unless an option writes   wrappers.py  sudo, env, xargs, shells, interpreters
+carried.py  psql (SQL rules), kubectl (Kubernetes rules)
 """
 
 from __future__ import annotations

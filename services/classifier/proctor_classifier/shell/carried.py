@@ -11,6 +11,7 @@ from proctor.rulecatalog import ALL_RULES
 from proctor_classifier.catalog import judged_by_name
 from proctor_classifier.rules import analyze_sql
 from proctor_classifier.shell.context import Context, Hit, flags, located, options
+from proctor_classifier.shell.paths import UNKNOWN
 from proctor_classifier.shell.words import Word
 
 # Built-in functions common in ad-hoc queries that only compute: a psql command cannot have
@@ -167,7 +168,7 @@ def kubectl(name: str, args: list[Word], ctx: Context) -> list[Hit]:
     if verb in _KUBE_CONNECTS:
         hits = [_kube("k8s.exec", subject)]
         if verb == "exec" and after:
-            hits += located(ctx.run(after, ctx.but(cwd=None)), "in the pod")
+            hits += located(ctx.run(after, ctx.but(cwd=UNKNOWN)), "in the pod")
         return hits
     if dry and (verb in _KUBE_WRITES or verb == "delete"):
         return [_kube("k8s.dry_run", subject)]
@@ -184,6 +185,10 @@ def kubectl(name: str, args: list[Word], ctx: Context) -> list[Hit]:
         return [_kube("k8s.delete", subject)]
     if verb in {"create", "set"} and rest[:1] and rest[0].lower() in _RBAC | {"subject"}:
         return [_kube("k8s.rbac", subject)]
+    if verb == "auth" and rest[:1] == ["reconcile"]:
+        return [_kube("k8s.rbac", subject)]
+    if verb == "config":
+        return [("shell.write", f"{ctx.display} (changes the kubeconfig file)")]
     if (verb == "create" and rest[:1] == ["token"]) or (verb == "certificate"):
         return [_kube("k8s.credentials", subject)]
     if verb in _KUBE_WRITES or verb == "auth":

@@ -7,6 +7,8 @@ import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from proctor.rulecatalog import ALL_RULES, CommandKind
+from proctor_classifier.shell.paths import Cwd
 from proctor_classifier.shell.words import Word
 
 #: (rule id, subject its reason names), as in statements.py; for a rule of another kind (psql's
@@ -34,11 +36,11 @@ class Feed:
 
 @dataclass(frozen=True, slots=True)
 class Context:
-    """`display` is the command as written, for reasons; `cwd` the working directory as far
-    as it is known (None: not known); `feed` its standard input (None: the session's own)."""
+    """`display` is the command as written, for reasons; `cwd` the working directories it may
+    run in (paths.Cwd); `feed` its standard input (None: the session's own)."""
 
     display: str
-    cwd: str | None
+    cwd: Cwd
     feed: Feed | None
     run: Callable[[list[Word], Context], list[Hit]]
     judge_text: Callable[[str, Context], list[Hit]]
@@ -127,8 +129,6 @@ def value_of(opts: list[Option], *keys: str) -> Word | None:
 
 def located(hits: list[Hit], where: str) -> list[Hit]:
     """Hits of commands that run elsewhere (`ssh db1 ...`, `kubectl exec`), saying where."""
-    from proctor.rulecatalog import ALL_RULES, CommandKind
-
     out: list[Hit] = []
     for rule_id, text in hits:
         if ALL_RULES[rule_id].kind is CommandKind.SHELL and rule_id != "shell.unparseable":

@@ -106,7 +106,10 @@ def awk(name: str, args: list[Word], ctx: Context) -> list[Hit]:
         return [("shell.read", ctx.display)]
     program = operands[0]
     if not program.literal or _AWK_RUNS.search(program.text):
-        return [("shell.interpreter", ctx.display)]
+        from proctor_classifier.shell.wrappers import shell_strings  # it imports this module
+
+        strings = shell_strings(program.text, ctx) if program.literal else []
+        return [("shell.interpreter", ctx.display), *strings]
     if _AWK_WRITES.search(program.text):
         return [("shell.write", ctx.display)]
     return [("shell.read", ctx.display)]
@@ -116,9 +119,8 @@ _AWK_RUNS = re.compile(r"\bsystem\s*\(|\|\s*getline|\|&|print[f]?\b[^;}]*\|")
 _AWK_WRITES = re.compile(r"print[f]?\b[^;}]*>|\bfflush\b.*>")
 
 
-def find(name: str, args: list[Word], ctx: Context) -> list[Hit]:
-    """find: without actions a read; -delete a delete (of everything at a root, unless a test
-    narrows it); -exec and -ok run their command once per file found."""
+def find_parts(args: list[Word]) -> tuple[list[Word], list[Word], bool]:
+    """find's start paths, its expression, and whether a test narrows what it matches."""
     i = 0
     while i < len(args) and args[i].literal and args[i].text in {"-H", "-L", "-P"}:
         i += 1
@@ -126,9 +128,23 @@ def find(name: str, args: list[Word], ctx: Context) -> list[Hit]:
     while i < len(args) and not (args[i].literal and args[i].text.startswith(("-", "(", "!"))):
         starts.append(args[i])
         i += 1
-    starts = starts or [Word(".")]
     expression = args[i:]
     narrowed = any(w.literal and w.text in _NARROWING for w in expression)
+    return starts or [Word(".")], expression, narrowed
+
+
+def found_paths(starts: list[Word], narrowed: bool) -> list[Word]:
+    """What find hands on for `{}`: its start paths themselves, or when a test narrows the
+    match, paths below them."""
+    if not narrowed:
+        return [Word(s.text, dynamic=s.dynamic, glob=s.glob, tilde=s.tilde) for s in starts]
+    return [Word(s.text.rstrip("/") + "/{found}", dynamic=s.dynamic) for s in starts]
+
+
+def find(name: str, args: list[Word], ctx: Context) -> list[Hit]:
+    """find: without actions a read; -delete a delete (of everything at a root, unless a test
+    narrows it); -exec and -ok run their command once per file found."""
+    starts, expression, narrowed = find_parts(args)
     root = next((f for s in starts if (f := dangerous_target(s, ctx.cwd))), None)
     hits: list[Hit] = []
     j = 0
@@ -147,7 +163,7 @@ def find(name: str, args: list[Word], ctx: Context) -> list[Hit]:
             ):
                 end += 1
             inner = expression[j + 1 : end]
-            hits += _each_found(inner, starts, bool(root) and not narrowed, ctx)
+            hits += _each_found(inner, starts, narrowed, bool(root) and not narrowed, ctx)
             j = end
         elif t in {"-fprint", "-fprint0", "-fprintf", "-fls"}:
             hits.append(("shell.write", f"{ctx.display} (writes a file)"))
@@ -164,11 +180,13 @@ _NARROWING = frozenset({
 })  # fmt: skip
 
 
-def _each_found(inner: list[Word], starts: list[Word], everything: bool, ctx: Context) -> list[Hit]:
+def _each_found(
+    inner: list[Word], starts: list[Word], narrowed: bool, everything: bool, ctx: Context
+) -> list[Hit]:
     """find's -exec command, run with `{}` as each file found under `starts`."""
     if not inner:
         return []
-    found = [Word(s.text, dynamic=s.dynamic, glob=s.glob, tilde=s.tilde) for s in starts]
+    found = found_paths(starts, narrowed)
     words: list[Word] = []
     for w in inner:
         if w.text == "{}":
@@ -226,6 +244,33 @@ def sort(name: str, args: list[Word], ctx: Context) -> list[Hit]:
 def uniq(name: str, args: list[Word], ctx: Context) -> list[Hit]:
     _, operands = options(args, "fsw", {"--skip-fields", "--skip-chars", "--check-chars"})
     return [("shell.write", ctx.display)] if len(operands) > 1 else [("shell.read", ctx.display)]
+
+
+def mover(name: str, args: list[Word], ctx: Context) -> list[Hit]:
+    """cp, mv, install, rsync: moving a root away deletes it there; `rsync --delete` onto a
+    root deletes what the source lacks; copying onto a disk device overwrites it."""
+    opts, operands = options(args, "tSeT", {"--target-directory", "--suffix", "--rsh",
+                                            "--rsync-path", "--exclude", "--include",
+                                            "--filter", "--backup-dir"})  # fmt: skip
+    keys = flags(opts)
+    if name == "rsync" and keys & {"-e", "--rsh", "--rsync-path"}:
+        return [("shell.interpreter", f"{ctx.display} (a command given in an option runs)")]
+    target = value_of(opts, "-t", "--target-directory")
+    sources, dest = (operands, target) if target is not None else (operands[:-1], (
+        operands[-1] if operands else None))  # fmt: skip
+    if dest is not None and dest.literal and _DISK_DEVICE.match(dest.text):
+        return [("shell.disk", ctx.display)]
+    if name == "mv":
+        for source in sources:
+            found = dangerous_target(source, ctx.cwd)
+            if found:
+                return [("shell.rm_root", f"{ctx.display} moves {found} away")]
+    if name == "rsync" and any(k.startswith("--delete") for k in keys) and dest is not None:
+        found = dangerous_target(dest, ctx.cwd)
+        if found and ":" not in dest.text:
+            return [("shell.rm_root", f"{ctx.display} deletes from {found} what the source "
+                                      "lacks")]  # fmt: skip
+    return [("shell.write", ctx.display)]
 
 
 def writer(name: str, args: list[Word], ctx: Context) -> list[Hit]:

@@ -13,6 +13,12 @@ import re
 from proctor_classifier.shell.words import Word, expand_braces
 
 HOME = "~"
+#: Where a command may run: every directory it could be in (None: one not known). `cd DIR;`
+#: leaves both the old and the new one, since the next command runs even when cd fails.
+Cwd = tuple[str | None, ...]
+LOGIN: Cwd = (HOME,)
+UNKNOWN: Cwd = (None,)
+_MAX_PLACES = 4
 #: Top-level directories whose loss breaks the host.
 TOP_LEVEL = frozenset({
     "bin", "boot", "dev", "etc", "home", "lib", "lib32", "lib64", "libx32", "media", "mnt",
@@ -50,6 +56,21 @@ def resolve(path: str, cwd: str | None) -> str | None:
     return normal
 
 
+def union(*places: Cwd) -> Cwd:
+    """Every directory any of `places` holds, in order, at most _MAX_PLACES (else unknown)."""
+    out: list[str | None] = []
+    for cwd in places:
+        out += [c for c in cwd if c not in out]
+    return tuple(out) if len(out) <= _MAX_PLACES else (*out[: _MAX_PLACES - 1], None)
+
+
+def moved(cwd: Cwd, target: Word) -> Cwd:
+    """Where `cd TARGET` leads from each of `cwd`."""
+    if not target.literal or target.text == "-":
+        return UNKNOWN
+    return tuple(dict.fromkeys(resolve(target.text, c) for c in cwd))
+
+
 def _normal(path: str) -> str:
     normal = posixpath.normpath(path)
     return "/" + normal.lstrip("/") if normal.startswith("/") else normal
@@ -74,10 +95,18 @@ def _glob_only(component: str) -> bool:
     return bool(component) and set(component) <= set("*.?") and "*" in component
 
 
-def dangerous_target(target: Word, cwd: str | None) -> str | None:
-    """Why deleting `target` recursively would destroy the host (the root it reaches), or
-    None. A target whose expansion could be empty in front of `/` (`$DIR/*`) counts as the
-    root it would then be."""
+def dangerous_target(target: Word, places: Cwd) -> str | None:
+    """Why deleting `target` recursively, run in any of `places`, would destroy the host (the
+    root it reaches), or None. A target whose expansion could be empty in front of `/`
+    (`$DIR/*`) counts as the root it would then be."""
+    for i, cwd in enumerate(places):
+        found = _target(target, cwd)
+        if found:
+            return found if i == 0 else f"{found} if a cd before it fails"
+    return None
+
+
+def _target(target: Word, cwd: str | None) -> str | None:
     text = target.text
     if target.dynamic and not _HOME_VARS.match(text):
         if _GUARDED.match(text):
@@ -86,7 +115,7 @@ def dangerous_target(target: Word, cwd: str | None) -> str | None:
         if not bare or not text[bare.end() :].startswith("/"):
             return None
         emptied = text[bare.end() :]
-        found = dangerous_target(Word(emptied, glob=target.glob), cwd)
+        found = _target(Word(emptied, glob=target.glob), cwd)
         return f"{found} if {bare.group(0)} is empty" if found else None
     for one in expand_braces(text) if target.brace else [text]:
         found = _dangerous(one, cwd)

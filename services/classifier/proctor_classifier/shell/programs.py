@@ -32,7 +32,7 @@ _READS = """
     tload iftop nethogs bmon nload zcat bzcat xzcat zstdcat
 """
 _WRITES = """
-    cp mv ln mkdir touch rmdir unlink install truncate mktemp patch rsync scp sftp split
+    ln mkdir touch rmdir unlink truncate mktemp patch scp sftp split
     csplit chattr setfacl mount umount swapon swapoff modprobe insmod rmmod depmod route arp
     nmcli iw iwconfig ethtool busctl numactl stty enable complete compgen dc nvidia-smi
     useradd usermod adduser groupadd groupmod chpasswd chage gpasswd newusers visudo vi vim
@@ -40,7 +40,7 @@ _WRITES = """
     update-alternatives update-grub grub-install ldconfig logrotate logger wall write
     systemd-tmpfiles zip unzip 7z 7za rar unrar ar cpio pip pip3 npm yarn pnpm gem cargo
     brew snap flatpak apt apt-get aptitude yum dnf zypper apk pacman dpkg rpm conda mamba
-    go make cmake ninja helm terraform ansible ansible-playbook at atrm batch
+    go make cmake ninja helm terraform ansible ansible-playbook atrm
     hwclock ntpdate chronyc certbot htpasswd ssh-keygen ssh-copy-id gpg
     openssl
 """
@@ -54,7 +54,8 @@ _TABLE.update({
     "find": files.find, "tar": files.tar, "gzip": files.compressor, "gunzip": files.compressor,
     "bzip2": files.compressor, "bunzip2": files.compressor, "xz": files.compressor,
     "unxz": files.compressor, "zstd": files.compressor, "unzstd": files.compressor,
-    "sort": files.sort, "uniq": files.uniq,
+    "sort": files.sort, "uniq": files.uniq, "cp": files.mover, "mv": files.mover,
+    "install": files.mover, "rsync": files.mover, "at": wrappers.at, "batch": wrappers.at,
     "systemctl": system.systemctl, "service": system.service, "docker": system.docker,
     "podman": system.docker, "nerdctl": system.docker, "supervisorctl": system.supervisorctl,
     "shutdown": system.power, "reboot": system.power, "halt": system.power,

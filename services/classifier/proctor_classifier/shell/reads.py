@@ -108,7 +108,7 @@ def man(name: str, args: list[Word], ctx: Context) -> list[Hit]:
 
 def declare(name: str, args: list[Word], ctx: Context) -> list[Hit]:
     """export, declare, local, readonly, typeset: their NAME=value words are assignments."""
-    from proctor_classifier.shell.programs import assignment_hits
+    from proctor_classifier.shell.programs import assignment_hits  # it imports this module
 
     hits: list[Hit] = []
     for w in args:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 from proctor_classifier.shell.context import Context, Hit, flags, options, value_of
+from proctor_classifier.shell.paths import UNKNOWN
 from proctor_classifier.shell.words import Word
 
 
@@ -104,6 +105,7 @@ def docker(name: str, args: list[Word], ctx: Context) -> list[Hit]:
     verb, rest = _first(
         args, "HcflD", frozenset({"--host", "--context", "--config", "--log-level", "--file", "-f"})
     )
+    group = ""
     if verb in _DOCKER_GROUPS and rest:
         group = verb
         verb, rest = _first(rest, "fp", frozenset({"--file", "--project-name", "-f", "-p"}))
@@ -119,10 +121,10 @@ def docker(name: str, args: list[Word], ctx: Context) -> list[Hit]:
                               stop_at_operand=True)  # fmt: skip
         inner = operands[1:]
         hits: list[Hit] = [("shell.service", f"{ctx.display} (runs a command in a container)")]
-        return hits + (ctx.run(inner, ctx.but(cwd=None)) if inner else [])
-    if verb in _DOCKER_SERVICE:
+        return hits + (ctx.run(inner, ctx.but(cwd=UNKNOWN)) if inner else [])
+    if verb in _DOCKER_SERVICE and group in {"", "container", "compose", "service", "stack"}:
         return [("shell.service", ctx.display)]
-    return [("shell.write", ctx.display)]
+    return [("shell.write", ctx.display)]  # images, volumes, networks, prune, build, ...
 
 
 def supervisorctl(name: str, args: list[Word], ctx: Context) -> list[Hit]:
@@ -315,7 +317,12 @@ _GIT_READS = frozenset({
     "version", "help", "show-ref", "for-each-ref", "merge-base", "name-rev", "count-objects",
     "fsck", "cherry", "range-diff", "var", "check-ignore", "verify-commit", "verify-tag",
 })  # fmt: skip
-_GIT_RUNS = re.compile(r"^--(upload-pack|receive-pack|exec|ext-diff|textconv|output)\b|^-u$")
+_GIT_RUNS = re.compile(
+    r"^--(upload-pack|receive-pack|exec|ext-diff|textconv|open-files-in-pager)\b"
+)
+# Short options that name a command to run, by subcommand (-u is --upload-pack there).
+_GIT_RUNS_SHORT = {"fetch": "-u", "pull": "-u", "clone": "-u", "ls-remote": "-u",
+                   "archive": "-u", "grep": "-O"}  # fmt: skip
 
 
 def git(name: str, args: list[Word], ctx: Context) -> list[Hit]:
@@ -329,12 +336,15 @@ def git(name: str, args: list[Word], ctx: Context) -> list[Hit]:
     verb = operands[0].text if operands[0].literal else "$"
     rest = operands[1:]
     texts = [w.text for w in rest]
-    if any(_GIT_RUNS.match(t) for t in texts) and verb != "push":
+    short = _GIT_RUNS_SHORT.get(verb)
+    if any(_GIT_RUNS.match(t) or (short and t.startswith(short)) for t in texts):
         return [("shell.interpreter", ctx.display)]
     if verb == "push":
         return _git_push(rest, ctx)
     if verb in _GIT_READS:
         return [("shell.read", ctx.display)]
+    if verb == "stash" and not texts:
+        return [("shell.write", ctx.display)]  # stash alone is stash push
     if verb in {"branch", "tag", "remote", "stash", "worktree", "config", "notes", "submodule"}:
         listing = {
             "-l",

@@ -13,12 +13,12 @@ import re
 
 from tree_sitter import Node
 
-from proctor_classifier.shell.words import source, word
+from proctor_classifier.shell.words import ParserHazard, parse, source, word
 
 #: Values tried per variable, and variants per command.
 MAX_VALUES = 4
 MAX_VARIANTS = 8
-_PLAIN = re.compile(r"^\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?$")
+_PLAIN = re.compile(r"^\$\{?([A-Za-z_][A-Za-z0-9_]*|[0-9]|[@*])\}?$")
 _DEFAULT = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*):?[-=]([^$`{}]*)\}$")
 # Characters bash would not read again after an expansion: a value holding them is written in
 # single quotes, so it stays one word.
@@ -55,7 +55,7 @@ def _add(found: dict[str, list[str]], name: str, value: str) -> None:
         values.append(value)
 
 
-def variants(node: Node, values: dict[str, list[str]]) -> list[tuple[str, str]]:
+def variants(node: Node, values: dict[str, list[str]], sigil: str = "") -> list[tuple[str, str]]:
     """The command's text with literal values written in for its expansions, and which values
     (`D=/var`); none when it uses no variable with a known value."""
     data = node.text or b""
@@ -87,7 +87,7 @@ def variants(node: Node, values: dict[str, list[str]]) -> list[tuple[str, str]]:
             pieces.append(_written(value, _quoted(n)).encode())
             at = n.end_byte - base
         pieces.append(data[at:])
-        given = ", ".join(sorted({f"{s[1]}={v}" for s, v in zip(spots, combo, strict=True)}))
+        given = ", ".join(sorted({f"{sigil}{s[1]}={v}" for s, v in zip(spots, combo, strict=True)}))
         out.append((b"".join(pieces).decode(errors="replace"), given))
     return out
 
@@ -104,3 +104,15 @@ def _written(value: str, in_double_quotes: bool) -> str:
     if _SPECIAL.search(value):
         return "'" + value.replace("'", "'\\''") + "'"
     return value  # split on blanks as the expansion would be
+
+
+def positional_variants(code: str, args: list[str]) -> list[tuple[str, str]]:
+    """`bash -c CODE NAME ARG...`: CODE with $0 as NAME, $1... as the ARGs, $@ and $* as all
+    of them, written in (as `variants`)."""
+    values = {str(i): [a] for i, a in enumerate(args[:10])}
+    if len(args) > 1:
+        values["@"] = values["*"] = [" ".join(args[1:])]
+    try:
+        return variants(parse(code), values, "$")
+    except ParserHazard:
+        return []  # the code as written is judged (and refused) on its own

@@ -12,13 +12,15 @@ from tree_sitter import Node
 
 from proctor_classifier.shell.context import Context, Feed, Hit, located, shown
 from proctor_classifier.shell.feeds import decoded, heredoc, printed
-from proctor_classifier.shell.paths import HOME, resolve
+from proctor_classifier.shell.files import find_parts, found_paths
+from proctor_classifier.shell.paths import LOGIN, Cwd, moved, union
 from proctor_classifier.shell.programs import assignment_hits, judge_argv
 from proctor_classifier.shell.trust import RESERVED, misread_heredoc, problem, uncovered
 from proctor_classifier.shell.values import literal_values, variants
 from proctor_classifier.shell.words import (
     DECODERS,
     FETCHERS,
+    ParserHazard,
     Word,
     fetches,
     parse,
@@ -40,13 +42,16 @@ _DISKS = re.compile(
 )
 
 
-def judge_text(text: str, depth: int = 0, cwd: str | None = HOME) -> list[Hit]:
-    """The hits of every command in a bash text, run in `cwd` (None: unknown)."""
+def judge_text(text: str, depth: int = 0, cwd: Cwd = LOGIN) -> list[Hit]:
+    """The hits of every command in a bash text, run in any of the directories `cwd`."""
     if depth > MAX_DEPTH:
         return [("shell.unparseable", "it nests shells too deeply to check")]
     if "\x00" in text:
         return [("shell.unparseable", "it holds a NUL character")]
-    root = parse(text)
+    try:
+        root = parse(text)
+    except ParserHazard as exc:
+        return [("shell.unparseable", str(exc))]
     if root.has_error:
         return [("shell.unparseable", problem(root))]
     data = text.encode()
@@ -56,7 +61,7 @@ def judge_text(text: str, depth: int = 0, cwd: str | None = HOME) -> list[Hit]:
     misread = misread_heredoc(root, data)
     if misread is not None:
         return [("shell.unparseable", f"the heredoc at character {misread + 1} is misread")]
-    walker = _Walker(depth, literal_values(root))
+    walker = _Walker(depth, literal_values(root), _functions(root))
     try:
         walker.visit(root, cwd, None)
     except RecursionError:
@@ -65,9 +70,15 @@ def judge_text(text: str, depth: int = 0, cwd: str | None = HOME) -> list[Hit]:
 
 
 class _Walker:
-    def __init__(self, depth: int, values: dict[str, list[str]] | None = None) -> None:
+    def __init__(
+        self,
+        depth: int,
+        values: dict[str, list[str]] | None = None,
+        functions: dict[str, int] | None = None,
+    ) -> None:
         self.depth = depth
         self.values = values or {}
+        self.functions = functions or {}
         self.hits: list[Hit] = []
         # By command node id: words and input that tree-sitter hung on an enclosing redirect.
         self.extra: dict[int, list[Word]] = {}
@@ -76,7 +87,7 @@ class _Walker:
 
     # --- structure -------------------------------------------------------------------------
 
-    def visit(self, node: Node, cwd: str | None, feed: Feed | None) -> str | None:
+    def visit(self, node: Node, cwd: Cwd, feed: Feed | None) -> Cwd:
         """Judge what runs in `node`; the working directory after it."""
         kind = node.type
         if kind == "command":
@@ -99,22 +110,53 @@ class _Walker:
             return cwd
         if kind == "comment":
             return cwd
+        if kind == "list":
+            return self.sequence(node, cwd, feed)
+        if kind == "if_statement":
+            return self.branches(node, cwd, feed)
         inner = cwd
         for child in node.children:
-            inner = self.visit(child, inner, feed)
+            # the next statement runs whether a `cd` in this one succeeded or not
+            inner = union(self.visit(child, inner, feed), inner)
         return cwd if kind in _OWN_SUBSHELL else inner
 
-    def inside(self, node: Node, cwd: str | None) -> None:
+    def branches(self, node: Node, cwd: Cwd, feed: Feed | None) -> Cwd:
+        """`if COND; then A; else B; fi`: A runs where COND left it, B where it may have."""
+        inner = last = cwd
+        failed: Cwd | None = None  # where the shell may be when COND failed
+        for child in node.children:
+            if child.type == "then" and failed is None:
+                failed, inner = inner, last
+            elif child.type in {"elif_clause", "else_clause"} and failed is not None:
+                inner = union(inner, self.visit(child, failed, feed))
+            elif child.is_named:
+                last = self.visit(child, inner, feed)
+                inner = union(last, inner)
+        return union(inner, failed or ())
+
+    def sequence(self, node: Node, cwd: Cwd, feed: Feed | None) -> Cwd:
+        """`a && b` runs b where a left it; `a || b` runs b where a may have left it."""
+        before = after = cwd
+        operator = "&&"
+        for child in node.children:
+            if not child.is_named:
+                operator = child.type
+                continue
+            start = after if operator == "&&" else union(after, before)
+            before, after = start, self.visit(child, start, feed)
+        return after
+
+    def inside(self, node: Node, cwd: Cwd) -> None:
         """Commands nested anywhere below `node` (substitutions in words, a function body)."""
         for child in node.children:
             self.visit(child, cwd, None)
 
-    def pipeline(self, stages: list[Node], cwd: str | None, feed: Feed | None) -> None:
+    def pipeline(self, stages: list[Node], cwd: Cwd, feed: Feed | None) -> None:
         for stage in stages:
             self.visit(stage, cwd, feed)
             feed = self.fold(stage, feed)
 
-    def redirected(self, node: Node, cwd: str | None, feed: Feed | None) -> str | None:
+    def redirected(self, node: Node, cwd: Cwd, feed: Feed | None) -> Cwd:
         """A statement with redirects. An input redirect (heredoc, here-string, `<`) feeds the
         last command of a pipeline or list; words tree-sitter hangs on a redirect (`rm >
         /dev/null -rf /`, `rm <<EOF -rf /`) are that command's arguments, as bash reads them."""
@@ -136,7 +178,7 @@ class _Walker:
         first = min((r.start_byte for r in redirects), default=body.end_byte)
         between = (node.text or b"")[body.end_byte - node.start_byte : first - node.start_byte]
         if between.strip() == b"-":
-            extra.insert(0, Word("-"))  # see _DASH_BEFORE_HEREDOC
+            extra.insert(0, Word("-"))  # see trust._DASH_BEFORE_HEREDOC
         if extra:
             if tail is None:
                 self.hits.append(
@@ -159,7 +201,7 @@ class _Walker:
             return cwd
         return self.visit(body, cwd, feed)
 
-    def assignment(self, node: Node, cwd: str | None) -> None:
+    def assignment(self, node: Node, cwd: Cwd) -> None:
         name = node.child_by_field_name("name")
         value = node.child_by_field_name("value")
         text = word(value) if value is not None else Word("")
@@ -168,7 +210,7 @@ class _Walker:
 
     # --- one simple command ----------------------------------------------------------------
 
-    def command(self, node: Node, cwd: str | None, feed: Feed | None) -> str | None:
+    def command(self, node: Node, cwd: Cwd, feed: Feed | None) -> Cwd:
         name = node.child_by_field_name("name")
         redirects = [c for c in node.children if c.type in REDIRECTS]
         feed = self.feed_of(redirects, self.feeds.get(node.id, feed))
@@ -190,12 +232,14 @@ class _Walker:
             return cwd
         words = [word(name)] + [word(a) for a in node.children_by_field_name("argument")]
         words += self.extra.get(node.id, [])
+        if words[0].literal and self.functions.get(words[0].text, node.end_byte) < node.start_byte:
+            return cwd  # a function of this text: its body is judged where it is defined
         self.hits += judge_argv(words, self.context(node, cwd, feed))
         if any(w.dynamic for w in words):
             self.hits += self.with_values(node, cwd)
         return _cd(words, cwd)
 
-    def with_values(self, node: Node, cwd: str | None) -> list[Hit]:
+    def with_values(self, node: Node, cwd: Cwd) -> list[Hit]:
         """The command judged again with the literal values the text gives its variables; it
         adds to the verdict (see values.py), so a variant that does not parse adds nothing."""
         hits: list[Hit] = []
@@ -205,7 +249,7 @@ class _Walker:
             hits += located(kept, f"with {given}")
         return hits
 
-    def context(self, node: Node, cwd: str | None, feed: Feed | None = None) -> Context:
+    def context(self, node: Node, cwd: Cwd, feed: Feed | None = None) -> Context:
         display = self.shown.get(node.id) or shown(source(node))
         return Context(display, cwd, feed, judge_argv, self.nested)
 
@@ -258,12 +302,8 @@ class _Walker:
             return Feed(text=decoded(name, words[1:], known), fetched=fetched, decoded=True,
                         what=what)  # fmt: skip
         if name == "find":
-            starts = []
-            for w in words[1:]:
-                if w.text.startswith(("-", "(", "!")) and w.literal:
-                    break
-                starts.append(w)
-            return Feed(fetched=fetched, paths=tuple(starts or [Word(".")]), what=what)
+            starts, _, narrowed = find_parts(words[1:])
+            return Feed(fetched=fetched, paths=tuple(found_paths(starts, narrowed)), what=what)
         return Feed(fetched=fetched or name in FETCHERS, decoded=hidden, what=what)
 
 
@@ -321,17 +361,31 @@ def redirect_hits(redirect: Node) -> list[Hit]:
     return [("shell.write", f"the redirect {shown_redirect}")]
 
 
-def _cd(words: list[Word], cwd: str | None) -> str | None:
-    """The working directory after `cd DIR` (unchanged for any other command)."""
+def _cd(words: list[Word], cwd: Cwd) -> Cwd:
+    """Where `cd DIR` leaves the shell when it succeeds (unchanged for any other command)."""
     if program_name(words[0].text) not in {"cd", "pushd"} or not words[0].literal:
         return cwd
     args = [w for w in words[1:] if not (w.literal and w.text in {"-P", "-L", "-e", "-@"})]
-    if not args:
-        return HOME
-    target = args[0]
-    if not target.literal or target.text == "-":
-        return None
-    return resolve(target.text, cwd)
+    return moved(cwd, args[0]) if args else LOGIN
+
+
+def _functions(root: Node) -> dict[str, int]:
+    """Functions the text surely defines before it calls them: by name, where the definition
+    ends. Only top-level definitions count (one inside `if` may never happen), and none that
+    is `unset`, since a call then runs the program of that name."""
+    names: dict[str, int] = {}
+    for node in root.named_children:
+        name = node.child_by_field_name("name") if node.type == "function_definition" else None
+        if name is not None:
+            names.setdefault(source(name), node.end_byte)
+    stack = [root]
+    while stack and names:
+        node = stack.pop()
+        stack.extend(node.children)
+        if node.type in {"unset_command", "command"} and source(node).startswith("unset"):
+            for w in node.named_children:
+                names.pop(source(w), None)
+    return names
 
 
 def _fork_bomb(node: Node) -> list[Hit]:
@@ -356,7 +410,7 @@ def _fork_bomb(node: Node) -> list[Hit]:
     return []
 
 
-def argv_context(display: str, cwd: str | None = HOME) -> Context:
+def argv_context(display: str, cwd: Cwd = LOGIN) -> Context:
     """The context of a command given as an argument vector (no shell runs it)."""
     walker = _Walker(0)
     return Context(display, cwd, None, judge_argv, walker.nested)

@@ -42,8 +42,25 @@ class Word:
         return not (self.dynamic or self.brace)
 
 
+class ParserHazard(ValueError):
+    """Text that tree-sitter-bash 0.25.1 cannot be given: its scanner passes the character
+    after `{` (or after `{N..`) to isdigit(), which reads out of bounds, and may crash the
+    process, for a code point above U+00FF (tree-sitter-bash issue #337). `at` is 0-based."""
+
+    def __init__(self, at: int) -> None:
+        super().__init__(f"a character the parser cannot read safely at character {at + 1}")
+        self.at = at
+
+
+# `{`, optional digits (or `{N..N`), then a character above U+00FF: what reaches isdigit().
+_HAZARD = re.compile(r"\{[0-9]*(?:\.\.[0-9]*)?[^\x00-\xff]")
+
+
 def parse(text: str) -> Node:
-    """The root of the syntax tree of `text`."""
+    """The root of the syntax tree of `text`; ParserHazard where the parser would misbehave."""
+    hazard = _HAZARD.search(text)
+    if hazard is not None:
+        raise ParserHazard(hazard.end() - 1)
     return _PARSER.parse(text.encode()).root_node
 
 

@@ -8,6 +8,8 @@ feeds it (a heredoc is judged, a download is `shell.pipe_to_shell`).
 
 from __future__ import annotations
 
+import re
+
 from proctor_classifier.shell.context import (
     Context,
     Feed,
@@ -20,7 +22,8 @@ from proctor_classifier.shell.context import (
     options,
     value_of,
 )
-from proctor_classifier.shell.paths import resolve
+from proctor_classifier.shell.paths import LOGIN, moved
+from proctor_classifier.shell.values import positional_variants
 from proctor_classifier.shell.words import Word, fetches
 
 
@@ -38,7 +41,7 @@ def _is_assignment(w: Word) -> bool:
 
 
 def _env_hits(assigned: list[Word], ctx: Context) -> list[Hit]:
-    from proctor_classifier.shell.programs import assignment_hits
+    from proctor_classifier.shell.programs import assignment_hits  # it imports this module
 
     hits: list[Hit] = []
     for w in assigned:
@@ -68,7 +71,7 @@ def sudo(name: str, args: list[Word], ctx: Context) -> list[Hit]:
         return [("shell.write", ctx.display)]
     chdir = value_of(opts, "-D", "--chdir")
     if chdir is not None:
-        ctx = ctx.but(cwd=resolve(chdir.text, ctx.cwd) if chdir.literal else None)
+        ctx = ctx.but(cwd=moved(ctx.cwd, chdir))
     hits = _env_hits(assigned, ctx)
     if not inner:
         if keys & {"-i", "--login", "-s", "--shell"}:
@@ -86,7 +89,9 @@ def env(name: str, args: list[Word], ctx: Context) -> list[Hit]:
         return code_hits(Word(text, dynamic=split.dynamic), ctx)
     chdir = value_of(opts, "-C", "--chdir")
     if chdir is not None:
-        ctx = ctx.but(cwd=resolve(chdir.text, ctx.cwd) if chdir.literal else None)
+        ctx = ctx.but(cwd=moved(ctx.cwd, chdir))
+    if rest and rest[0].literal and rest[0].text == "-":
+        rest = rest[1:]  # `env -` is `env -i`
     assigned, inner = _assignments(rest)
     return _env_hits(assigned, ctx) + _then(inner, ctx)
 
@@ -157,7 +162,7 @@ def flock(name: str, args: list[Word], ctx: Context) -> list[Hit]:
 def chroot(name: str, args: list[Word], ctx: Context) -> list[Hit]:
     _, rest = options(args, "", frozenset({"--userspec", "--groups"}), stop_at_operand=True)
     inner = rest[1:]
-    return ctx.run(inner, ctx.but(cwd="/")) if inner else reads_input(ctx)
+    return ctx.run(inner, ctx.but(cwd=("/",))) if inner else reads_input(ctx)
 
 
 def watch(name: str, args: list[Word], ctx: Context) -> list[Hit]:
@@ -171,7 +176,8 @@ def watch(name: str, args: list[Word], ctx: Context) -> list[Hit]:
 def xargs(name: str, args: list[Word], ctx: Context) -> list[Hit]:
     """xargs runs its command with words read from its input: with them where the input is
     known (echo ..., find's start paths), else with a word known only at run time."""
-    opts, rest = options(args, "adEeIiLlnPs", frozenset({
+    # -e, -i and -l take a value only when it is attached (-i{}); options() reads them as flags
+    opts, rest = options(args, "adEILnPs", frozenset({
         "--arg-file", "--delimiter", "--eof", "--replace", "--max-lines", "--max-args",
         "--max-procs", "--max-chars", "--process-slot-var",
     }), stop_at_operand=True)  # fmt: skip
@@ -239,10 +245,27 @@ def shell(name: str, args: list[Word], ctx: Context) -> list[Hit]:
     if command_mode:
         if not operands:
             return [("shell.unparseable", f"{ctx.display} has -c without a command")]
-        return code_hits(operands[0], ctx)
+        hits = code_hits(operands[0], ctx)
+        given = operands[1:]
+        if operands[0].literal and given and all(w.literal for w in given):
+            for text, where in positional_variants(operands[0].text, [w.text for w in given]):
+                found = ctx.judge_text(text, ctx.but(feed=None))
+                kept = [h for h in found if h[0] not in {"shell.unparseable", "shell.read"}]
+                hits += located(kept, f"with {where}")
+        return hits
     if operands and not from_input:
         return script_hits(operands[0], ctx)
     return reads_input(ctx)
+
+
+def at(name: str, args: list[Word], ctx: Context) -> list[Hit]:
+    """at and batch run the shell commands on their input later (or those of `-f FILE`)."""
+    opts, _ = options(args, "qfMmt", frozenset({"--file"}))
+    keys = flags(opts)
+    if keys & {"-l", "-d", "-r", "-c", "-V"}:
+        return [("shell.read" if keys & {"-l", "-c", "-V"} else "shell.write", ctx.display)]
+    path = value_of(opts, "-f", "--file")
+    return script_hits(path, ctx) if path is not None else reads_input(ctx)
 
 
 def eval_(name: str, args: list[Word], ctx: Context) -> list[Hit]:
@@ -313,7 +336,7 @@ def ssh(name: str, args: list[Word], ctx: Context) -> list[Hit]:
         if flags(opts) & {"-N", "-O", "-W"}:
             return [("shell.interpreter", f"{ctx.display} (a tunnel)")]
         return reads_input(ctx)
-    return located(code_hits(_joined(remote), ctx.but(cwd="~")), f"on {host.text}")
+    return located(code_hits(_joined(remote), ctx.but(cwd=LOGIN)), f"on {host.text}")
 
 
 def _joined(words: list[Word]) -> Word:
@@ -380,7 +403,33 @@ def interpreter(name: str, args: list[Word], ctx: Context) -> list[Hit]:
             return [("shell.pipe_to_shell", f"{ctx.display} (code fetched from the "
                                             "network)")]  # fmt: skip
     if code or "-m" in flags(opts):
-        return [("shell.interpreter", ctx.display)]
+        hits: list[Hit] = [("shell.interpreter", ctx.display)]
+        for value in code:
+            if value is not None and value.literal:
+                hits += shell_strings(value.text, ctx)
+        return hits
     if operands:
         return script_hits(operands[0], ctx)
     return reads_input(ctx, language=base)
+
+
+# A string literal handed to a function that runs it as a shell command (system("..."),
+# os.system('...'), subprocess.run("...", shell=True), `...` in perl and ruby).
+_RUNS_STRING = re.compile(
+    r"""(?:\b(?:system|popen|exec|execSync|spawnSync|shell_exec|passthru|check_output|check_call|"""
+    r"""call|run|Popen|getoutput|getstatusoutput)\s*\(\s*|\bqx\s*)(['"])((?:\\.|(?!\1).)*)\1"""
+    r"""|`([^`]*)`""",
+    re.S,
+)
+
+
+def shell_strings(code: str, ctx: Context) -> list[Hit]:
+    """Shell commands written as string literals in another language's code, judged as bash:
+    they can only make a verdict stricter (the code stays `shell.interpreter`)."""
+    hits: list[Hit] = []
+    for m in _RUNS_STRING.finditer(code):
+        text = m.group(2) if m.group(2) is not None else m.group(3)
+        found = ctx.judge_text(text, ctx.but(feed=None))
+        hits += [h for h in found if h[0] not in {"shell.unparseable", "shell.read",
+                                                   "shell.unknown"}]  # fmt: skip
+    return located(hits, "in the code") if hits else []
