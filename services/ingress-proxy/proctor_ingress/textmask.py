@@ -69,6 +69,11 @@ class LogMasker:
         self._pending += chunk
         return await self._masked(self._units(final=False))
 
+    @property
+    def pending(self) -> int:
+        """Bytes held for a unit not yet complete (a line without its newline, so far)."""
+        return len(self._pending)
+
     async def finish(self) -> bytes:
         """The masked bytes of what is left (a last line without its newline)."""
         self._usable()

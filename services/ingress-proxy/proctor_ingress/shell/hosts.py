@@ -23,6 +23,15 @@ CHANNELS_PER_CONNECTION = 8  # under OpenSSH's default MaxSessions (10)
 CONNECT_TIMEOUT = 10.0
 
 
+@dataclass(frozen=True, slots=True)
+class Terminal:
+    """The client's terminal, as its pty request gave it."""
+
+    term_type: str
+    size: tuple[int, int, int, int]  # columns, rows, pixel width, pixel height
+    modes: dict[int, int] = field(default_factory=dict)
+
+
 @dataclass
 class _Connection:
     conn: asyncssh.SSHClientConnection
@@ -104,13 +113,25 @@ class Host:
             chosen.in_use += 1
             return chosen
 
-    async def start(self, command: str) -> tuple[asyncssh.SSHClientProcess[bytes], _Connection]:
-        """A process running `command` on the host, and the connection it holds a channel of
-        (give it back with `release`). Reconnects once when a kept connection has broken."""
+    async def start(
+        self, command: str | None, terminal: Terminal | None = None
+    ) -> tuple[asyncssh.SSHClientProcess[bytes], _Connection]:
+        """A process running `command` on the host (None: the login shell), on a pty when a
+        `terminal` is given, and the connection it holds a channel of (give it back with
+        `release`). Reconnects once when a kept connection has broken."""
+        pty = (
+            {
+                "term_type": terminal.term_type,
+                "term_size": terminal.size,
+                "term_modes": terminal.modes,
+            }
+            if terminal is not None
+            else {}
+        )
         for attempt in (1, 2):
             held = await self._acquire()
             try:
-                process = await held.conn.create_process(command, encoding=None)
+                process = await held.conn.create_process(command, encoding=None, **pty)
                 return process, held
             except (asyncssh.Error, OSError) as exc:
                 self.release(held)
@@ -144,6 +165,14 @@ class Host:
             'kill "$proctor_watchdog" 2>/dev/null\n'
             'exit "$proctor_status"\n'
         )
+
+    def shell_command(self) -> str | None:
+        """What an interactive session runs: the login shell, started in the resource's
+        workdir when it has one (else in the login's home, as ssh does)."""
+        workdir = self.resource.workdir
+        if not workdir:
+            return None
+        return f'cd -- {shlex.quote(workdir)} && exec "${{SHELL:-/bin/sh}}" -l'
 
     def secret_fragments(self) -> tuple[bytes, ...]:
         """Lines of the gateway's private key file as a command could print them."""

@@ -86,6 +86,15 @@ def refusal(outcome: Outcome) -> Ended:
     )
 
 
+def unreachable(exc: UpstreamError, what: str = "command") -> Ended:
+    return Ended(
+        UNREACHABLE,
+        "unreachable",
+        f"Proctor: {exc}. The {what} was not run.",
+        hint="Retry later; if it persists, the operator needs to look at the host.",
+    )
+
+
 def shell_detail(
     host: str, text: str, argv: list[str], entrance: str, interactive: bool = False
 ) -> pb.CommandDetail:
@@ -165,12 +174,7 @@ async def _run(
     try:
         process, held = await host.start(host.remote_command(text))
     except UpstreamError as exc:
-        return Ended(
-            UNREACHABLE,
-            "unreachable",
-            f"Proctor: {exc}. The command was not run.",
-            hint="Retry later; if it persists, the operator needs to look at the host.",
-        )
+        return unreachable(exc)
     gw = session.gw
     mask = masker_over_nats(gw.nc, gw.settings.mask_timeout, gw.prefilter, relay.stats)
     secrets = host.secret_fragments()
@@ -202,13 +206,13 @@ async def _run(
         await asyncio.wait((pumping, gone), return_when=asyncio.FIRST_COMPLETED)
         if not pumping.done():  # the agent left: the command must not run on for nobody
             relay.error = "the client disconnected; the command was stopped"
-            _stop(process)
+            stop(process)
             return Ended(255, "disconnected")
         try:
             pumping.result()
         except MaskUnavailable as exc:
             relay.error = f"output withheld: masking unavailable: {exc}"
-            _stop(process)
+            stop(process)
             return Ended(
                 UNAVAILABLE,
                 "unavailable",
@@ -217,7 +221,7 @@ async def _run(
             )
         finished = await process.wait(check=False)
         _count_binary(relay.stats, maskers)
-        return Ended(_status(finished))
+        return Ended(exit_status(finished))
     finally:
         if not pumping.done():
             pumping.cancel()
@@ -227,7 +231,7 @@ async def _run(
         host.release(held)
 
 
-def _stop(process: asyncssh.SSHClientProcess[bytes]) -> None:
+def stop(process: asyncssh.SSHClientProcess[bytes]) -> None:
     with contextlib.suppress(Exception):
         process.send_signal("TERM")
     process.close()
@@ -239,7 +243,7 @@ def _count_binary(stats: MaskStats, maskers: dict[str, LogMasker]) -> None:
             stats.counts[name, BINARY_ENTITY] += masker.binary_units
 
 
-def _status(finished: asyncssh.SSHCompletedProcess) -> int:
+def exit_status(finished: asyncssh.SSHCompletedProcess) -> int:
     if finished.exit_status is not None and finished.exit_status >= 0:
         return int(finished.exit_status)
     if finished.exit_signal is not None:

@@ -5,8 +5,10 @@
 The login name is the Proctor identity; the exec request's first word names the host
 resource and the rest is the command, run on that host by the gateway with its own key.
 Agents prove their identity with one of its registered public keys (`ssh_keys`) or with its
-token as the password. Each exec request is one command (runner.py); an interactive shell is
-refused, with what to use instead. One session per connection and host resource."""
+token as the password. Each exec request is one command (runner.py). An interactive shell
+(`ssh -t IDENTITY@GATEWAY RESOURCE`) is judged by rule shell.interactive: refused, with what to
+use instead, unless the policy allows it for the identity; then it is relayed to the host and
+recorded (interactive.py). One session per connection and host resource."""
 
 from __future__ import annotations
 
@@ -21,7 +23,8 @@ from proctor.gateway import IdentityConfig
 from proctor.sshkeys import ensure_key
 from proctor_ingress.gateway import Gateway
 from proctor_ingress.postgres.authentication import is_loopback
-from proctor_ingress.shell.hosts import Hosts
+from proctor_ingress.shell.hosts import Host, Hosts
+from proctor_ingress.shell.interactive import SHELL_TEXT, relay_shell
 from proctor_ingress.shell.runner import (
     REFUSED,
     USAGE,
@@ -39,7 +42,8 @@ CLOSE_WAIT = 10.0  # seconds a closed connection's commands have to wind up
 
 INTERACTIVE_REFUSED = (
     "Proctor runs one command at a time on a host, so each can be judged, approved and "
-    "recorded; it does not open interactive shells here (rule shell.interactive).\n"
+    "recorded; what is typed into an interactive shell is not judged, so it opens one only "
+    "where the policy allows it (rule shell.interactive).\n"
     "hint: run `ssh -p PORT IDENTITY@GATEWAY RESOURCE 'command'` (the command quoted, as one "
     "argument), or `proctor exec RESOURCE -- command`.\n"
 )
@@ -184,7 +188,7 @@ class SshGateway:
             process.stderr.write(said.encode())
             return USAGE
         if not text:
-            return await self._interactive(process, server, agent, resource)
+            return await self._interactive(process, server, agent, resource, host)
         session = await server.session(resource, agent)
         detail = shell_detail(resource, text, [], "ssh")
         ended = await run_command(session, host, text, detail, _Out(process), server.gone)
@@ -202,16 +206,19 @@ class SshGateway:
         server: _Server,
         agent: str,
         resource: str = "",
+        host: Host | None = None,
     ) -> int:
-        """A shell was asked for. It is recorded and judged (rule shell.interactive); this
-        gateway does not relay interactive sessions, so it is refused either way."""
-        if resource:
+        """A shell was asked for. It is recorded and judged (rule shell.interactive): relayed
+        to the host when the policy allows it, else refused. A login with no host resource
+        named is refused either way."""
+        if resource and host is not None:
             session = await server.session(resource, agent)
             detail = shell_detail(resource, "", [], "ssh", interactive=True)
-            _, outcome = await decide(session, "(interactive shell)", detail, server.gone)
-            if not outcome.runs:
-                said = refusal(outcome).text()
-                process.stderr.write(said)
+            command_id, outcome = await decide(session, SHELL_TEXT, detail, server.gone)
+            if outcome.runs:
+                ended = await relay_shell(session, host, command_id, process, server.gone)
+                return self._ended(process, ended)
+            process.stderr.write(refusal(outcome).text())
         process.stderr.write(INTERACTIVE_REFUSED.encode())
         return REFUSED
 
