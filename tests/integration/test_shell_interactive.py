@@ -6,6 +6,7 @@ One gateway for the module."""
 from __future__ import annotations
 
 import asyncio
+import signal
 import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -29,6 +30,7 @@ from tests.integration.test_shell_gateway import (
     assert_masked,
     nats_module,
     run,
+    sleeping,
 )
 
 __all__ = ["nats_module"]  # the module's NATS server, shared with the shell gateway's tests
@@ -136,7 +138,6 @@ async def test_the_allowed_group_gets_a_masked_recorded_shell(stack: ShellStack)
     before = len(stack.events)
     args = stack.ssh_args("-tt", "web", user="bob", key=stack.files / "bob_key")
     result = await typed(args, stack.env(), ["echo hello-$((40+2))\n", "cat app.log\n", "exit\n"])
-    print(result.stdout[-2000:])
     assert result.rc == 0, (result.rc, result.stdout, result.stderr)
     assert "hello-42" in result.stdout, result.stdout
     assert result.stdout.count("INFO order") == 20, result.stdout
@@ -159,3 +160,35 @@ async def test_the_allowed_group_gets_a_masked_recorded_shell(stack: ShellStack)
     assert executed[0].command_executed.error_code == ""
     masked = [e for e in got if e.WhichOneof("payload") == "result_masked"]
     assert masked and masked[0].command_id == received[0].command_id, masked
+
+
+async def test_a_client_that_leaves_ends_the_shell_on_the_host(stack: ShellStack) -> None:
+    before = len(stack.events)
+    args = stack.ssh_args("-tt", "web", user="bob", key=stack.files / "bob_key")
+    proc = await asyncio.create_subprocess_exec(
+        *args, env=stack.env(), stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert proc.stdin is not None
+    proc.stdin.write(b"sleep 41.5\n")
+    await proc.stdin.drain()
+    for _ in range(100):
+        if await sleeping("sleep 41.5"):
+            break
+        await asyncio.sleep(0.1)
+    assert await sleeping("sleep 41.5"), "the typed command did not start"
+    proc.send_signal(signal.SIGKILL)
+    await proc.wait()
+    for _ in range(100):
+        if not await sleeping("sleep 41.5"):
+            break
+        await asyncio.sleep(0.1)
+    assert not await sleeping("sleep 41.5"), "the shell runs on without its client"
+    for _ in range(100):
+        executed = [
+            e for e in stack.events[before:] if e.WhichOneof("payload") == "command_executed"
+        ]
+        if executed:
+            break
+        await asyncio.sleep(0.05)
+    assert executed and "disconnected" in executed[0].command_executed.error_message, executed
