@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from enum import StrEnum
 from functools import lru_cache
+from itertools import pairwise
 
 from proctor.personnames import could_hold_name, person_column
 from proctor.places import could_hold_street
@@ -71,6 +72,46 @@ PERSON = "PERSON"
 STREET_ADDRESS = "STREET_ADDRESS"
 LOCATION = "LOCATION"
 MAYBE_PERSON = "PERSON?"  # a `name` column: a person's name when the value looks like one
+SECRET = "SECRET"  # a value named for a secret (`password`, `api_token`, `DB_PASSWORD`)
+
+# Secret names: the words of a name (split at separators and camelCase), lower case.
+SECRET_WORDS = frozenset({
+    "password", "passwd", "pass", "pwd", "pw", "secret", "secrets", "token", "tokens",
+    "apikey", "accesskey", "secretkey", "privatekey", "credential", "credentials", "creds",
+    "passphrase", "clientsecret", "authtoken",
+})  # fmt: skip
+# A last word that says the value is about the secret, not the secret (`PASSWORD_FILE`).
+_ABOUT = frozenset({
+    "name", "file", "path", "dir", "ref", "url", "uri", "length", "len", "size", "expiry",
+    "expiration", "ttl", "timeout", "seconds", "enabled", "enable", "disabled", "header", "id",
+    "type", "kind", "mode", "policy", "version", "prefix", "suffix", "count", "min", "max",
+    "provider", "endpoint", "host", "port", "location", "mount", "format", "algorithm",
+    "lifetime", "duration", "audience", "issuer", "namespace", "keys", "field", "at", "on",
+    "date", "time", "updated", "changed", "required", "reset", "hint", "strength", "attempts",
+})  # fmt: skip
+# Words before `key` that make it a credential, whatever names it is in.
+_CREDENTIAL_KEYS = frozenset({
+    "api", "secret", "private", "access", "signing", "encryption", "master", "client",
+    "service", "ssh", "session", "webhook", "hmac", "jwt", "license", "auth", "app",
+})  # fmt: skip
+_WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
+def secret_name(name: str, *, keys: bool = True) -> bool:
+    """Whether a value named `name` is a secret by its name: a word of it is one of
+    `SECRET_WORDS`, or it ends in `key` or `auth` (`STRIPE_KEY`, `BASIC_AUTH`), and its last
+    word does not say it is about the secret (`TOKEN_TTL`, `PASSWORD_FILE`). `PWD` (the working
+    directory) and public keys are not. With `keys=False` (a database column's name), a name
+    ending in `key` counts only after a word that makes it a credential (`api_key`,
+    `signing_key`), since `sort_key` or `object_key` name identifiers."""
+    words = [w.lower() for w in _WORD.findall(name)]
+    if not words or name in ("PWD", "OLDPWD") or "public" in words:
+        return False
+    if words[-1] in ("key", "auth") and len(words) > 1:
+        if keys or words[-2] in _CREDENTIAL_KEYS:
+            return True
+    if words[-1] in _ABOUT:
+        return False
+    joined = {a + b for a, b in pairwise(words)}
+    return any(w in SECRET_WORDS for w in words) or bool(joined & SECRET_WORDS)
 
 
 def column_hint(name: str) -> str | None:
@@ -82,6 +123,8 @@ def column_hint(name: str) -> str | None:
         return STREET_ADDRESS
     if LOCATION_COLUMN.search(name):
         return LOCATION
+    if secret_name(name, keys=False):
+        return SECRET
     person = person_column(name)
     if person == "sure":
         return PERSON

@@ -298,3 +298,27 @@ async def test_the_demo_customers_show_no_person_and_keep_everything_else(
         if before["notes"] == "no notes":
             assert after["notes"] == "no notes"
         assert (after["id"], after["created_at"]) == (before["id"], before["created_at"])
+
+
+async def test_a_column_named_for_a_secret_comes_back_masked(gateway: RunningGateway) -> None:
+    """Whatever its value looks like: `hunter2` holds no pattern a recognizer knows."""
+    conn = await asyncpg.connect(gateway.target_url)
+    try:
+        await conn.execute(
+            "CREATE TABLE logins (id integer, login text, password text, api_key text,"
+            " sort_key text);"
+            "INSERT INTO logins VALUES (1, 'ops', 'hunter2', 'k-123', 'a1'), (2, 'ci', NULL, '',"
+            " 'b2')"
+        )
+    finally:
+        await conn.close()
+    agent = await asyncpg.connect(gateway.dsn(), ssl=False)
+    try:
+        rows = [dict(r) for r in await agent.fetch("SELECT * FROM logins ORDER BY id")]
+    finally:
+        await agent.close()
+    assert rows[0]["password"] != "hunter2" and rows[0]["api_key"] != "k-123"
+    assert "hunter2" not in repr(rows)
+    assert [r["login"] for r in rows] == ["ops", "ci"]  # the rest as it is
+    assert [r["sort_key"] for r in rows] == ["a1", "b2"]
+    assert rows[1]["password"] is None and rows[1]["api_key"] == ""

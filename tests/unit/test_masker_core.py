@@ -217,3 +217,35 @@ def test_rows_must_match_the_columns() -> None:
 )
 def test_kind_for_type(type_name: str, kind: ColumnKind) -> None:
     assert kind_for_type(type_name) is kind
+
+
+@pytest.mark.parametrize(
+    ("name", "masked"),
+    [
+        ("password", True),
+        ("password_hash", True),
+        ("api_key", True),
+        ("refresh_token", True),
+        ("clientSecret", True),
+        ("sort_key", False),  # identifiers the agent needs keep their values
+        ("object_key", False),
+        ("api_key_id", False),
+        ("password_updated_at", False),
+        ("notes", False),
+    ],
+)
+def test_a_column_named_for_a_secret_is_masked_whole(name: str, masked: bool) -> None:
+    value = "hunter2-not-real"
+    batch = MaskRequestBatch(
+        columns=(Column(name, "text", ColumnKind.TEXT),), rows=((value,), (None,), ("",))
+    )
+    out = column(run(batch))
+    assert (out[0] != value) is masked, out
+    assert out[1:] == [None, ""]  # NULL and empty stay what they are
+
+
+def test_a_json_key_named_for_a_secret_is_masked_whole() -> None:
+    doc = json.dumps({"user": "ops", "password": "hunter2-not-real", "sort_key": "a1"})
+    (out,) = column(run(one_column(ColumnKind.JSON, doc, type_name="jsonb")))
+    assert json.loads(out)["password"] != "hunter2-not-real"
+    assert json.loads(out)["sort_key"] == "a1" and json.loads(out)["user"] == "ops"

@@ -32,10 +32,9 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
-from itertools import pairwise
 from typing import Any
 
-from proctor.maskrules import STREET_ADDRESS, column_hint
+from proctor.maskrules import STREET_ADDRESS, column_hint, secret_name
 from proctor_ingress.kube.maskcall import MASKED, WITHHELD_ENTITY, MaskTexts, masker_over_nats
 from proctor_ingress.masking import MaskStats, MaskUnavailable
 
@@ -93,41 +92,10 @@ _TABLE_IDENTIFIERS = frozenset({
     "volumeattributesclass", "timezone", "webhooks", "service", "labels",
 })  # fmt: skip
 
-# Secret names: the words of a name (split at separators and camelCase), lower case.
-_SECRET_WORDS = frozenset({
-    "password", "passwd", "pass", "pwd", "pw", "secret", "secrets", "token", "tokens",
-    "apikey", "accesskey", "secretkey", "privatekey", "credential", "credentials", "creds",
-    "passphrase", "clientsecret", "authtoken",
-})  # fmt: skip
-# A last word that says the value is about the secret, not the secret (`PASSWORD_FILE`).
-_ABOUT = frozenset({
-    "name", "file", "path", "dir", "ref", "url", "uri", "length", "len", "size", "expiry",
-    "expiration", "ttl", "timeout", "seconds", "enabled", "enable", "disabled", "header", "id",
-    "type", "kind", "mode", "policy", "version", "prefix", "suffix", "count", "min", "max",
-    "provider", "endpoint", "host", "port", "location", "mount", "format", "algorithm",
-    "lifetime", "duration", "audience", "issuer", "namespace", "keys", "field",
-})  # fmt: skip
-_WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
 _hint = lru_cache(maxsize=4096)(column_hint)  # hints repeat: the keys of every item of a List
 
 
 @lru_cache(maxsize=4096)
-def secret_name(name: str) -> bool:
-    """Whether a value named `name` is a secret by its name: a word of it is one of
-    `_SECRET_WORDS`, or it ends in `key` or `auth` (`STRIPE_KEY`, `BASIC_AUTH`), and its last
-    word does not say it is about the secret (`TOKEN_TTL`, `PASSWORD_FILE`). `PWD` (the working
-    directory) and public keys are not."""
-    words = [w.lower() for w in _WORD.findall(name)]
-    if not words or name in ("PWD", "OLDPWD") or "public" in words:
-        return False
-    if words[-1] in ("key", "auth") and len(words) > 1:
-        return True
-    if words[-1] in _ABOUT:
-        return False
-    joined = {a + b for a, b in pairwise(words)}
-    return any(w in _SECRET_WORDS for w in words) or bool(joined & _SECRET_WORDS)
-
-
 def value_hint(hint: str, text: str) -> str:
     """The hint the masker gets for `text`: its name, except that an `*_ADDR`/`*_ADDRESS`
     holding a network endpoint is not read as a street address."""
