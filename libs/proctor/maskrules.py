@@ -95,6 +95,8 @@ _CREDENTIAL_KEYS = frozenset({
     "service", "ssh", "session", "webhook", "hmac", "jwt", "license", "auth", "app",
 })  # fmt: skip
 _WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
+
+
 def secret_name(name: str, *, keys: bool = True) -> bool:
     """Whether a value named `name` is a secret by its name: a word of it is one of
     `SECRET_WORDS`, or it ends in `key` or `auth` (`STRIPE_KEY`, `BASIC_AUTH`), and its last
@@ -105,9 +107,8 @@ def secret_name(name: str, *, keys: bool = True) -> bool:
     words = [w.lower() for w in _WORD.findall(name)]
     if not words or name in ("PWD", "OLDPWD") or "public" in words:
         return False
-    if words[-1] in ("key", "auth") and len(words) > 1:
-        if keys or words[-2] in _CREDENTIAL_KEYS:
-            return True
+    if words[-1] in ("key", "auth") and len(words) > 1 and (keys or words[-2] in _CREDENTIAL_KEYS):
+        return True
     if words[-1] in _ABOUT:
         return False
     joined = {a + b for a, b in pairwise(words)}
