@@ -166,14 +166,22 @@ class HttpDetail(_message.Message):
     def __init__(self, method: _Optional[str] = ..., host: _Optional[str] = ..., path: _Optional[str] = ...) -> None: ...
 
 class McpDetail(_message.Message):
-    __slots__ = ("server", "tool", "arguments")
+    __slots__ = ("server", "tool", "arguments", "read_only", "destructive", "definition_sha256", "definition_changed")
     SERVER_FIELD_NUMBER: _ClassVar[int]
     TOOL_FIELD_NUMBER: _ClassVar[int]
     ARGUMENTS_FIELD_NUMBER: _ClassVar[int]
+    READ_ONLY_FIELD_NUMBER: _ClassVar[int]
+    DESTRUCTIVE_FIELD_NUMBER: _ClassVar[int]
+    DEFINITION_SHA256_FIELD_NUMBER: _ClassVar[int]
+    DEFINITION_CHANGED_FIELD_NUMBER: _ClassVar[int]
     server: str
     tool: str
     arguments: str
-    def __init__(self, server: _Optional[str] = ..., tool: _Optional[str] = ..., arguments: _Optional[str] = ...) -> None: ...
+    read_only: bool
+    destructive: bool
+    definition_sha256: str
+    definition_changed: bool
+    def __init__(self, server: _Optional[str] = ..., tool: _Optional[str] = ..., arguments: _Optional[str] = ..., read_only: _Optional[bool] = ..., destructive: _Optional[bool] = ..., definition_sha256: _Optional[str] = ..., definition_changed: _Optional[bool] = ...) -> None: ...
 
 class CommandDetail(_message.Message):
     __slots__ = ("sql", "kube", "shell", "http", "mcp")
