@@ -90,6 +90,8 @@ class _Resource(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     name: str = ""
+    # One line for agents (MCP's list_resources): what it is, what it holds.
+    description: str = ""
 
 
 class PostgresResource(_Resource):

@@ -191,6 +191,25 @@ class Settings(BaseSettings):
         description="host:port of the gRPC API (`proctor exec`); TLS with PROCTOR_TLS_CERT/KEY, "
         "plain text only on loopback",
     )
+    mcp_listen: str = Field(
+        "127.0.0.1:6580",
+        description="host:port of the MCP listener (streamable HTTP at /mcp); TLS with "
+        "PROCTOR_TLS_CERT/KEY off loopback, plain HTTP on loopback",
+    )
+    mcp_review_wait: float = Field(
+        45.0,
+        gt=0,
+        description="Seconds an MCP tool call under review waits for the decision before the "
+        "agent is told it is pending (clients drop calls after about a minute)",
+    )
+    mcp_postgres: str | None = Field(
+        None,
+        description="host:port of a gateway Postgres listener the MCP query tool connects "
+        "through (default: this gateway's PROCTOR_LISTEN)",
+    )
+    mcp_kubectl: str | None = Field(
+        None, description="The kubectl binary the MCP kubectl tool runs (default: on PATH)"
+    )
     tls_cert: Path | None = Field(None, description="PEM certificate for TLS to clients")
     tls_key: Path | None = Field(None, description="PEM private key for TLS to clients")
     classify_timeout: float = Field(2.0, gt=0, description="Seconds to wait for a verdict")

@@ -140,6 +140,7 @@ async def running_gateway(
     env = {
         "PROCTOR_GATEWAY_CONFIG": str(config_path),
         "PROCTOR_PG_LISTEN": f"127.0.0.1:{port}",
+        "PROCTOR_MCP_LISTEN": f"127.0.0.1:{free_port()}",
         "PROCTOR_APPROVAL_TIMEOUT": "20",
         **env,
     }

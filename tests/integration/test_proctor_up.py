@@ -40,6 +40,7 @@ def clean_env(run_dir: Path) -> dict[str, str]:
     env["PROCTOR_KUBE_LISTEN"] = f"127.0.0.1:{free_port()}"
     env["PROCTOR_SSH_LISTEN"] = f"127.0.0.1:{free_port()}"
     env["PROCTOR_GRPC_LISTEN"] = f"127.0.0.1:{free_port()}"
+    env["PROCTOR_MCP_LISTEN"] = f"127.0.0.1:{free_port()}"
     return env
 
 

@@ -20,9 +20,9 @@ BOTH = parse_gateway_config(
 
 
 def test_by_default_every_protocol_with_resources() -> None:
-    assert protocols(Settings(), BOTH) == ["postgres", "kubernetes"]
+    assert protocols(Settings(), BOTH) == ["postgres", "kubernetes", "mcp"]
     only_db = parse_gateway_config({"resources": {"db": {"url": "postgresql://app@db/x"}}})
-    assert protocols(Settings(), only_db) == ["postgres"]
+    assert protocols(Settings(), only_db) == ["postgres", "mcp"]
 
 
 def test_a_replica_may_run_one_protocol() -> None:

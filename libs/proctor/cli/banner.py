@@ -50,6 +50,8 @@ def print_banner(info: dict[str, Any]) -> None:
     if info.get("ssh_listen"):
         ssh, grpc = info["ssh_listen"], info["grpc_listen"]
         print(f"  {'':<15} ssh on {ssh}, gRPC API (proctor exec) on {grpc}")
+    if info.get("mcp_listen"):
+        print(f"  {'':<15} MCP (streamable HTTP) on http://{info['mcp_listen']}/mcp")
     if info.get("demo"):
         demo = info["demo"]
         print()
@@ -78,6 +80,15 @@ def print_banner(info: dict[str, Any]) -> None:
             print(f"ssh: {demo['ssh']}")
             print(f"exec: {demo['exec']}")
             print(f"  try:  {demo['ssh']} 'tail -n 3 app.log'")
+        if demo.get("mcp_url"):
+            url, token = demo["mcp_url"], demo["mcp_token"]
+            print()
+            print("  MCP: every resource above as tools (query, kubectl, exec, approval_wait, ...)")
+            print(f"mcp: {url} {token}")
+            print(
+                f"  try:  claude mcp add --transport http proctor {url} "
+                f'--header "Authorization: Bearer {token}"'
+            )
     print()
     print(f"  follow the event stream (SIEM):  {cli_command()} events tail")
     print(f"  replay a session:                {cli_command()} replay SESSION_ID")

@@ -279,7 +279,7 @@ class Stack:
             raise StackError(f"the audit service did not start; see {self.run_dir / 'logs'}")
         if not asyncio.run(_wait_for_classifier(self.settings)):
             raise StackError(f"the classifier did not start; see {self.run_dir / 'logs'}")
-        listeners = [self.settings.pg_listen]
+        listeners = [self.settings.pg_listen, self.settings.mcp_listen]
         if self.demo_cluster:
             listeners.append(self.settings.kube_listen)
         if self.demo_host is not None:
@@ -304,6 +304,7 @@ class Stack:
             "kube_listen": self.settings.kube_listen if self.demo_cluster else None,
             "ssh_listen": self.settings.ssh_listen if self.demo_host else None,
             "grpc_listen": self.settings.grpc_listen if self.demo_host else None,
+            "mcp_listen": self.settings.mcp_listen,
             "demo": self.demo,
         }
         return self.describe()
@@ -368,6 +369,12 @@ class Stack:
                 )
             )
         self.demo |= self._shell_prefixes(self.demo_host)
+        mcp_host, _, mcp_port = self.settings.mcp_listen.rpartition(":")
+        mcp_host = "127.0.0.1" if mcp_host in ("", "0.0.0.0") else mcp_host
+        self.demo |= {
+            "mcp_url": f"http://{mcp_host}:{mcp_port}/mcp",
+            "mcp_token": f"{AGENT}:{tokens[AGENT]}",
+        }
         return path
 
     def _shell_prefixes(self, host: DemoHost) -> dict[str, str]:

@@ -42,12 +42,19 @@ async def _serve_grpc(gw: Gateway, stop: asyncio.Event) -> None:
     await grpc_server.serve(gw, stop)
 
 
+async def _serve_mcp(gw: Gateway, stop: asyncio.Event) -> None:
+    from proctor_ingress.mcp import server as mcp_server
+
+    await mcp_server.serve(gw, stop)
+
+
 # Each protocol's listener, by the name PROCTOR_INGRESS_PROTOCOLS and resource kinds use.
 LISTENERS: dict[str, Callable[[Gateway, asyncio.Event], Awaitable[None]]] = {
     "postgres": pg_server.serve,
     "kubernetes": _serve_kubernetes,
     "ssh": _serve_ssh,
     "grpc": _serve_grpc,
+    "mcp": _serve_mcp,
 }
 # The resource kind a listener serves, where it is not its own name (`proctor exec` reaches
 # host resources over gRPC).
@@ -57,8 +64,9 @@ SERVES = {"grpc": "ssh"}
 def protocols(settings: Settings, config: GatewayConfig) -> list[str]:
     """The protocols this replica serves."""
     if not settings.ingress_protocols.strip():
-        configured = [p for p in LISTENERS if config.of_kind(SERVES.get(p, p))]
-        return configured or ["postgres"]
+        configured = [p for p in LISTENERS if p != "mcp" and config.of_kind(SERVES.get(p, p))]
+        # MCP reaches every kind of resource (and upstream MCP servers): it always runs.
+        return [*(configured or ["postgres"]), "mcp"]
     chosen = [p.strip() for p in settings.ingress_protocols.split(",") if p.strip()]
     unknown = [p for p in chosen if p not in LISTENERS]
     if unknown:

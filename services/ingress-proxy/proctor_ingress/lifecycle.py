@@ -39,6 +39,7 @@ from proctor_ingress.outcomes import REVIEW_EACH_EXECUTION, RUN, Kind, Outcome, 
 if TYPE_CHECKING:
     from proctor_ingress.gateway import Gateway
 
+RECHECK_SECONDS = 5.0  # a command waiting with patience asks for its decision this often
 DECISIONS = ("approval_granted", "approval_denied", "approval_expired")
 WITHDRAWN = "withdrawn"
 
@@ -56,6 +57,8 @@ class Ask:
     kind: cpb.CommandKind = cpb.COMMAND_KIND_SQL
     detail: pb.CommandDetail | None = None
     judged: str | None = None  # SQL: the text the classifier judges (default: text)
+    # What the classifier judges when the detail recorded in events is masked (MCP arguments)
+    judged_detail: pb.CommandDetail | None = None
     # The execution's parameter values, shown to the approver and used for the planner's
     # estimate; None when not known yet (a Postgres Parse: each execution is reviewed).
     values: Callable[[], list[str]] | None = None
@@ -93,6 +96,11 @@ class Lifecycle:
         self.groups = groups  # sorted, for the verdict cache's key
         self.client_gone = client_gone  # a future done once the client left
         self.commands = 0
+        # Seconds a command under review waits for its decision before the agent is told it
+        # is pending (and re-submits it, or waits on); None: as the policy's mode says (wait
+        # mode holds it until it is decided or expires). For clients that cannot stay silent
+        # for long, such as MCP tool calls.
+        self.patience: float | None = None
         self.decisions: dict[str, asyncio.Future[Decision]] = {}
         self.bindings: dict[str, str] = {}  # approval id -> the binding of the command held
         self._subscriptions: list[Subscription] = []
@@ -167,7 +175,7 @@ class Lifecycle:
                 self.groups,
                 ask.values,
                 kind=ask.kind,
-                detail=ask.detail,
+                detail=ask.detail if ask.judged_detail is None else ask.judged_detail,
             )
         except ClassifierUnavailable as exc:
             return await self.unavailable(ask.command_id, str(exc), "classifier")
@@ -197,6 +205,8 @@ class Lifecycle:
                 # execution is reviewed, where the approver sees them and the approval is
                 # bound to them.
                 return REVIEW_EACH_EXECUTION
+            if self.patience is not None:
+                return await self._redeem_within(ask, verdict, self.patience)
             if verdict.approval_mode != pb.APPROVAL_MODE_ASYNC:
                 return await self._review(ask, verdict)
             return await self._redeem(ask, verdict)
@@ -259,7 +269,12 @@ class Lifecycle:
     # ---- review -----------------------------------------------------------------------------
 
     def _approval_request(
-        self, approval_id: str, ask: Ask, verdict: cpb.ClassifyResponse, binding: str
+        self,
+        approval_id: str,
+        ask: Ask,
+        verdict: cpb.ClassifyResponse,
+        binding: str,
+        mode: pb.ApprovalMode = pb.APPROVAL_MODE_WAIT,
     ) -> pb.ApprovalRequested:
         expires = Timestamp()
         timeout = self.gw.settings.approval_timeout
@@ -273,14 +288,59 @@ class Lifecycle:
             command_hash=binding,
             expires_at=expires,
             approver_groups=list(verdict.approver_groups),
-            mode=verdict.approval_mode or pb.APPROVAL_MODE_WAIT,
+            mode=mode,
             parameters=ask.values() if ask.values is not None else [],
             estimated_rows=(verdict.estimated_rows if verdict.HasField("estimated_rows") else None),
         )
 
-    async def _redeem(self, ask: Ask, verdict: cpb.ClassifyResponse) -> Outcome:
+    async def _redeem_within(
+        self, ask: Ask, verdict: cpb.ClassifyResponse, patience: float
+    ) -> Outcome:
+        """Async mode with patience: ask for (or find) the approval, wait up to `patience`
+        seconds for its decision, and redeem it as soon as it comes; still undecided, the
+        command is pending, and its approval stays open for a re-submission."""
+        outcome = await self._redeem(ask, verdict, quiet=True)
+        if outcome.kind is not Kind.PENDING:
+            return outcome
+        approval_id, binding = outcome.approval_id, ask.binding()
+        fut: asyncio.Future[Decision] = asyncio.get_running_loop().create_future()
+        self.decisions[approval_id] = fut
+        self.bindings[approval_id] = binding
+        deadline = asyncio.get_running_loop().time() + patience
+        try:
+            while (left := deadline - asyncio.get_running_loop().time()) > 0:
+                # Woken by the decision's event; asking again every few seconds as well
+                # covers a decision published before this listened for it.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(asyncio.shield(fut), min(left, RECHECK_SECONDS))
+                again = await self._redeem(ask, verdict, quiet=True)
+                if again.kind is not Kind.PENDING:
+                    return again
+                fut = self.decisions[approval_id] = (
+                    fut if not fut.done() else asyncio.get_running_loop().create_future()
+                )
+        finally:
+            self.decisions.pop(approval_id, None)
+            self.bindings.pop(approval_id, None)
+        await self._still_pending(ask.command_id, approval_id)
+        return replace(outcome, waited=patience)
+
+    async def _still_pending(self, command_id: str, approval_id: str) -> None:
+        await self.events.emit(
+            command_id,
+            command_blocked=pb.CommandBlocked(
+                rule_ids=["approval.pending"],
+                reason=f"approval {approval_id} is still pending",
+                hint="re-submit the same command once it is approved",
+            ),
+        )
+
+    async def _redeem(
+        self, ask: Ask, verdict: cpb.ClassifyResponse, *, quiet: bool = False
+    ) -> Outcome:
         """Async mode: run the command if its approval was granted (once), report a denial or
-        expiry, or ask for an approval and tell the agent to re-submit after it."""
+        expiry, or ask for an approval and tell the agent to re-submit after it. `quiet`:
+        a pending one is not recorded as refused yet (the caller waits on)."""
         # The approval service records the redemption on the stream: this command's own
         # events (received, classified) must be there before it.
         await self.events.flush()
@@ -313,20 +373,16 @@ class Lifecycle:
             return Outcome(Kind.EXPIRED, approval_id=found.approval_id, asynchronous=True)
         approvers = tuple(verdict.approver_groups)
         if outcome == apb.REDEEM_OUTCOME_PENDING:
-            await self.events.emit(
-                ask.command_id,
-                command_blocked=pb.CommandBlocked(
-                    rule_ids=["approval.pending"],
-                    reason=f"approval {found.approval_id} is still pending",
-                    hint="re-submit the same command once it is approved",
-                ),
-            )
+            if not quiet:
+                await self._still_pending(ask.command_id, found.approval_id)
             return Outcome(Kind.PENDING, approval_id=found.approval_id, approvers=approvers)
         approval_id = uuid.uuid4().hex[:12]
         try:  # stored before the agent is told, so its re-submission finds it
             await self.events.emit_stored(
                 ask.command_id,
-                approval_requested=self._approval_request(approval_id, ask, verdict, binding),
+                approval_requested=self._approval_request(
+                    approval_id, ask, verdict, binding, pb.APPROVAL_MODE_ASYNC
+                ),
             )
         except BusError as exc:
             return await self.unavailable(ask.command_id, str(exc), "approval service")

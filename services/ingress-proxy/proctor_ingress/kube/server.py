@@ -86,7 +86,9 @@ class KubeGateway:
                 "Proctor did not accept these credentials: the bearer token must be "
                 "IDENTITY:TOKEN (what `proctor kubeconfig` writes).",
             )
-        name = request.match_info["resource"]
+        name, patience = resource_segment(
+            request.match_info["resource"], self.gw.settings.approval_timeout
+        )
         resource = self.gw.config.resources.get(name)
         cluster = self.clusters.get(name)
         if not isinstance(resource, KubernetesResource) or cluster is None:
@@ -102,7 +104,7 @@ class KubeGateway:
             )
         self.in_flight += 1
         try:
-            return await self._handle(request, identity, resource, cluster)
+            return await self._handle(request, identity, resource, cluster, patience)
         finally:
             self.in_flight -= 1
 
@@ -121,6 +123,7 @@ class KubeGateway:
         identity: IdentityConfig,
         resource: KubernetesResource,
         cluster: Cluster,
+        patience: float | None = None,
     ) -> web.StreamResponse:
         body = await self._read_body(request)
         if isinstance(body, web.Response):
@@ -158,7 +161,9 @@ class KubeGateway:
         where = pb.Resource(name=resource.name, kind=pb.RESOURCE_KIND_KUBERNETES)
         # One session per identity, resource and client program: an agent's kubectl calls
         # (each its own process, with its own Kubectl-Session) tell one story.
-        session = await self.sessions.session(who, where, who.agent, _peer(request))
+        session = await self.sessions.session(
+            who, where, who.agent, _peer(request), patience=patience
+        )
         command = pb.CommandDetail(kube=detail)
         material = command.SerializeToString(deterministic=True)
         ask = Ask(
@@ -234,6 +239,24 @@ def _agent(user_agent: str) -> str:
 def _peer(request: web.Request) -> str:
     peer = request.transport.get_extra_info("peername") if request.transport else None
     return "{}:{}".format(*peer[:2]) if peer else "?"
+
+
+REVIEW_WAIT = "review-wait"
+
+
+def resource_segment(segment: str, ceiling: float) -> tuple[str, float | None]:
+    """The resource a path's segment names, and how long a request under review may wait
+    for its decision before kubectl is told it is pending, when the kubeconfig's server URL
+    asks (`/kube/NAME;review-wait=45`, at most `ceiling`); None: as the policy says."""
+    name, _, params = segment.partition(";")
+    for param in params.split(";") if params else []:
+        key, _, value = param.partition("=")
+        if key == REVIEW_WAIT:
+            try:
+                return name, max(0.0, min(float(value), ceiling))
+            except ValueError:
+                return name, None
+    return name, None
 
 
 def tls_context(cert: Any, key: Any) -> ssl.SSLContext | None:

@@ -69,8 +69,15 @@ class KubeSessions:
         self._reaper = asyncio.create_task(self._reap())
 
     async def session(
-        self, identity: pb.Identity, resource: pb.Resource, client_key: str, peer: str
+        self,
+        identity: pb.Identity,
+        resource: pb.Resource,
+        client_key: str,
+        peer: str,
+        patience: float | None = None,
     ) -> KubeSession:
+        if patience is not None:  # its own session: its reviews wait differently
+            client_key = f"{client_key};{patience:g}"
         key = (identity.human, resource.name, client_key)
         session = self.live.get(key)
         if session is not None:
@@ -98,6 +105,7 @@ class KubeSessions:
                     protocol="kubernetes", client_address=peer, client_name=identity.agent
                 )
             )
+            life.patience = patience
             await life.open()
             session = self.live[key] = KubeSession(session_id, identity, resource, events, life)
             self.gw.sessions += 1

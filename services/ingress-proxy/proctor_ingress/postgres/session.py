@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
+import shlex
 import struct
 import uuid
 from collections import deque
@@ -61,6 +62,24 @@ FORWARDED_PARAMS = (
     "extra_float_digits",
     "search_path",
 )
+
+REVIEW_WAIT = "proctor.review_wait"
+
+
+def review_wait(options: str, ceiling: float) -> float | None:
+    """The seconds a statement under review may hold this connection before the client is
+    told it is pending, when the client asked with `options=-c proctor.review_wait=N` (at
+    most `ceiling`, the approval timeout); None when it did not ask."""
+    words = shlex.split(options) if options else []
+    for i, word in enumerate(words):
+        setting = words[i + 1] if word == "-c" and i + 1 < len(words) else word.removeprefix("--")
+        name, sep, value = setting.partition("=")
+        if sep and name == REVIEW_WAIT:
+            try:
+                return max(0.0, min(float(value), ceiling))
+            except ValueError:
+                return None
+    return None
 
 
 class ClientSession(ClientSide, TargetSide):
@@ -301,6 +320,7 @@ class ClientSession(ClientSide, TargetSide):
             self.groups,
             client_gone=lambda: None if self.client_pipe is None else self.client_pipe.closed,
         )
+        life.patience = review_wait(params.get("options", ""), self.gw.settings.approval_timeout)
         await life.open()
         self.gw.sessions += 1
         reason = "client closed"
