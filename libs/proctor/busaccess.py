@@ -127,6 +127,7 @@ def permissions(stream: str, audit_durable: str = "audit") -> dict[str, Permissi
                 subjects.CLASSIFY,
                 subjects.MASK,
                 subjects.APPROVAL_REDEEM,
+                subjects.APPROVAL_STATUS,
                 subjects.INGRESS_CANCEL,
                 *info,
                 f"{api}.STREAM.CREATE.{stream}",
@@ -158,7 +159,7 @@ def permissions(stream: str, audit_durable: str = "audit") -> dict[str, Permissi
                 *buckets,
             ),
             publish_deny=tuple(audit_only),
-            subscribe=(subjects.APPROVAL_REDEEM, inbox(APPROVAL)),
+            subscribe=(subjects.APPROVAL_REDEEM, subjects.APPROVAL_STATUS, inbox(APPROVAL)),
             responses=True,
         ),
         AUDIT: Permissions(

@@ -9,5 +9,6 @@ POLICY_CHANGED = "proctor.policy.changed"  # PolicyChanged, core NATS
 MASK = "proctor.rpc.mask"  # MaskRequest -> MaskResponse
 MASK_QUEUE = "masker"
 APPROVAL_REDEEM = "proctor.rpc.approval.redeem"  # RedeemRequest -> RedeemResponse
-APPROVAL_QUEUE = "approval"
+APPROVAL_STATUS = "proctor.rpc.approval.status"  # ApprovalStatusRequest -> ApprovalStatusResponse
+APPROVAL_QUEUE = "approval"  # serves both approval subjects
 INGRESS_CANCEL = "proctor.ingress.cancel"  # a CancelRequest's BackendKeyData, core NATS

@@ -25,6 +25,7 @@ from nats.aio.client import Client as NATS
 from pydantic import SecretStr
 
 from proctor import bus, busaccess, subjects
+from proctor.approval.v1 import approval_pb2 as apb
 from proctor.classifier.v1 import classifier_pb2 as cpb
 from proctor.decisions import DecisionSigner, new_signing_key
 from proctor.embedded import EmbeddedNats, free_port
@@ -33,6 +34,7 @@ from proctor.events.v1 import events_pb2 as pb
 from proctor.localca import ensure_local_tls
 from proctor.settings import Settings
 from proctor.testing import ServiceRunner, lifecycle, wait_for_port, write_gateway_config
+from proctor_ingress.approvals import approval_status
 from tests.conftest import PostgresForTests
 from tests.integration.conftest import (
     AGENT_TOKEN,
@@ -353,6 +355,28 @@ async def test_nobody_else_can_answer_for_the_classifier(stack: SecureStack) -> 
         assert await stack.balance(5) == 50
     finally:
         await forger.close()
+
+
+async def test_the_proxy_asks_for_an_approvals_status_and_nobody_else_answers(
+    stack: SecureStack,
+) -> None:
+    """The ingress user asks and the approval service answers; another service may neither
+    ask nor join the approval service's queue group to answer in its place."""
+    ingress = await stack.connect(busaccess.INGRESS, [])
+    errors: list[str] = []
+    forger = await stack.connect(busaccess.MASKER, errors)
+    try:
+        asked = await approval_status(ingress, "nope", pb.Identity(human="alice"), timeout=10)
+        assert asked.state == apb.APPROVAL_STATE_UNKNOWN and asked.approval_id == "nope"
+        await forger.subscribe(subjects.APPROVAL_STATUS, queue=subjects.APPROVAL_QUEUE)
+        await eventually(_violation(errors, subjects.APPROVAL_STATUS), 5, "a subscribe violation")
+        errors.clear()
+        await forger.publish(subjects.APPROVAL_STATUS, b"")
+        await eventually(_violation(errors, subjects.APPROVAL_STATUS), 5, "a publish violation")
+    finally:
+        await ingress.close()
+        with contextlib.suppress(Exception):
+            await forger.close()
 
 
 async def test_only_the_siem_user_reads_the_event_stream(stack: SecureStack) -> None:

@@ -45,6 +45,13 @@ def test_only_their_services_serve_classify_and_mask() -> None:
         assert serving == [server, "admin"]
 
 
+def test_only_the_proxy_asks_and_only_the_approval_service_answers_approval_requests() -> None:
+    for subject in (subjects.APPROVAL_REDEEM, subjects.APPROVAL_STATUS):
+        serving = [u for u in busaccess.USERS if _allowed(RULES[u].subscribe, subject)]
+        assert serving == ["approval", "admin"]
+        assert [u for u in busaccess.USERS if _may_publish(u, subject)] == ["ingress", "admin"]
+
+
 def test_siem_reads_but_cannot_publish_events_or_take_audits_messages() -> None:
     assert not _may_publish("siem", "proctor.evt.approval_granted.s1")
     assert _may_publish("siem", "$JS.API.CONSUMER.CREATE.PROCTOR_EVENTS")

@@ -20,6 +20,7 @@ from proctor_approval.core import ApproverRules
 from proctor_approval.grants import serve_redemptions
 from proctor_approval.service import ApprovalService
 from proctor_approval.slack import start_slack
+from proctor_approval.status import serve_status
 
 log = logging.getLogger("proctor.approval")
 
@@ -67,6 +68,7 @@ async def serve(settings: Settings) -> None:
             tasks[0].result()  # the follower failed: raise its error
         tasks.append(asyncio.create_task(service.expire_loop(stop), name="expire"))
         await serve_redemptions(nc, service)
+        await serve_status(nc, service)
         slack = await start_slack(service, config, settings)
         if slack is not None:
             tasks.append(asyncio.create_task(slack[0].run(stop, slack[1]), name="slack"))

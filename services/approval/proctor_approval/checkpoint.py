@@ -11,7 +11,8 @@ from typing import Any
 
 from proctor_approval.core import ApprovalState, Outcome, PendingApproval
 
-VERSION = 1
+VERSION = 2  # 2: a decided approval keeps its request (1 reads as not knowing it)
+READABLE = (1, 2)
 _TIMES = ("requested_at", "expires_at")
 
 
@@ -37,6 +38,20 @@ def _pending_from(data: dict[str, Any]) -> PendingApproval:
     return PendingApproval(**values)
 
 
+def _outcome(o: Outcome) -> dict[str, Any]:
+    data = {f.name: getattr(o, f.name) for f in dataclasses.fields(Outcome)}
+    data["request"] = _pending(o.request) if o.request is not None else None
+    return data
+
+
+def _outcome_from(data: dict[str, Any]) -> Outcome:
+    names = {f.name for f in dataclasses.fields(Outcome)}
+    values = {k: v for k, v in data.items() if k in names}
+    if values.get("request") is not None:
+        values["request"] = _pending_from(values["request"])
+    return Outcome(**values)
+
+
 def snapshot(state: ApprovalState, seq: int) -> bytes:
     """The state folded up to stream sequence `seq`, as bytes to store."""
     return json.dumps(
@@ -44,7 +59,7 @@ def snapshot(state: ApprovalState, seq: int) -> bytes:
             "version": VERSION,
             "seq": seq,
             "pending": [_pending(p) for p in state.pending.values()],
-            "decided": [dataclasses.asdict(o) for o in state.decided.values()],
+            "decided": [_outcome(o) for o in state.decided.values()],
             "by_hash": dict(state.by_hash),
             "requests": [_pending(p) for p in state.requests.values()],
         },
@@ -56,11 +71,11 @@ def restore(data: bytes) -> tuple[ApprovalState, int]:
     """A stored checkpoint's state and sequence; ValueError if it is not one this reads."""
     try:
         doc = json.loads(data)
-        if doc.get("version") != VERSION:
+        if doc.get("version") not in READABLE:
             raise ValueError(f"checkpoint version {doc.get('version')!r}")
         pending = [_pending_from(p) for p in doc["pending"]]
         requests = [_pending_from(p) for p in doc["requests"]]
-        decided = [Outcome(**o) for o in doc["decided"]]
+        decided = [_outcome_from(o) for o in doc["decided"]]
         state = ApprovalState(
             pending={p.approval_id: p for p in pending},
             decided={o.approval_id: o for o in decided},

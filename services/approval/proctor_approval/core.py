@@ -71,12 +71,29 @@ class PendingApproval:
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """How an approval ended: granted, denied or expired, and by whom."""
+    """How an approval ended: granted, denied, expired or withdrawn, and by whom; what was
+    asked (see `kept`), so its requester alone may be told; whether a re-submission (async
+    mode) claimed it."""
 
     approval_id: str
     kind: str  # one of DECISIONS
     approver: str = ""
     note: str = ""
+    request: PendingApproval | None = None  # None when the request was never folded
+    redeemed: bool = False
+
+
+KEPT_TEXT = 1000  # characters of a decided command's text the live state keeps
+
+
+def kept(request: PendingApproval) -> PendingApproval:
+    """The request as a decided approval remembers it: its text cut to KEPT_TEXT characters
+    and without parameters, since a statement may be as large as a NATS message and the
+    state (and its checkpoints) keeps hundreds of decided approvals."""
+    text = request.command_text
+    if len(text) > KEPT_TEXT:
+        text = text[: KEPT_TEXT - 1] + "…"
+    return replace(request, command_text=text, parameters=())
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,7 +181,7 @@ def evolve(state: ApprovalState, event: pb.Event) -> ApprovalState:
     if kind == "approval_requested":
         body = event.approval_requested
         if body.approval_id in state.pending or body.approval_id in state.decided:
-            return state
+            return _late_request(state, event)
         request = PendingApproval(
             approval_id=body.approval_id,
             session_id=event.session_id,
@@ -201,7 +218,11 @@ def evolve(state: ApprovalState, event: pb.Event) -> ApprovalState:
         updated = replace(open_request, approvals=(*open_request.approvals, voted.approver))
         return replace(state, pending={**state.pending, voted.approval_id: updated})
     if kind == "approval_redeemed":
-        claimed = state.requests.get(event.approval_redeemed.approval_id)
+        aid = event.approval_redeemed.approval_id
+        done = state.decided.get(aid)
+        if done is not None and not done.redeemed:
+            state = replace(state, decided={**state.decided, aid: replace(done, redeemed=True)})
+        claimed = state.requests.get(aid)
         if claimed is None:
             return state  # redeemed already (or not an async approval)
         by_hash = dict(state.by_hash)
@@ -215,16 +236,29 @@ def evolve(state: ApprovalState, event: pb.Event) -> ApprovalState:
             return state  # the first decision stored is the one that counts
         if kind == WITHDRAWN and body.approval_id in state.requests:
             return state  # async: nobody waits by design, so nothing is withdrawn
+        asked = state.pending.get(body.approval_id)
         outcome = Outcome(
             body.approval_id,
             kind,
             getattr(body, "approver", ""),
             body.reason if kind == WITHDRAWN else getattr(body, "note", ""),
+            kept(asked) if asked is not None else None,
         )
         pending = {k: v for k, v in state.pending.items() if k != body.approval_id}
         decided = remember(state, body.approval_id, outcome)
         return replace(state, pending=pending, decided=decided)
     return state
+
+
+def _late_request(state: ApprovalState, event: pb.Event) -> ApprovalState:
+    """A repeated ApprovalRequested changes nothing; one folded after its decision (events
+    reordered) tells the decided approval what was asked, if it did not know."""
+    aid = event.approval_requested.approval_id
+    done = state.decided.get(aid)
+    if done is None or done.request is not None:
+        return state
+    asked = evolve(ApprovalState(), event).pending[aid]
+    return replace(state, decided={**state.decided, aid: replace(done, request=kept(asked))})
 
 
 RECENT_DECISIONS = 256  # decided approvals kept beyond those async requests still need
@@ -456,3 +490,61 @@ def redeem(state: ApprovalState, resubmission: Resubmission) -> Redemption:
     )
     event.event_id = str(uuid.uuid5(_DECISION_NAMESPACE, f"{aid}/redeemed"))
     return Redemption(evolve(state, event), _REDEEMED[outcome.kind], request, outcome, (event,))
+
+
+class Status(Enum):
+    """What became of an approval, as its requester is told (`status_of`)."""
+
+    UNKNOWN = "unknown"  # no such approval, another human's, or no longer remembered
+    PENDING = "pending"
+    GRANTED = "granted"
+    DENIED = "denied"
+    EXPIRED = "expired"
+    WITHDRAWN = "withdrawn"
+    REDEEMED = "redeemed"  # granted in async mode and used up by a re-submission
+
+
+_DECIDED = {
+    "approval_granted": Status.GRANTED,
+    "approval_denied": Status.DENIED,
+    "approval_expired": Status.EXPIRED,
+    WITHDRAWN: Status.WITHDRAWN,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovalStatus:
+    """One approval's status, what was asked (a decided one's text is cut, see `kept`), and
+    the decision, once there is one."""
+
+    status: Status
+    request: PendingApproval | None = None
+    outcome: Outcome | None = None
+
+
+def status_of(state: ApprovalState, approval_id: str, human: str, now: datetime) -> ApprovalStatus:
+    """What became of one approval, told only to the human who requested it: for anybody else
+    it is UNKNOWN, exactly like an id that never existed, so nobody learns about another's
+    approvals by guessing ids. The live state forgets decided approvals after a while (see
+    `remember`), and cannot tell whose a decision was when its request was never folded: those
+    are UNKNOWN too. A pending request past its deadline is EXPIRED, as no vote can grant it
+    any more (`decide`), even before its ApprovalExpired is stored. A grant claimed by an
+    async-mode re-submission is REDEEMED; a claimed denial or expiry stays DENIED or EXPIRED
+    (with `outcome.redeemed`)."""
+    unknown = ApprovalStatus(Status.UNKNOWN)
+    if not human:
+        return unknown
+    request = state.pending.get(approval_id)
+    if request is not None:
+        if request.requester != human:
+            return unknown
+        if request.expires_at is not None and now >= request.expires_at:
+            return ApprovalStatus(Status.EXPIRED, request)
+        return ApprovalStatus(Status.PENDING, request)
+    done = state.decided.get(approval_id)
+    if done is None or done.request is None or done.request.requester != human:
+        return unknown
+    status = _DECIDED[done.kind]
+    if status is Status.GRANTED and done.redeemed:
+        status = Status.REDEEMED
+    return ApprovalStatus(status, done.request, done)

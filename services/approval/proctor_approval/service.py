@@ -33,6 +33,7 @@ from proctor.telemetry import inject_headers
 from proctor_approval.checkpoint_store import CheckpointStore
 from proctor_approval.core import (
     ApprovalState,
+    ApprovalStatus,
     ApproverRules,
     Decision,
     RedeemOutcome,
@@ -46,6 +47,7 @@ from proctor_approval.core import (
     evolve,
     expire,
     redeem,
+    status_of,
 )
 
 log = logging.getLogger("proctor.approval")
@@ -216,6 +218,11 @@ class ApprovalService:
                 if info is not None and info.num_pending == 0 and info.num_ack_pending == 0:
                     return
             await asyncio.sleep(0.02)
+
+    def status(self, approval_id: str, human: str) -> ApprovalStatus:
+        """One approval's status, as the human who requested it may be told (core.status_of);
+        `settle` first for one requested a moment ago."""
+        return status_of(self.state, approval_id, human, datetime.now(UTC))
 
     async def redeem(self, resubmission: Resubmission) -> Redemption:
         """A command re-submitted in async mode: claim the decision on its approval, if any."""

@@ -1,5 +1,6 @@
-"""Approvals as the proxy sees them: the binding an approval is given for, and asking the
-approval service (async mode) whether a re-submitted command's approval has been decided."""
+"""Approvals as the proxy sees them: the binding an approval is given for, asking the
+approval service (async mode) whether a re-submitted command's approval has been decided, and
+asking it what became of one approval."""
 
 from __future__ import annotations
 
@@ -14,8 +15,10 @@ from pglast import parser
 from proctor import subjects
 from proctor.approval.v1 import approval_pb2 as apb
 from proctor.errors import BusError
+from proctor.events.v1 import events_pb2 as pb
 
 REDEEM_SUBJECT = subjects.APPROVAL_REDEEM
+STATUS_SUBJECT = subjects.APPROVAL_STATUS
 _POSITIONS = frozenset({"location", "stmt_location", "stmt_len"})
 
 
@@ -59,4 +62,24 @@ async def redeem(nc: NATS, request: apb.RedeemRequest, timeout: float) -> apb.Re
         raise BusError(f"the approval service sent an unreadable answer: {exc}") from exc
     if response.error:
         raise BusError(f"the approval service refused the request: {response.error}")
+    return response
+
+
+async def approval_status(
+    nc: NATS, approval_id: str, identity: pb.Identity, timeout: float
+) -> apb.ApprovalStatusResponse:
+    """What became of one approval, asked for `identity`: only its requester is told, anybody
+    else gets APPROVAL_STATE_UNKNOWN. BusError when the approval service does not answer in
+    `timeout` seconds, or answers unreadably or with an error."""
+    request = apb.ApprovalStatusRequest(approval_id=approval_id, identity=identity)
+    try:
+        msg = await nc.request(STATUS_SUBJECT, request.SerializeToString(), timeout=timeout)
+    except (TimeoutError, NatsError) as exc:
+        raise BusError(f"the approval service did not answer: {exc or 'timed out'}") from exc
+    try:
+        response = apb.ApprovalStatusResponse.FromString(msg.data)
+    except Exception as exc:
+        raise BusError(f"the approval service sent an unreadable answer: {exc}") from exc
+    if response.error:
+        raise BusError(f"the approval service could not say: {response.error}")
     return response

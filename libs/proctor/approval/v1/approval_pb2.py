@@ -22,20 +22,27 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from proctor.events.v1 import events_pb2 as proctor_dot_events_dot_v1_dot_events__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"proctor/approval/v1/approval.proto\x12\x13proctor.approval.v1\x1a\x1eproctor/events/v1/events.proto\"\xab\x01\n\rRedeemRequest\x12\x14\n\x0c\x63ommand_hash\x18\x01 \x01(\t\x12\x12\n\nsession_id\x18\x02 \x01(\t\x12\x12\n\ncommand_id\x18\x03 \x01(\t\x12-\n\x08identity\x18\x04 \x01(\x0b\x32\x1b.proctor.events.v1.Identity\x12-\n\x08resource\x18\x05 \x01(\x0b\x32\x1b.proctor.events.v1.Resource\"\x9c\x01\n\x0eRedeemResponse\x12\x33\n\x07outcome\x18\x01 \x01(\x0e\x32\".proctor.approval.v1.RedeemOutcome\x12\x13\n\x0b\x61pproval_id\x18\x02 \x01(\t\x12\x10\n\x08\x61pprover\x18\x03 \x01(\t\x12\x0c\n\x04note\x18\x04 \x01(\t\x12\r\n\x05\x65rror\x18\x05 \x01(\t\x12\x11\n\tsignature\x18\x06 \x01(\x0c*\xb7\x01\n\rRedeemOutcome\x12\x1e\n\x1aREDEEM_OUTCOME_UNSPECIFIED\x10\x00\x12\x17\n\x13REDEEM_OUTCOME_NONE\x10\x01\x12\x1a\n\x16REDEEM_OUTCOME_PENDING\x10\x02\x12\x1a\n\x16REDEEM_OUTCOME_GRANTED\x10\x03\x12\x19\n\x15REDEEM_OUTCOME_DENIED\x10\x04\x12\x1a\n\x16REDEEM_OUTCOME_EXPIRED\x10\x05\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"proctor/approval/v1/approval.proto\x12\x13proctor.approval.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1eproctor/events/v1/events.proto\"\xab\x01\n\rRedeemRequest\x12\x14\n\x0c\x63ommand_hash\x18\x01 \x01(\t\x12\x12\n\nsession_id\x18\x02 \x01(\t\x12\x12\n\ncommand_id\x18\x03 \x01(\t\x12-\n\x08identity\x18\x04 \x01(\x0b\x32\x1b.proctor.events.v1.Identity\x12-\n\x08resource\x18\x05 \x01(\x0b\x32\x1b.proctor.events.v1.Resource\"\x9c\x01\n\x0eRedeemResponse\x12\x33\n\x07outcome\x18\x01 \x01(\x0e\x32\".proctor.approval.v1.RedeemOutcome\x12\x13\n\x0b\x61pproval_id\x18\x02 \x01(\t\x12\x10\n\x08\x61pprover\x18\x03 \x01(\t\x12\x0c\n\x04note\x18\x04 \x01(\t\x12\r\n\x05\x65rror\x18\x05 \x01(\t\x12\x11\n\tsignature\x18\x06 \x01(\x0c\"[\n\x15\x41pprovalStatusRequest\x12\x13\n\x0b\x61pproval_id\x18\x01 \x01(\t\x12-\n\x08identity\x18\x02 \x01(\x0b\x32\x1b.proctor.events.v1.Identity\"\x8f\x03\n\x16\x41pprovalStatusResponse\x12\x31\n\x05state\x18\x01 \x01(\x0e\x32\".proctor.approval.v1.ApprovalState\x12\x13\n\x0b\x61pproval_id\x18\x02 \x01(\t\x12\x10\n\x08\x61pprover\x18\x03 \x01(\t\x12\x0c\n\x04note\x18\x04 \x01(\t\x12\x14\n\x0c\x63ommand_text\x18\x05 \x01(\t\x12\x10\n\x08resource\x18\x06 \x01(\t\x12\x10\n\x08rule_ids\x18\x07 \x03(\t\x12\x0e\n\x06reason\x18\x08 \x01(\t\x12\x30\n\x0crequested_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nexpires_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\x04mode\x18\x0b \x01(\x0e\x32\x1f.proctor.events.v1.ApprovalMode\x12\x10\n\x08redeemed\x18\x0c \x01(\x08\x12\x11\n\tapprovals\x18\r \x03(\t\x12\r\n\x05\x65rror\x18\x0e \x01(\t*\xb7\x01\n\rRedeemOutcome\x12\x1e\n\x1aREDEEM_OUTCOME_UNSPECIFIED\x10\x00\x12\x17\n\x13REDEEM_OUTCOME_NONE\x10\x01\x12\x1a\n\x16REDEEM_OUTCOME_PENDING\x10\x02\x12\x1a\n\x16REDEEM_OUTCOME_GRANTED\x10\x03\x12\x19\n\x15REDEEM_OUTCOME_DENIED\x10\x04\x12\x1a\n\x16REDEEM_OUTCOME_EXPIRED\x10\x05*\xf5\x01\n\rApprovalState\x12\x1e\n\x1a\x41PPROVAL_STATE_UNSPECIFIED\x10\x00\x12\x1a\n\x16\x41PPROVAL_STATE_UNKNOWN\x10\x01\x12\x1a\n\x16\x41PPROVAL_STATE_PENDING\x10\x02\x12\x1a\n\x16\x41PPROVAL_STATE_GRANTED\x10\x03\x12\x19\n\x15\x41PPROVAL_STATE_DENIED\x10\x04\x12\x1a\n\x16\x41PPROVAL_STATE_EXPIRED\x10\x05\x12\x1c\n\x18\x41PPROVAL_STATE_WITHDRAWN\x10\x06\x12\x1b\n\x17\x41PPROVAL_STATE_REDEEMED\x10\x07\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'proctor.approval.v1.approval_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_REDEEMOUTCOME']._serialized_start=425
-  _globals['_REDEEMOUTCOME']._serialized_end=608
-  _globals['_REDEEMREQUEST']._serialized_start=92
-  _globals['_REDEEMREQUEST']._serialized_end=263
-  _globals['_REDEEMRESPONSE']._serialized_start=266
-  _globals['_REDEEMRESPONSE']._serialized_end=422
+  _globals['_REDEEMOUTCOME']._serialized_start=953
+  _globals['_REDEEMOUTCOME']._serialized_end=1136
+  _globals['_APPROVALSTATE']._serialized_start=1139
+  _globals['_APPROVALSTATE']._serialized_end=1384
+  _globals['_REDEEMREQUEST']._serialized_start=125
+  _globals['_REDEEMREQUEST']._serialized_end=296
+  _globals['_REDEEMRESPONSE']._serialized_start=299
+  _globals['_REDEEMRESPONSE']._serialized_end=455
+  _globals['_APPROVALSTATUSREQUEST']._serialized_start=457
+  _globals['_APPROVALSTATUSREQUEST']._serialized_end=548
+  _globals['_APPROVALSTATUSRESPONSE']._serialized_start=551
+  _globals['_APPROVALSTATUSRESPONSE']._serialized_end=950
 # @@protoc_insertion_point(module_scope)
