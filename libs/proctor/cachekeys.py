@@ -11,6 +11,10 @@ never disagree on what a shape is.
 - Kubernetes: `proctor.kuberequest.verdict_key`, the request without its object's name and
   body (verb, group, resource, subresource, namespace, dry run; a non-resource path is its own
   shape), so `get pods/a` and `get pods/b` share one verdict.
+- MCP: `proctor.mcpcall.verdict_key`, the whole call: server, tool, the arguments in canonical
+  JSON (keys sorted), the tool's read-only and destructive hints, its definition's SHA-256 and
+  whether that definition changed, since a policy may decide by any argument's value. Calls
+  whose arguments cannot be read have no shape.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from pglast.parser import fingerprint
 from proctor.classifier.v1 import classifier_pb2 as cpb
 from proctor.events.v1 import events_pb2 as pb
 from proctor.kuberequest import verdict_key
+from proctor.mcpcall import verdict_key as mcp_key
 
 
 def sql_shape(text: str) -> str | None:
@@ -35,4 +40,6 @@ def shape(kind: int, text: str, detail: pb.CommandDetail | None) -> str | None:
         return sql_shape(text)
     if kind == cpb.COMMAND_KIND_KUBE and detail is not None and detail.HasField("kube"):
         return verdict_key(detail.kube)
+    if kind == cpb.COMMAND_KIND_MCP and detail is not None and detail.HasField("mcp"):
+        return mcp_key(detail.mcp)
     return None

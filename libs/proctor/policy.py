@@ -9,6 +9,10 @@ Every entry may be limited to kinds of command (`match.kind`: sql, kube, shell, 
 an entry without it applies to every kind, and a rule of one kind never matches a command of
 another, except that a shell command carries SQL and Kubernetes rules (psql, kubectl) and is
 decided as a shell command.
+
+MCP tool calls may also be matched by tool (`match.tool`, the namespaced `server.tool`, globs
+allowed) and by argument values (`match.arguments`); an entry using them matches only MCP tool
+calls.
 """
 
 from __future__ import annotations
@@ -20,16 +24,19 @@ from dataclasses import dataclass
 from enum import StrEnum
 from fnmatch import fnmatchcase
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple, cast
 
 import yaml
+from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from proctor.errors import ConfigError
+from proctor.mcpcall import ToolCall
 from proctor.rulecatalog import (
     ALL_RULES,
     CLASS_DEFAULTS,
     FIXED_CLASSES,
+    FLOOR_CLASSES,
     Action,
     CommandKind,
     RuleClass,
@@ -40,6 +47,12 @@ BUILTIN_VERSION = "builtin"
 _CARRIED_BY_SHELL = frozenset({CommandKind.SQL, CommandKind.KUBE})
 _STR = "tag:yaml.org,2002:str"
 _INT = "tag:yaml.org,2002:int"
+# YAML scalars an argument value may be given as (strings are globs).
+_VALUE_TAGS = {_STR, _INT, "tag:yaml.org,2002:float", "tag:yaml.org,2002:bool"}
+_GLOB = frozenset("*?[")
+
+#: A value `match.arguments` compares an argument with.
+ArgumentValue = str | int | float | bool
 
 
 class PolicyError(ConfigError):
@@ -74,19 +87,53 @@ class Scope:
     groups: frozenset[str] | None = None
     rules: frozenset[str] | None = None  # rule ids or classes (approvals and limits)
     kinds: frozenset[str] | None = None
+    tools: tuple[str, ...] | None = None  # namespaced MCP tool names or globs
+    arguments: tuple[tuple[str, tuple[ArgumentValue, ...]], ...] | None = None
 
     def applies(
-        self, groups: frozenset[str], resource: str, kind: str, rules: frozenset[str] | None = None
+        self,
+        groups: frozenset[str],
+        resource: str,
+        kind: str,
+        rules: frozenset[str] | None = None,
+        call: ToolCall | None = None,
     ) -> bool:
         """Whether a command of `kind` on `resource` for a human in `groups` is in scope;
-        `rules` (ids and classes) for an entry that matches on them, None where none does."""
+        `rules` (ids and classes) for an entry that matches on them, None where none does;
+        `call` for an MCP tool call (an entry naming tools or arguments matches nothing else)."""
         if self.kinds is not None and kind not in self.kinds:
             return False
         if self.rules is not None and rules is not None and not self.rules & rules:
             return False
+        if (self.tools is not None or self.arguments is not None) and not self.calls(call):
+            return False
         if self.groups is not None and not self.groups & groups:
             return False
         return self.resources is None or any(fnmatchcase(resource, p) for p in self.resources)
+
+    def calls(self, call: ToolCall | None) -> bool:
+        """Whether the call is of one of `tools` and has every argument of `arguments`, each
+        equal to one of its values."""
+        if call is None:
+            return False
+        if self.tools is not None and not any(fnmatchcase(call.tool, p) for p in self.tools):
+            return False
+        for name, values in self.arguments or ():
+            if name not in call.arguments:
+                return False
+            if not any(_same_value(v, call.arguments[name]) for v in values):
+                return False
+        return True
+
+
+def _same_value(wanted: ArgumentValue, value: Any) -> bool:
+    """Strings as globs of strings; numbers by equality with numbers; booleans with booleans
+    only (in Python `True == 1`, in JSON they differ)."""
+    if isinstance(wanted, bool) or isinstance(value, bool):
+        return isinstance(wanted, bool) and isinstance(value, bool) and wanted == value
+    if isinstance(wanted, str):
+        return isinstance(value, str) and fnmatchcase(value, wanted)
+    return isinstance(value, int | float) and value == wanted
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,12 +228,14 @@ class Policy:
         identity_groups: Iterable[str],
         resource: str,
         kind: str | None = None,
+        call: ToolCall | None = None,
     ) -> ApprovalRoute:
         """Who decides a command that these rules sent to review, and whether the agent waits.
 
         Like `rules:`, the last entry of `approvals:` that matches decides each of `approvers`
         and `mode` (an entry may set one and leave the other to the entries above it).
-        `kind` is the command's (None: the kind the rules belong to)."""
+        `kind` is the command's (None: the kind the rules belong to); `call` the MCP tool call
+        it is."""
         rule_ids = list(rule_ids)
         kind = kind or _kind_of(rule_ids)
         wanted, groups = _rules_and_classes(rule_ids), frozenset(identity_groups)
@@ -194,7 +243,7 @@ class Policy:
         mode: ApprovalMode | None = None
         lines: list[int] = []
         for entry in reversed(self.approvals):
-            if not entry.scope.applies(groups, resource, kind, wanted):
+            if not entry.scope.applies(groups, resource, kind, wanted, call):
                 continue
             if approvers is None and entry.approvers is not None:
                 approvers = entry.approvers
@@ -214,9 +263,11 @@ class Policy:
         identity_groups: Iterable[str],
         resource: str,
         kind: str | None = None,
+        call: ToolCall | None = None,
     ) -> Decision:
         """The action for one matched rule, for a human in `identity_groups`, on `resource`,
-        judging a command of `kind` (None: the kind the rule belongs to)."""
+        judging a command of `kind` (None: the kind the rule belongs to); `call` is the MCP
+        tool call the command is, for entries that match tools and arguments."""
         rule_class = RuleClass(rule_class)
         if rule_class in FIXED_CLASSES:
             return Decision(FIXED_CLASSES[rule_class], "default")
@@ -224,7 +275,7 @@ class Policy:
         groups = frozenset(identity_groups)
         for entry in reversed(self.entries):
             setting = entry.actions.get(rule_id) or entry.actions.get(rule_class.value)
-            if setting is not None and entry.scope.applies(groups, resource, kind):
+            if setting is not None and entry.scope.applies(groups, resource, kind, None, call):
                 return Decision(setting.action, f"{self.name}:{setting.line}")
         default = self.defaults.get(rule_class)
         if default is not None:
@@ -272,7 +323,8 @@ def parse_policy(text: str, name: str = "policy.yaml") -> Policy:
     return _Parser(name).policy(text)
 
 
-_RULE_MATCH = {"resource", "groups", "rule", "kind"}  # match keys of approvals and limits
+_RULE_MATCH = {"resource", "groups", "rule", "kind"}  # match keys of limits
+_CALL_MATCH = {"tool", "arguments"}  # match keys of MCP tool calls (rules and approvals)
 
 
 class _Parser:
@@ -348,6 +400,12 @@ class _Parser:
         if fixed is not None and action != fixed:
             raise self.fail(node, f"{key} cannot be {action.value}: the gateway never runs text "
                                   "it cannot parse (it fails closed)")  # fmt: skip
+        floor = FLOOR_CLASSES.get(rule_class)
+        if floor is not None and action.severity < floor.severity:
+            allowed = ", ".join(a.value for a in Action if a.severity >= floor.severity)
+            raise self.fail(node, f"{key} cannot be {action.value}, only {allowed}: a human "
+                                  "sees a changed tool definition before the tool runs "
+                                  "again")  # fmt: skip
         return action
 
     def defaults(self, node: Node) -> dict[RuleClass, _Setting]:
@@ -372,7 +430,7 @@ class _Parser:
         items = self.mapping(node, "a rules entry", {"match", "actions"})
         if "actions" not in items:
             raise self.fail(node, "this rules entry has no `actions:`, so it would change nothing")
-        scope = self.scope(items, {"resource", "groups", "kind"})
+        scope = self.scope(items, {"resource", "groups", "kind", *_CALL_MATCH})
         names = set(ALL_RULES) | {c.value for c in RuleClass}
         actions: dict[str, _Setting] = {}
         for key, (key_node, value) in self.mapping(items["actions"][1], "actions", set()).items():
@@ -423,7 +481,7 @@ class _Parser:
         if "approvers" not in items and "mode" not in items:
             raise self.fail(node, "this approvals entry sets neither `approvers:` nor `mode:`, "
                                   "so it would change nothing")  # fmt: skip
-        scope = self.scope(items, _RULE_MATCH)
+        scope = self.scope(items, _RULE_MATCH | _CALL_MATCH)
         approvers = (
             self.strings(items["approvers"][1], "approvers") if "approvers" in items else None
         )
@@ -441,16 +499,34 @@ class _Parser:
         return ApprovalEntry(node.start_mark.line + 1, scope, approvers, mode)
 
     def scope(self, items: dict[str, tuple[Node, Node]], keys: set[str]) -> Scope:
-        """An entry's `match:` of resource, groups, kind, and where `keys` allow it, rule
-        (ids or classes); an absent key matches anything."""
+        """An entry's `match:` of resource, groups, kind, and where `keys` allow them, rule
+        (ids or classes), tool and arguments; an absent key matches anything."""
         if "match" not in items:
             return Scope()
-        match = self.mapping(items["match"][1], "match", keys)
+        match_node = items["match"][1]
+        if isinstance(match_node, MappingNode) and not keys >= _CALL_MATCH:
+            for key, _ in match_node.value:
+                if isinstance(key, ScalarNode) and key.value in _CALL_MATCH:
+                    raise self.fail(key, f"match.{key.value} has no place in limits: limits "
+                                         "bound the rows of SQL writes, and tool and arguments "
+                                         "match MCP tool calls")  # fmt: skip
+        match = self.mapping(match_node, "match", keys)
         resources = self.strings(match["resource"][1], "match.resource") if (
             "resource" in match) else None  # fmt: skip
         groups = frozenset(self.strings(match["groups"][1], "match.groups")) if (
             "groups" in match) else None  # fmt: skip
         kinds = self.kinds(match)
+        tools = self.tools(match["tool"][1]) if "tool" in match else None
+        arguments = self.arguments(match["arguments"][1]) if "arguments" in match else None
+        if tools is not None or arguments is not None:
+            key = match["tool" if "tool" in match else "arguments"][0]
+            if kinds is None:
+                kinds = frozenset({CommandKind.MCP.value})  # tools are MCP's alone
+            elif CommandKind.MCP.value not in kinds:
+                only = ", ".join(sorted(kinds))
+                raise self.fail(key, f"match.{key.value} matches MCP tool calls, but this entry "
+                                     f"matches only kind {only}: it would never apply; use "
+                                     "kind: mcp or leave kind out")  # fmt: skip
         rules: frozenset[str] | None = None
         if "rule" in match:
             names = set(ALL_RULES) | {c.value for c in RuleClass}
@@ -461,7 +537,42 @@ class _Parser:
                                            f"{_suggest(name, names)}")  # fmt: skip
             for name in sorted(rules):
                 self.same_kind(rule_node, name, kinds)
-        return Scope(resources, groups, rules, kinds)
+        return Scope(resources, groups, rules, kinds, tools, arguments)
+
+    def tools(self, node: Node) -> tuple[str, ...]:
+        """`match.tool`: namespaced tool names (`github.create_issue`) or globs of them."""
+        tools = self.strings(node, "match.tool")
+        for tool in tools:
+            if "." not in tool and not _GLOB & set(tool):
+                raise self.fail(node, f"match.tool: {tool!r} names no tool; tools are named "
+                                      f"server.tool ({tool}.* for every tool of a server "
+                                      f"{tool!r})")  # fmt: skip
+        return tools
+
+    def arguments(self, node: Node) -> tuple[tuple[str, tuple[ArgumentValue, ...]], ...]:
+        """`match.arguments`: argument name to a value or a non-empty list of values."""
+        items = self.mapping(node, "match.arguments", set())
+        if not items:
+            raise self.fail(node, "match.arguments is empty; name at least one argument "
+                                  "(leave the key out to match any)")  # fmt: skip
+        out: list[tuple[str, tuple[ArgumentValue, ...]]] = []
+        for name, (_, value) in items.items():
+            what = f"match.arguments.{name}"
+            if isinstance(value, SequenceNode):
+                if not value.value:
+                    raise self.fail(value, f"{what} is an empty list, so it would match nothing")
+                values = tuple(self.argument_value(item, what) for item in value.value)
+            else:
+                values = (self.argument_value(value, what),)
+            out.append((name, values))
+        return tuple(out)
+
+    def argument_value(self, node: Node, what: str) -> ArgumentValue:
+        if not (isinstance(node, ScalarNode) and node.tag in _VALUE_TAGS):
+            raise self.fail(node, f"{what} must be a string (a glob), a number or a boolean, "
+                                  "or a list of them")  # fmt: skip
+        # The tag says which of str, int, float and bool it is.
+        return cast(ArgumentValue, SafeConstructor().construct_object(node))
 
     def limits(self, node: Node) -> tuple[LimitEntry, ...]:
         if not isinstance(node, SequenceNode):

@@ -15,6 +15,7 @@ import pytest
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 
+from proctor.cachekeys import shape
 from proctor.classifier.v1 import classifier_pb2 as cpb
 from proctor.embedded import EmbeddedNats
 from proctor.events.v1 import events_pb2 as pb
@@ -136,6 +137,24 @@ async def test_verdicts_over_nats(
             shell = await ask_shell(nc, text)
             assert (shell.action, shell.matches[0].rule_id) == (action, rule_id), shell
             assert shell.policy_version == version and not shell.cache_key
+
+        for detail, action, rule_ids in [
+            (pb.McpDetail(server="github", tool="get_issue", arguments='{"n": 1}',
+                          read_only=True), pb.ACTION_ALLOW, ["mcp.read"]),
+            (pb.McpDetail(server="github", tool="create_issue", arguments='{"title": "t"}'),
+             pb.ACTION_REVIEW, ["mcp.write"]),
+            (pb.McpDetail(server="github", tool="delete_repo", arguments="{}", destructive=True),
+             pb.ACTION_BLOCK, ["mcp.destructive"]),
+            (pb.McpDetail(server="github", tool="get_issue", arguments="{}", read_only=True,
+                          definition_changed=True),
+             pb.ACTION_REVIEW, ["mcp.definition_changed", "mcp.read"]),
+            (pb.McpDetail(server="github", tool="get_issue", arguments="[1]", read_only=True),
+             pb.ACTION_BLOCK, ["mcp.malformed"]),
+        ]:  # fmt: skip
+            mcp = await ask_mcp(nc, detail)
+            assert (mcp.action, [m.rule_id for m in mcp.matches]) == (action, rule_ids), mcp
+            key = shape(cpb.COMMAND_KIND_MCP, "", pb.CommandDetail(mcp=detail))
+            assert mcp.policy_version == version and mcp.cache_key == (key or "")
     finally:
         assert service.stop() == 0, service.output()
 
@@ -148,6 +167,18 @@ async def ask_shell(nc: NATS, text: str) -> cpb.ClassifyResponse:
         resource=pb.Resource(name="demo-host"),
         kind=cpb.COMMAND_KIND_SHELL,
         detail=pb.CommandDetail(shell=detail),
+    )
+    reply = await nc.request(SUBJECT, request.SerializeToString(), timeout=5)
+    return cpb.ClassifyResponse.FromString(reply.data)
+
+
+async def ask_mcp(nc: NATS, detail: pb.McpDetail) -> cpb.ClassifyResponse:
+    request = cpb.ClassifyRequest(
+        text=f"{detail.server}.{detail.tool} {detail.arguments}",
+        identity=pb.Identity(human="alice@example.com", agent="claude-code"),
+        resource=pb.Resource(name=detail.server),
+        kind=cpb.COMMAND_KIND_MCP,
+        detail=pb.CommandDetail(mcp=detail),
     )
     reply = await nc.request(SUBJECT, request.SerializeToString(), timeout=5)
     return cpb.ClassifyResponse.FromString(reply.data)
@@ -269,6 +300,34 @@ def test_policy_explain_judges_a_shell_command_line(classifier_settings: Setting
     assert out.startswith("verdict: BLOCK") and "command: rm -rf /" in out
     assert re.search(r"block\s+shell\.rm_root\s+decided by default", out), out
     assert "rm -rf / deletes everything under /" in out
+
+
+def test_policy_explain_judges_an_mcp_tool_call(
+    classifier_settings: Settings, tmp_path: Path
+) -> None:
+    policy = tmp_path / "mcp.yaml"
+    policy.write_text("version: 1\nrules:\n"
+                      "  - match: {tool: github.create_issue, arguments: {repo: 'acme/sandbox*'}}\n"
+                      "    actions: {mcp.write: allow}\n")  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "-m", "proctor.cli.main", "policy", "explain", "--mcp",
+         "github.create_issue", "--arguments", '{"repo": "acme/sandbox-2"}', "--as", "alice",
+         "--policy", str(policy)],
+        env=service_env(classifier_settings), capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert out.startswith("verdict: ALLOW") and "on resource github" in out
+    assert re.search(r"allow\s+mcp\.write\s+decided by mcp\.yaml:4", out), out
+    changed = subprocess.run(
+        [sys.executable, "-m", "proctor.cli.main", "policy", "explain", "--mcp",
+         "github.create_issue", "--arguments", '{"repo": "acme/sandbox-2"}', "--changed",
+         "--as", "alice", "--policy", str(policy)],
+        env=service_env(classifier_settings), capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert changed.returncode == 0, changed.stderr
+    assert changed.stdout.startswith("verdict: REVIEW") and "mcp.definition_changed" in (
+        changed.stdout)  # fmt: skip
 
 
 def test_explain_rejects_an_invalid_policy_with_its_line(

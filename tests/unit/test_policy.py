@@ -309,3 +309,74 @@ def test_every_rule_of_every_kind_is_accepted_and_documented() -> None:
     docs = (ROOT / "docs" / "policy.md").read_text()
     for rule in ALL_RULES.values():
         assert f"| `{rule.id}` | {rule.rule_class.value} | {rule.default.value} |" in docs
+
+
+INVALID_MCP = [
+    ("version: 1\nrules:\n  - match: {kind: sql, tool: 'github.*'}\n    actions: {write: allow}\n",
+     3, "match.tool matches MCP tool calls, but this entry matches only kind sql: it would "
+     "never apply; use kind: mcp or leave kind out"),
+    ("version: 1\nrules:\n  - match:\n      kind: [sql, kube]\n      arguments: {repo: x}\n"
+     "    actions: {write: allow}\n", 5, "match.arguments matches MCP tool calls, but this entry "
+     "matches only kind kube, sql"),
+    ("version: 1\nrules:\n  - match: {tool: 'github.*'}\n    actions: {ddl.drop: review}\n", 4,
+     "ddl.drop is a rule for sql commands, but this entry matches only kind mcp"),
+    ("version: 1\napprovals:\n  - match: {tool: x.y, rule: k8s.exec}\n    mode: async\n", 3,
+     "k8s.exec is a rule for kube commands, but this entry matches only kind mcp"),
+    ("version: 1\nrules:\n  - match: {tool: github}\n    actions: {write: allow}\n", 3,
+     "match.tool: 'github' names no tool; tools are named server.tool (github.* for every tool"),
+    ("version: 1\nrules:\n  - match: {tool: []}\n    actions: {write: allow}\n", 3,
+     "match.tool must be a string or a non-empty list"),
+    ("version: 1\nrules:\n  - match: {tool: x.y, arguments: {}}\n    actions: {write: allow}\n",
+     3, "match.arguments is empty"),
+    ("version: 1\nrules:\n  - match: {tool: x.y, arguments: [repo]}\n"
+     "    actions: {write: allow}\n", 3, "match.arguments must be a mapping"),
+    ("version: 1\nrules:\n  - match:\n      tool: x.y\n      arguments:\n        repo: null\n"
+     "    actions: {write: allow}\n", 6, "match.arguments.repo must be a string (a glob), a "
+     "number or a boolean"),
+    ("version: 1\nrules:\n  - match:\n      tool: x.y\n      arguments:\n        repo: {a: 1}\n"
+     "    actions: {write: allow}\n", 6, "match.arguments.repo must be a string"),
+    ("version: 1\nrules:\n  - match:\n      tool: x.y\n      arguments:\n        repo: []\n"
+     "    actions: {write: allow}\n", 6, "match.arguments.repo is an empty list"),
+    ("version: 1\nrules:\n  - match:\n      tool: x.y\n      arguments:\n        repo: [a, [b]]\n"
+     "    actions: {write: allow}\n", 6, "match.arguments.repo must be a string"),
+    ("version: 1\nrules:\n  - match: {tool: x.y}\n    actions: {tools: allow}\n", 4,
+     "unknown rule id or class 'tools'"),
+    ("version: 1\nlimits:\n  - match: {rule: write, tool: x.y}\n    max_rows: 1\n", 3,
+     "match.tool has no place in limits"),
+    ("version: 1\nrules:\n  - match: {kind: mcp}\n    actions:\n      mcp.definition_changed: "
+     "allow\n", 5, "mcp.definition_changed cannot be allow, only review, block: a human sees a "
+     "changed tool definition before the tool runs again"),
+    ("version: 1\nrules:\n  - actions: {definition: allow}\n", 3, "definition cannot be allow"),
+    ("version: 1\ndefaults:\n  read: allow\n  definition: allow\n", 4,
+     "definition cannot be allow"),
+    ("version: 1\nrules:\n  - actions: {mcp.malformed: review}\n", 3, "cannot be review"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("text", "line", "problem"), INVALID_MCP)
+def test_invalid_mcp_entries_are_rejected_at_their_line(text: str, line: int, problem: str) -> None:
+    with pytest.raises(PolicyError) as caught:
+        parse_policy(text)
+    assert caught.value.line == line, str(caught.value)
+    assert problem in str(caught.value)
+
+
+def test_tool_and_arguments_make_an_mcp_entry() -> None:
+    policy = parse_policy("""\
+version: 1
+defaults: {definition: block}
+rules:
+  - match: {tool: ["github.*", "fs.read_*"], arguments: {n: [1, 2.5, true], path: "/tmp/*"}}
+    actions: {write: allow, mcp.definition_changed: review}
+approvals:
+  - match: {kind: [mcp, sql], tool: "*", arguments: {force: yes}}
+    approvers: [sre]
+""")
+    (entry,) = policy.entries
+    assert entry.scope.kinds == {"mcp"}
+    assert entry.scope.tools == ("github.*", "fs.read_*")
+    assert entry.scope.arguments == (("n", (1, 2.5, True)), ("path", ("/tmp/*",)))
+    # YAML 1.1, as PyYAML reads it: `yes` is the boolean true.
+    assert policy.approvals[0].scope.arguments == (("force", (True,)),)
+    assert policy.decide("mcp.definition_changed", "definition", [], "x") == (
+        "block", "policy.yaml:2")  # fmt: skip

@@ -47,7 +47,18 @@ def _parser() -> argparse.ArgumentParser:
     )
     explain.add_argument("sql", nargs="?", help="the SQL statement, as the agent would send it")
     explain.add_argument("--shell", metavar="TEXT", help="a shell command line instead (bash)")
-    explain.add_argument("--resource", required=True, help="the resource it would run on")
+    explain.add_argument("--mcp", metavar="SERVER.TOOL",
+                         help="an MCP tool call instead (github.create_issue)")  # fmt: skip
+    explain.add_argument("--arguments", default="{}", metavar="JSON",
+                         help="with --mcp: the call's arguments, a JSON object")  # fmt: skip
+    explain.add_argument("--read-only", action="store_true",
+                         help="with --mcp: the tool declares readOnlyHint")  # fmt: skip
+    explain.add_argument("--destructive", action="store_true",
+                         help="with --mcp: the tool declares destructiveHint")  # fmt: skip
+    explain.add_argument("--changed", action="store_true", help="with --mcp: the tool's "
+                         "definition changed and is not approved yet")  # fmt: skip
+    explain.add_argument("--resource", help="the resource it would run on (required, but for "
+                         "--mcp, where it is the tool's server)")  # fmt: skip
     explain.add_argument("--as", dest="user", required=True, help="the identity running it")
     explain.add_argument("--policy", help="policy file (default: PROCTOR_POLICY_FILE)")
     explain.add_argument("--json", action="store_true", help="request and verdict as JSON")
@@ -142,12 +153,22 @@ def _down(args: argparse.Namespace) -> int:
 def _explain(args: argparse.Namespace) -> int:
     from proctor.cli.policy import explain
 
+    if args.mcp is not None:
+        from proctor.cli.policy import McpFlags, explain_mcp
+
+        flags = McpFlags(args.arguments, args.read_only, args.destructive, args.changed)
+        return explain_mcp(args.mcp, flags, args.resource, args.user, args.policy,
+                           as_json=args.json)  # fmt: skip
+    if args.resource is None:
+        print("proctor policy explain: --resource is required (but for --mcp)", file=sys.stderr)
+        return 2
     if args.shell is not None:
         from proctor.cli.policy import explain_shell
 
         return explain_shell(args.shell, args.resource, args.user, args.policy, as_json=args.json)
     if args.sql is None:
-        print("proctor policy explain: give a SQL statement or --shell TEXT", file=sys.stderr)
+        print("proctor policy explain: give a SQL statement, --shell TEXT or --mcp SERVER.TOOL",
+              file=sys.stderr)  # fmt: skip
         return 2
     return explain(args.sql, args.resource, args.user, args.policy, as_json=args.json)
 

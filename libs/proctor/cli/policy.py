@@ -1,7 +1,7 @@
 """`proctor policy explain`: the classifier's verdict on one statement, as the gateway would give
 it to that identity, with the groups taken from the gateway configuration and the functions and
 views it names looked up in the resource's catalog, as the ingress-proxy would; or on one shell
-command line (`--shell`), which needs no look-up."""
+command line (`--shell`) or MCP tool call (`--mcp`), which need no look-up."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from proctor.catalogfacts import estimate_rows, lookup_functions, lookup_relations
 from proctor.classifier.v1 import classifier_pb2 as cpb
@@ -66,6 +66,34 @@ def explain_shell(text: str, resource: str, user: str, policy: str | None, *, as
     groups = ",".join(_groups(_gateway(), user))
     args = [sys.executable, "-m", "proctor_classifier", "explain", "--shell", text,
             "--resource", resource, "--as", user, "--groups", groups]  # fmt: skip
+    if policy:
+        args += ["--policy", policy]
+    if as_json:
+        args.append("--json")
+    return subprocess.run(args, env=dict(os.environ), check=False).returncode
+
+
+class McpFlags(NamedTuple):
+    """What `--mcp` is called with besides the tool: its arguments (JSON) and the tool's
+    declared hints and definition state."""
+
+    arguments: str
+    read_only: bool
+    destructive: bool
+    changed: bool
+
+
+def explain_mcp(tool: str, flags: McpFlags, resource: str | None, user: str, policy: str | None,
+                *, as_json: bool) -> int:  # fmt: skip
+    """The verdict on a call of the MCP tool `tool` (`server.tool`) for `user`; the resource
+    is the server unless given."""
+    groups = ",".join(_groups(_gateway(), user))
+    args = [sys.executable, "-m", "proctor_classifier", "explain", "--mcp", tool,
+            f"--arguments={flags.arguments}", "--as", user, "--groups", groups]  # fmt: skip
+    args += [f"--{name}" for name, on in [("read-only", flags.read_only),
+             ("destructive", flags.destructive), ("changed", flags.changed)] if on]  # fmt: skip
+    if resource:
+        args += ["--resource", resource]
     if policy:
         args += ["--policy", policy]
     if as_json:

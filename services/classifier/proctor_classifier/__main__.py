@@ -4,6 +4,7 @@ proctor-classifier                      serve (PROCTOR_NATS_URL, PROCTOR_POLICY_
 proctor-classifier explain --resource demo --as alice@example.com --groups sre "DROP TABLE x"
 proctor-classifier explain --resource prod --as alice@example.com --kube DELETE /api/v1/namespaces/x
 proctor-classifier explain --resource demo-host --as alice@example.com --shell 'rm -rf /'
+proctor-classifier explain --as alice@example.com --mcp github.create_issue --arguments '{"n": 1}'
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from proctor.classifier.v1 import classifier_pb2 as cpb
 from proctor.errors import ProctorError
 from proctor.events.v1 import events_pb2 as pb
 from proctor.kuberequest import request_info
+from proctor.mcpcall import tool_name
 from proctor.policy import Policy, load_policy
 from proctor.runtime import run_service
 from proctor.settings import Settings, load_settings
@@ -47,10 +49,15 @@ def explain(args: argparse.Namespace, settings: Settings) -> int:
     request = cpb.ClassifyRequest(
         text=args.sql or "",
         identity=pb.Identity(human=args.user, groups=_groups(args.groups)),
-        resource=pb.Resource(name=args.resource),
+        resource=pb.Resource(name=args.resource or ""),
         kind=cpb.COMMAND_KIND_SQL,
     )
-    if args.kube is not None:
+    if args.mcp is not None:
+        request.kind = cpb.COMMAND_KIND_MCP
+        request.detail.mcp.CopyFrom(_tool_call(args))
+        request.text = f"{tool_name(request.detail.mcp)} {args.arguments}"
+        request.resource.name = args.resource or request.detail.mcp.server
+    elif args.kube is not None:
         method, target = args.kube
         where, _, query = str(target).partition("?")
         body = args.body.read_bytes() if args.body is not None else b""
@@ -68,13 +75,30 @@ def explain(args: argparse.Namespace, settings: Settings) -> int:
             shell.text = args.shell or ""
     elif args.sql is None:
         raise SystemExit(
-            "proctor-classifier explain: give a SQL text, --kube METHOD PATH or --shell TEXT"
+            "proctor-classifier explain: give a SQL text, --kube METHOD PATH, --shell TEXT "
+            "or --mcp SERVER.TOOL"
         )
     if args.catalog is not None:
         request.catalog.ParseFromString(args.catalog.read_bytes())
     response = classify(request, policy)
     print(render_json(request, response) if args.json else render_text(request, response, policy))
     return 0
+
+
+def _tool_call(args: argparse.Namespace) -> pb.McpDetail:
+    """`--mcp SERVER.TOOL` and its flags; the server is the name up to the first dot, as
+    configured server names hold none."""
+    server, dot, tool = str(args.mcp).partition(".")
+    if not (server and dot and tool):
+        raise ValueError(f"--mcp {args.mcp!r}: name the tool as SERVER.TOOL (github.create_issue)")
+    return pb.McpDetail(
+        server=server,
+        tool=tool,
+        arguments=args.arguments,
+        read_only=args.read_only,
+        destructive=args.destructive,
+        definition_changed=args.changed,
+    )
 
 
 def _groups(value: str) -> list[str]:
@@ -104,9 +128,20 @@ def parser() -> argparse.ArgumentParser:
     )
     one.add_argument("--interactive", action="store_true",
                      help="an interactive shell (a pty) is asked for")  # fmt: skip
+    one.add_argument("--mcp", metavar="SERVER.TOOL", help="an MCP tool call instead, of the "
+                     "tool as the agent sees it (github.create_issue)")  # fmt: skip
+    one.add_argument("--arguments", default="{}", metavar="JSON",
+                     help="with --mcp: the call's arguments, a JSON object")  # fmt: skip
+    one.add_argument("--read-only", action="store_true",
+                     help="with --mcp: the tool declares readOnlyHint")  # fmt: skip
+    one.add_argument("--destructive", action="store_true",
+                     help="with --mcp: the tool declares destructiveHint")  # fmt: skip
+    one.add_argument("--changed", action="store_true", help="with --mcp: the tool's "
+                     "definition changed and is not approved yet")  # fmt: skip
     one.add_argument("--body", type=Path, help="with --kube: the request body")
     one.add_argument("--content-type", default="", help="with --kube: the body's type")
-    one.add_argument("--resource", required=True, help="the resource it would run on")
+    one.add_argument("--resource", help="the resource it would run on (required, but for "
+                     "--mcp, where it is the tool's server)")  # fmt: skip
     one.add_argument("--as", dest="user", required=True, help="the human the agent acts for")
     one.add_argument("--groups", default="", help="that human's groups, comma-separated")
     one.add_argument("--policy", type=Path, help="policy file (default: PROCTOR_POLICY_FILE)")
@@ -117,9 +152,12 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    top = parser()
+    args = top.parse_args(argv)
     if args.command != "explain":
         return run_service("proctor-classifier", serve, fast_loop=True)
+    if args.resource is None and args.mcp is None:
+        top.error("explain: --resource is required (but for --mcp)")
     try:
         settings = load_settings()
         setup_logging(settings.log_level)

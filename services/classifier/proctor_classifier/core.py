@@ -1,8 +1,9 @@
 """The classifier's pure core: `classify(request, policy) -> ClassifyResponse`, no I/O.
 
-Each kind of command has its analyzer (`ANALYZERS`: SQL, Kubernetes, shell). Every rule it
-matched is put through the policy for the request's identity, resource and kind; the verdict is
-the most severe of those actions. A kind with no analyzer yet (HTTP, MCP) is blocked by the rule
+Each kind of command has its analyzer (`ANALYZERS`: SQL, Kubernetes, shell, MCP). Every rule it
+matched is put through the policy for the request's identity, resource and kind (and for an MCP
+tool call, its tool and arguments); the verdict is the most severe of those actions. A kind with
+no analyzer yet (HTTP) is blocked by the rule
 `gateway.unknown_kind`, which no policy relaxes, so the agent is told why. A request that cannot
 be judged at all (a kind number the contract does not define) gets an `error` and a block, so
 even a caller that ignores `error` fails closed.
@@ -15,10 +16,12 @@ from collections.abc import Callable
 from proctor.cachekeys import sql_shape
 from proctor.classifier.v1 import classifier_pb2 as cpb
 from proctor.events.v1 import events_pb2 as pb
+from proctor.mcpcall import ToolCall
 from proctor.policy import ApprovalMode, Policy
 from proctor.rulecatalog import ALL_RULES, Action, CommandKind, RuleClass
 from proctor_classifier.catalog import Judgement, judge_references
 from proctor_classifier.kube import KubeAnalysis, analyze_kube, kube_match
+from proctor_classifier.mcp import McpAnalysis, analyze_mcp, mcp_match
 from proctor_classifier.rules import Match, analyze_sql, judge_catalog_text, match
 from proctor_classifier.shell import ShellAnalysis, analyze_shell, shell_match
 
@@ -110,6 +113,19 @@ def classify_shell(request: cpb.ClassifyRequest, policy: Policy) -> cpb.Classify
     return _verdict(request, policy, analysis.matches, CommandKind.SHELL, analysis.cache_key)
 
 
+def classify_mcp(request: cpb.ClassifyRequest, policy: Policy) -> cpb.ClassifyResponse:
+    """An MCP tool call (`detail.mcp`): judged by the tool's declared hints, its definition's
+    state, and the policy's entries for its tool and arguments."""
+    if request.detail.WhichOneof("kind") != "mcp":
+        missing = mcp_match("mcp.malformed", "the request carries no MCP detail")
+        analysis = McpAnalysis([missing], None, "")
+    else:
+        analysis = analyze_mcp(request.detail.mcp)
+    return _verdict(
+        request, policy, analysis.matches, CommandKind.MCP, analysis.cache_key, analysis.call
+    )
+
+
 def classify_unjudged(request: cpb.ClassifyRequest, policy: Policy) -> cpb.ClassifyResponse:
     """A kind with no analyzer yet: blocked, by a rule no policy relaxes."""
     name = cpb.CommandKind.Name(request.kind).removeprefix("COMMAND_KIND_").lower()
@@ -125,6 +141,7 @@ ANALYZERS: dict[int, Analyzer] = {
     cpb.COMMAND_KIND_SQL: classify_sql,
     cpb.COMMAND_KIND_KUBE: classify_kube,
     cpb.COMMAND_KIND_SHELL: classify_shell,
+    cpb.COMMAND_KIND_MCP: classify_mcp,
 }
 
 
@@ -134,11 +151,12 @@ def _verdict(
     judged: list[Match],
     kind: CommandKind,
     cache_key: str,
+    call: ToolCall | None = None,
 ) -> cpb.ClassifyResponse:
     """The verdict on matches of a kind with nothing to look up on the target."""
     groups = list(request.identity.groups)
     resource = request.resource.name
-    matches = _decided(_unique(judged), policy, groups, resource, kind)
+    matches = _decided(_unique(judged), policy, groups, resource, kind, call)
     response = cpb.ClassifyResponse(
         action=matches[0].action,
         matches=matches,
@@ -147,7 +165,7 @@ def _verdict(
     )
     if response.action == pb.ACTION_REVIEW:
         reviewing = [m.rule_id for m in matches if m.action == pb.ACTION_REVIEW]
-        route = policy.approval_route(reviewing, groups, resource, kind)
+        route = policy.approval_route(reviewing, groups, resource, kind, call)
         response.approver_groups.extend(route.approvers)
         response.approval_mode = _MODES[route.mode]
         response.approval_decided_by = route.decided_by
@@ -167,11 +185,13 @@ def _decided(
     groups: list[str],
     resource: str,
     kind: CommandKind = CommandKind.SQL,
+    call: ToolCall | None = None,
 ) -> list[cpb.RuleMatch]:
     """Each match under the policy, most severe first (equals keep statement order)."""
     matches: list[cpb.RuleMatch] = []
     for m in judged:
-        action, decided_by = policy.decide(m.rule.id, m.rule.rule_class, groups, resource, kind)
+        rule_id, rule_class = m.rule.id, m.rule.rule_class
+        action, decided_by = policy.decide(rule_id, rule_class, groups, resource, kind, call)
         matches.append(
             cpb.RuleMatch(
                 rule_id=m.rule.id,

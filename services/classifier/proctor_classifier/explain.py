@@ -12,9 +12,12 @@ from google.protobuf import json_format
 from proctor.classifier.v1 import classifier_pb2 as cpb
 from proctor.events.v1 import events_pb2 as pb
 from proctor.kuberequest import headline
+from proctor.mcpcall import tool_name
 from proctor.policy import Policy
 
 _WORDS = {pb.ACTION_ALLOW: "allow", pb.ACTION_REVIEW: "review", pb.ACTION_BLOCK: "block"}
+# Of a tool call's arguments, this much is shown (they are matched whole).
+_ARGUMENTS_SHOWN = 300
 
 
 def action_word(action: pb.Action) -> str:
@@ -61,7 +64,24 @@ def _command_line(request: cpb.ClassifyRequest) -> list[str]:
         prefix = "argv" if shell.argv else "command"
         lines = [f"  {prefix}: {what}"] if what else []
         return lines + (["  an interactive shell (pty)"] if shell.interactive else [])
+    if request.detail.HasField("mcp"):
+        return _tool_call(request.detail.mcp)
     return []
+
+
+def _tool_call(mcp: pb.McpDetail) -> list[str]:
+    arguments = mcp.arguments or "{}"
+    if len(arguments) > _ARGUMENTS_SHOWN:
+        arguments = f"{arguments[: _ARGUMENTS_SHOWN - 1]}… ({len(mcp.arguments)} characters)"
+    declared = [word for flag, word in [(mcp.read_only, "read-only"),
+                                        (mcp.destructive, "destructive")] if flag]  # fmt: skip
+    lines = [
+        f"  tool call: {tool_name(mcp)} {arguments}",
+        f"  the tool declares: {', '.join(declared) or 'no hints'}",
+    ]
+    if mcp.definition_changed:
+        lines.append("  its definition changed and is not approved yet")
+    return lines
 
 
 def render_json(request: cpb.ClassifyRequest, response: cpb.ClassifyResponse) -> str:
