@@ -1,0 +1,355 @@
+"""Proctor as an agent's MCP server, end to end: the MCP SDK's own client over streamable HTTP
+(with and without the `initialize` handshake) against the ingress-proxy's /mcp listener, in
+front of a real Postgres target, an SSH host (sshd, or the asyncssh demo host), the
+Kubernetes API server double driven by real kubectl, and upstream MCP servers. The approval
+service and its CLI decide; audit folds the stream for `proctor replay`. One stack for the
+module."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import mcp_types as types
+import pytest
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared._httpx_utils import create_mcp_http_client
+from mcp.shared.exceptions import MCPError
+
+from proctor import bus
+from proctor.embedded import EmbeddedNats, free_port
+from proctor.events import codec
+from proctor.events.v1 import events_pb2 as pb
+from proctor.kubedouble.testing import DoubleThread, kubectl_binaries
+from proctor.localca import ensure_local_tls
+from proctor.settings import Settings
+from proctor.shelltesting import SshHost, make_key, start_host
+from proctor.testing import ServiceRunner, service_env, wait_for_port
+from tests.integration.conftest import (
+    AGENT_TOKEN,
+    APPROVER_TOKEN,
+    RunningGateway,
+    eventually,
+    run_client,
+    running_gateway,
+)
+from tests.integration.test_approval_service import wait_listening
+
+pytestmark = pytest.mark.integration
+
+EMAIL = "jane.doe@example.com"
+CARD = "4111 1111 1111 1111"
+CLUSTER_TOKEN = "fake-cluster-token-only-the-gateway-holds"
+KUBECTL = kubectl_binaries()
+TARGET = """
+CREATE TABLE customers (id integer PRIMARY KEY, name text NOT NULL, email text NOT NULL,
+                        plan text NOT NULL);
+INSERT INTO customers
+  SELECT g, 'Jane Doe', 'jane.doe' || g || '@example.com', 'basic' FROM generate_series(1, 250) g;
+"""
+APP_LOG = "".join(
+    f"2026-12-01 10:00:{i:02d} INFO order {1000 + i} paid by {EMAIL} with card {CARD}\n"
+    for i in range(10)
+)
+REVIEW_WAIT = 6.0  # how long a held tool call waits before it says pending (45 s in production)
+
+
+@dataclass
+class McpStack:
+    gateway: RunningGateway
+    url: str
+    approval_port: int
+    workdir: Path
+    events: list[pb.Event] = field(default_factory=list)
+
+    def cli_env(self) -> dict[str, str]:
+        env = service_env(self.gateway.settings)
+        env["PROCTOR_APPROVAL_HTTP_LISTEN"] = f"127.0.0.1:{self.approval_port}"
+        return env
+
+    @asynccontextmanager
+    async def client(
+        self, token: str = f"alice:{AGENT_TOKEN}", mode: str = "legacy"
+    ) -> AsyncIterator[Client]:
+        http = create_mcp_http_client(headers={"Authorization": f"Bearer {token}"})
+        async with Client(streamable_http_client(self.url, http_client=http), mode=mode) as c:  # type: ignore[arg-type]
+            yield c
+
+
+@pytest.fixture(scope="module")
+def nats_module(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedNats]:
+    server = EmbeddedNats(tmp_path_factory.mktemp("nats")).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+async def stack(
+    nats_module: EmbeddedNats,
+    postgres: Any,
+    tmp_path_factory: pytest.TempPathFactory,
+    approval_key: tuple[Path, str],
+) -> AsyncIterator[McpStack]:
+    workdir = tmp_path_factory.mktemp("mcp")
+    target_url = await postgres.new_database(TARGET)
+    settings = Settings(
+        nats_url=nats_module.url,
+        database_url=target_url,
+        run_dir=workdir / "run",
+        approval_signing_key=approval_key[0],
+        approval_verify_keys=approval_key[1],
+    )
+    nc = await bus.connect(settings, "test")
+    js = nc.jetstream()
+    await bus.ensure_stream(js, settings)
+    events: list[pb.Event] = []
+
+    async def on_event(msg: Any) -> None:
+        events.append(codec.decode(msg.data))
+
+    sub = await nc.subscribe("proctor.evt.>", cb=on_event)
+    hostdir = workdir / "host-work"
+    hostdir.mkdir()
+    (hostdir / "app.log").write_text(APP_LOG)
+    gateway_key = workdir / "gateway-host-key"
+    host: SshHost = start_host(workdir / "host", make_key(gateway_key, "gateway"), hostdir)
+    double = DoubleThread(workdir / "cluster-tls", token=CLUSTER_TOKEN).__enter__()
+    assert double.ca_file is not None
+    mcp_port, kube_port, approval_port = free_port(), free_port(), free_port()
+    tls = ensure_local_tls(workdir / "gateway-tls", "127.0.0.1")
+    resources = {
+        "web": {"kind": "ssh", "host": "127.0.0.1", "port": host.port, "user": host.user,
+                "private_key_file": str(gateway_key), "workdir": str(hostdir),
+                "host_key": host.host_key_line, "description": "the web host"},
+        "cluster": {"kind": "kubernetes", "url": double.url, "token": CLUSTER_TOKEN,
+                    "certificate_authority": str(double.ca_file)},
+    }  # fmt: skip
+    env = {
+        "PROCTOR_MCP_LISTEN": f"127.0.0.1:{mcp_port}",
+        "PROCTOR_MCP_REVIEW_WAIT": str(REVIEW_WAIT),
+        "PROCTOR_KUBE_LISTEN": f"127.0.0.1:{kube_port}",
+        "PROCTOR_MCP_KUBECTL": str(KUBECTL[-1]) if KUBECTL else "",
+        "PROCTOR_APPROVAL_TIMEOUT": "120",
+        "PROCTOR_TLS_CERT": str(tls.cert),
+        "PROCTOR_TLS_KEY": str(tls.key),
+    }
+    audit = ServiceRunner("proctor_audit", settings, workdir / "audit.log").start()
+    approval: ServiceRunner | None = None
+    try:
+        async with running_gateway(
+            settings, js, target_url, workdir, env, resources=resources
+        ) as gateway:
+            approval = ServiceRunner(
+                "proctor_approval",
+                settings,
+                workdir / "approval.log",
+                {
+                    "PROCTOR_GATEWAY_CONFIG": str(workdir / "gateway.yaml"),
+                    "PROCTOR_APPROVAL_HTTP_LISTEN": f"127.0.0.1:{approval_port}",
+                },
+            ).start()
+            await wait_listening(approval, approval_port)
+            await asyncio.to_thread(wait_for_port, "127.0.0.1", mcp_port)
+            yield McpStack(gateway, f"http://127.0.0.1:{mcp_port}/mcp", approval_port, workdir,
+                           events)  # fmt: skip
+    finally:
+        await sub.unsubscribe()
+        if approval is not None:
+            approval.stop()
+        audit.stop()
+        host.stop()
+        double.__exit__(None, None, None)
+        await nc.close()
+
+
+async def approver(stack: McpStack, *args: str) -> subprocess.CompletedProcess[str]:
+    return await run_client(
+        sys.executable, "-m", "proctor.cli.main", "approvals", *args, "--as", "bob",
+        "--token", APPROVER_TOKEN, env=stack.cli_env(),
+    )  # fmt: skip
+
+
+async def held(stack: McpStack, text: str, timeout: float = 20) -> pb.ApprovalRequested:
+    """The ApprovalRequested whose command contains `text`."""
+    found: list[pb.ApprovalRequested] = []
+
+    def asked() -> bool:
+        found[:] = [
+            e.approval_requested
+            for e in stack.events
+            if codec.event_type(e) == "approval_requested"
+            and text in e.approval_requested.command_text
+        ]
+        return bool(found)
+
+    await eventually(asked, timeout, f"an approval request for {text!r}")
+    return found[-1]
+
+
+def text_of(result: types.CallToolResult) -> str:
+    return "\n".join(c.text for c in result.content if isinstance(c, types.TextContent))
+
+
+async def test_handshake_and_modern_clients_see_the_tools(stack: McpStack) -> None:
+    for mode in ("legacy", "auto"):
+        async with stack.client(mode=mode) as client:
+            names = {t.name for t in (await client.list_tools()).tools}
+            assert {"list_resources", "query", "kubectl", "exec", "approval_status",
+                    "approval_wait"} <= names, names  # fmt: skip
+            assert not any("approve" == n or n.startswith("approve") for n in names)
+            listed = await client.call_tool("list_resources", {})
+            assert not listed.is_error
+            kinds = {r["name"]: r["kind"] for r in (listed.structured_content or {})["resources"]}
+            assert kinds == {"target": "postgres", "web": "ssh", "cluster": "kubernetes"}
+            assert "the web host" in text_of(listed)
+
+
+async def test_bad_input_gets_a_json_rpc_error_and_the_listener_goes_on(stack: McpStack) -> None:
+    async with httpx2.AsyncClient() as http:
+        headers = {"Accept": "application/json, text/event-stream",
+                   "Content-Type": "application/json"}  # fmt: skip
+        # No token, and a wrong one: 401 with a JSON-RPC error saying what to send.
+        for auth in ({}, {"Authorization": f"Bearer alice:{APPROVER_TOKEN}"},
+                     {"Authorization": "Bearer nonsense"}):  # fmt: skip
+            answer = await http.post(stack.url, headers=headers | auth, content=b"{}")
+            assert answer.status_code == 401, answer.text
+            assert "Authorization: Bearer IDENTITY:TOKEN" in answer.json()["error"]["message"]
+        # Malformed JSON-RPC: a parse error, not a crash.
+        auth = {"Authorization": f"Bearer alice:{AGENT_TOKEN}"}
+        answer = await http.post(stack.url, headers=headers | auth, content=b"{not json")
+        assert answer.status_code == 400, answer.text
+        assert answer.json()["error"]["code"] == -32700
+    async with stack.client() as client:
+        with pytest.raises(MCPError, match="no tool 'drop_everything'"):
+            await client.call_tool("drop_everything", {})
+        with pytest.raises(MCPError, match="invalid arguments for query"):
+            await client.call_tool("query", {"resource": "target", "sql": 42})
+        with pytest.raises(MCPError, match="invalid arguments for exec"):
+            await client.call_tool("exec", {"resource": "web"})
+        # Still serving.
+        assert not (await client.call_tool("list_resources", {})).is_error
+
+
+async def test_query_reads_masked_a_page_at_a_time(stack: McpStack) -> None:
+    async with stack.client() as client:
+        first = await client.call_tool(
+            "query",
+            {
+                "resource": "target",
+                "sql": "SELECT id, name, email, plan FROM customers ORDER BY id",
+                "max_rows": 100,
+            },  # fmt: skip
+        )
+        assert not first.is_error, text_of(first)
+        text = text_of(first)
+        assert text.splitlines()[0] == "id (int4) | name (text) | email (text) | plan (text)"
+        assert "@example.com" not in text and "Jane Doe" not in text, text
+        assert "| basic" in text
+        data = first.structured_content or {}
+        assert len(data["statements"][0]["rows"]) == 100
+        cursor = data["cursor"]
+        assert f'cursor "{cursor}"' in text
+        seen = [row[0] for row in data["statements"][0]["rows"]]
+        while cursor:
+            more = await client.call_tool(
+                "query", {"resource": "target", "cursor": cursor, "max_rows": 100}
+            )
+            assert not more.is_error, text_of(more)
+            data = more.structured_content or {}
+            seen += [row[0] for row in data["statements"][0]["rows"]]
+            cursor = data.get("cursor", "")
+        assert seen == [str(i) for i in range(1, 251)]
+        assert "-- SELECT 250" in text_of(more)
+        again = await client.call_tool("query", {"resource": "target", "cursor": "cnothing"})
+        assert again.is_error and "no open cursor" in text_of(again)
+        # The target's own errors come back as errors, with its code.
+        bad = await client.call_tool(
+            "query", {"resource": "target", "sql": "SELECT nope FROM customers"}
+        )
+        assert bad.is_error and "42703" in text_of(bad), text_of(bad)
+    # Another identity cannot read alice's cursors.
+    async with stack.client() as client:
+        first = await client.call_tool(
+            "query", {"resource": "target", "sql": "SELECT id FROM customers", "max_rows": 10}
+        )
+        cursor = (first.structured_content or {})["cursor"]
+    async with stack.client(token=f"bob:{APPROVER_TOKEN}") as other:
+        stolen = await other.call_tool("query", {"resource": "target", "cursor": cursor})
+        assert stolen.is_error and "no open cursor" in text_of(stolen)
+
+
+async def test_a_held_write_reports_pending_then_runs_once_after_approval(stack: McpStack) -> None:
+    sql = "UPDATE customers SET plan = 'gold' WHERE id = 7"
+    progress: list[float] = []
+
+    async def on_progress(value: float, total: float | None, message: str | None) -> None:
+        progress.append(value)
+
+    async with stack.client() as client:
+        pending = await client.call_tool("query", {"resource": "target", "sql": sql})
+        assert pending.is_error
+        data = pending.structured_content or {}
+        assert data["status"] == "pending", text_of(pending)
+        approval_id = data["approval_id"]
+        assert "approval_wait" in text_of(pending)
+        status = await client.call_tool("approval_status", {"id": approval_id})
+        assert (status.structured_content or {})["status"] == "pending"
+        waiting = asyncio.ensure_future(
+            client.call_tool(
+                "approval_wait", {"id": approval_id, "timeout_s": 20},
+                progress_callback=on_progress,
+            )
+        )  # fmt: skip
+        await asyncio.sleep(2.5)
+        approved = await approver(stack, "approve", approval_id)
+        assert approved.returncode == 0, approved.stderr
+        waited = await waiting
+        assert (waited.structured_content or {})["status"] == "granted", text_of(waited)
+        assert progress, "approval_wait sent no progress while it waited"
+        assert await stack.gateway.target_rows("SELECT plan FROM customers WHERE id = 7") == [
+            {"plan": "basic"}
+        ]
+        ran = await client.call_tool("query", {"resource": "target", "sql": sql})
+        assert not ran.is_error, text_of(ran)
+        assert "UPDATE 1" in text_of(ran)
+        again = await client.call_tool("query", {"resource": "target", "sql": sql})
+        assert (again.structured_content or {})["status"] == "pending"  # a new approval
+        used = await client.call_tool("approval_status", {"id": approval_id})
+        assert (used.structured_content or {})["status"] == "redeemed"
+    async with stack.client(token=f"bob:{APPROVER_TOKEN}") as other:
+        theirs = await other.call_tool("approval_status", {"id": approval_id})
+        assert theirs.is_error and (theirs.structured_content or {})["status"] == "unknown"
+
+
+@pytest.mark.skipif(not KUBECTL, reason="no kubectl binary found")
+async def test_kubectl_reads_through_the_kubernetes_path(stack: McpStack) -> None:
+    async with stack.client() as client:
+        pods = await client.call_tool(
+            "kubectl", {"resource": "cluster", "args": ["get", "pods", "-n", "demo"]}
+        )
+        assert not pods.is_error, text_of(pods)
+        assert "NAME" in text_of(pods) and "exit status 0" in text_of(pods)
+        local = await client.call_tool(
+            "kubectl", {"resource": "cluster", "args": ["apply", "-f", "/etc/passwd"]}
+        )
+        assert local.is_error and "would read a file on the gateway" in text_of(local)
+        other = await client.call_tool(
+            "kubectl", {"resource": "cluster", "args": ["get", "pods", "--server", "https://x"]}
+        )
+        assert other.is_error and "--server is set by Proctor" in text_of(other)
+        deleted = await client.call_tool(
+            "kubectl", {"resource": "cluster", "args": ["delete", "namespace", "demo"]}
+        )
+        assert deleted.is_error, text_of(deleted)
+        assert "k8s." in text_of(deleted), text_of(deleted)
