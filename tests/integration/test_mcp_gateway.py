@@ -8,7 +8,6 @@ module."""
 from __future__ import annotations
 
 import asyncio
-import json
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
@@ -207,7 +206,7 @@ async def test_handshake_and_modern_clients_see_the_tools(stack: McpStack) -> No
             names = {t.name for t in (await client.list_tools()).tools}
             assert {"list_resources", "query", "kubectl", "exec", "approval_status",
                     "approval_wait"} <= names, names  # fmt: skip
-            assert not any("approve" == n or n.startswith("approve") for n in names)
+            assert not any(n == "approve" or n.startswith("approve") for n in names)
             listed = await client.call_tool("list_resources", {})
             assert not listed.is_error
             kinds = {r["name"]: r["kind"] for r in (listed.structured_content or {})["resources"]}
@@ -249,7 +248,7 @@ async def test_query_reads_masked_a_page_at_a_time(stack: McpStack) -> None:
                 "resource": "target",
                 "sql": "SELECT id, name, email, plan FROM customers ORDER BY id",
                 "max_rows": 100,
-            },  # fmt: skip
+            },
         )
         assert not first.is_error, text_of(first)
         text = text_of(first)
