@@ -183,7 +183,7 @@ async def held(stack: McpStack, text: str, timeout: float = 20) -> pb.ApprovalRe
     """The ApprovalRequested whose command contains `text`."""
     found: list[pb.ApprovalRequested] = []
 
-    def asked() -> bool:
+    async def asked() -> bool:
         found[:] = [
             e.approval_requested
             for e in stack.events
@@ -352,3 +352,95 @@ async def test_kubectl_reads_through_the_kubernetes_path(stack: McpStack) -> Non
         )
         assert deleted.is_error, text_of(deleted)
         assert "k8s." in text_of(deleted), text_of(deleted)
+
+
+def replay(stack: McpStack, session: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "proctor.cli.main", "replay", session],
+        env=service_env(stack.gateway.settings), capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+
+
+async def replayed(stack: McpStack, since: int, expected: list[str]) -> str:
+    """What `proctor replay` tells of every session alice's calls touched since event
+    `since`, once all of `expected` is in it."""
+    told = ""
+
+    async def complete() -> bool:
+        nonlocal told
+        sessions = dict.fromkeys(
+            e.session_id for e in stack.events[since:] if e.identity.human == "alice"
+        )
+        runs = [await asyncio.to_thread(replay, stack, s) for s in sessions]
+        told = "\n".join(r.stdout for r in runs)
+        return all(part in told for part in expected)
+
+    await eventually(complete, 40, "the sessions replayed with every step")
+    return told
+
+
+async def test_the_headline_workflow_over_mcp(stack: McpStack) -> None:
+    since = len(stack.events)
+    async with stack.client() as client:
+        # 1. Reads come back masked.
+        read = await client.call_tool(
+            "query", {"resource": "target", "sql": "SELECT * FROM customers WHERE id <= 3"}
+        )
+        assert not read.is_error, text_of(read)
+        assert "@example.com" not in text_of(read) and "Jane Doe" not in text_of(read)
+        assert "-- SELECT 3" in text_of(read)
+        # 2. A write is held; 3. the approver denies it with a note, which the agent reads.
+        wrong = "UPDATE customers SET plan = 'platinum' WHERE id > 0"
+        call = asyncio.ensure_future(
+            client.call_tool("query", {"resource": "target", "sql": wrong})
+        )
+        asked = await held(stack, "platinum")
+        denied = await approver(stack, "deny", asked.approval_id, "--note", "only customer 3")
+        assert denied.returncode == 0, denied.stderr
+        refused = await call
+        assert refused.is_error
+        assert (refused.structured_content or {})["status"] == "denied", text_of(refused)
+        assert "only customer 3" in text_of(refused)
+        # 4. The corrected write is approved and runs once.
+        fixed = "UPDATE customers SET plan = 'platinum' WHERE id = 3"
+        call = asyncio.ensure_future(
+            client.call_tool("query", {"resource": "target", "sql": fixed})
+        )
+        asked = await held(stack, "id = 3")
+        approved = await approver(stack, "approve", asked.approval_id)
+        assert approved.returncode == 0, approved.stderr
+        ran = await call
+        assert not ran.is_error, text_of(ran)
+        assert "UPDATE 1" in text_of(ran)
+        assert await stack.gateway.target_rows(
+            "SELECT id FROM customers WHERE plan = 'platinum'"
+        ) == [{"id": 3}]
+        # 5. A host's log comes back masked.
+        log = await client.call_tool("exec", {"resource": "web", "command": "cat app.log"})
+        assert not log.is_error, text_of(log)
+        assert text_of(log).count("INFO order") == 10
+        assert EMAIL not in text_of(log) and CARD not in text_of(log)
+        # 6. A destructive statement is refused, naming the rule.
+        drop = await client.call_tool(
+            "query", {"resource": "target", "sql": "DROP TABLE customers"}
+        )
+        assert drop.is_error
+        assert "ddl.drop" in text_of(drop), text_of(drop)
+        assert (drop.structured_content or {})["status"] == "refused"
+    assert await stack.gateway.target_rows("SELECT count(*) AS n FROM customers") == [{"n": 250}]
+    # 9. The audit store tells it all.
+    told = await replayed(
+        stack,
+        since,
+        [
+            "received: SELECT * FROM customers WHERE id <= 3",
+            f"received: {wrong}",
+            'denied by bob, note: "only customer 3"',
+            f"received: {fixed}",
+            "granted by bob",
+            "received: cat app.log",
+            "received: DROP TABLE customers",
+            "ddl.drop",
+        ],
+    )
+    print(told)

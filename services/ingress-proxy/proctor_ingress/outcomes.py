@@ -5,6 +5,7 @@ once, for every protocol: they name the rule, say why, and say what to do next."
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -125,6 +126,11 @@ def blocked(verdict: cpb.ClassifyResponse) -> Outcome:
         detail=f"Policy {verdict.policy_version}: {decided}.",
     )
 
+
+# How a client that reads only the words (a tool relaying a Postgres error or kubectl's
+# output) tells a pending or denied approval, and its id, from them.
+SAID_PENDING = re.compile(r"needs approval; request ([0-9a-f]+) is pending")
+SAID_DENIED = re.compile(r"approval ([0-9a-f]+) was denied by ")
 
 RUN = Outcome(Kind.RUN)
 REVIEW_EACH_EXECUTION = Outcome(Kind.RUN, later=True)

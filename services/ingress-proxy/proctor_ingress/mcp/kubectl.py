@@ -19,7 +19,7 @@ import mcp_types as types
 from proctor.kubeconfig import kubeconfig, server_url, write_kubeconfig
 from proctor.settings import Settings
 from proctor_ingress.kube.server import REVIEW_WAIT
-from proctor_ingress.mcp.render import refusal, text_result
+from proctor_ingress.mcp.render import refusal, said, text_result
 
 OUTPUT_BYTES = 256 * 1024
 # Subcommands that only talk to the API server through kubectl's own client.
@@ -89,7 +89,6 @@ ENDLESS_FLAGS = frozenset(
 )
 FILE_FLAGS = frozenset(["-f", "--filename", "-k", "--kustomize"])
 TEMPLATE_FILE = re.compile(r"(?:^|=)(?:go-template-file|jsonpath-file|template-file)\b")
-PENDING = re.compile(r"request ([0-9a-f]{12}) is pending")
 
 
 def refused_args(args: list[str], stdin: str | None) -> str | None:
@@ -197,15 +196,14 @@ async def run_kubectl(
     stdout = _bounded(out)
     stderr = _bounded(err).replace(f"{resource};{REVIEW_WAIT}={patience:g}", resource)
     status = proc.returncode or 0
-    pending = PENDING.search(stderr)
     if status and "Proctor" in stderr:
+        said_status, approval_id = said(stderr)
         lines = [
-            line.removeprefix("Error from server (Forbidden): ") for line in stderr.splitlines()
+            line.split("): ", 1)[-1] if line.startswith("Error from server") else line
+            for line in stderr.splitlines()
         ]
         return refusal(
-            "\n".join(lines).strip(),
-            status="pending" if pending else "refused",
-            approval_id=pending.group(1) if pending else "",
+            "\n".join(lines).strip(), status=said_status or "refused", approval_id=approval_id
         )
     parts = [stdout, f"--- stderr ---\n{stderr}" if stderr else "", f"--- exit status {status}"]
     return text_result(

@@ -5,16 +5,14 @@ wait for it over MCP)."""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import mcp_types as types
 
 from proctor_ingress.mcp.query import Page
-from proctor_ingress.outcomes import Kind, Outcome
+from proctor_ingress.outcomes import SAID_DENIED, SAID_PENDING, Kind, Outcome
 
 CELL_CHARS = 2000  # a longer value is cut in the text table (the structured rows keep it)
-APPROVAL_ID = re.compile(r"approval_id=([0-9a-f]+)")
 
 
 def text_result(text: str, structured: dict[str, Any] | None = None) -> types.CallToolResult:
@@ -85,22 +83,27 @@ def pg_error(fields: dict[str, str]) -> types.CallToolResult:
     """An ErrorResponse: the gateway's refusal (42501, with the rule or the approval) or the
     target's own error."""
     detail = fields.get("D", "")
-    found = APPROVAL_ID.search(detail)
     message = fields.get("M", "the statement failed")
-    status = "refused" if fields.get("C") == "42501" else "error"
-    if found and "pending" in message:
-        status = "pending"
-    elif found and "denied" in message:
-        status = "denied"
-    if status == "error":
+    status, approval_id = said(message)
+    if not status:
+        status = "refused" if fields.get("C") in ("42501", "58000", "57014") else "error"
         message = f"ERROR {fields.get('C', '')}: {message}".replace("ERROR : ", "ERROR: ")
     return refusal(
         message,
         detail,
         fields.get("H", ""),
         status=status,
-        approval_id=found.group(1) if found else "",
+        approval_id=approval_id,
     )
+
+
+def said(message: str) -> tuple[str, str]:
+    """("pending" or "denied", the approval id) when the gateway's words say so, else ("", "")."""
+    for status, words in (("pending", SAID_PENDING), ("denied", SAID_DENIED)):
+        found = words.search(message)
+        if found:
+            return status, found.group(1)
+    return "", ""
 
 
 def _cell(value: str | None) -> str:
