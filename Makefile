@@ -59,6 +59,7 @@ bench: install
 	$(BIN)/python bench/catalog_lookup.py
 	$(BIN)/python bench/kube_gateway.py
 	$(BIN)/python bench/shell_gateway.py
+	$(BIN)/python bench/mcp_query.py
 
 clean:
 	rm -rf $(VENV) .proctor .pytest_cache .mypy_cache .ruff_cache
