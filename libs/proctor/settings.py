@@ -192,7 +192,7 @@ class Settings(BaseSettings):
         "plain text only on loopback",
     )
     mcp_listen: str = Field(
-        "127.0.0.1:6580",
+        "127.0.0.1:6570",
         description="host:port of the MCP listener (streamable HTTP at /mcp); TLS with "
         "PROCTOR_TLS_CERT/KEY off loopback, plain HTTP on loopback",
     )
@@ -205,7 +205,7 @@ class Settings(BaseSettings):
     mcp_postgres: str | None = Field(
         None,
         description="host:port of a gateway Postgres listener the MCP query tool connects "
-        "through (default: this gateway's PROCTOR_LISTEN)",
+        "through (default: this gateway's PROCTOR_PG_LISTEN)",
     )
     mcp_kubectl: str | None = Field(
         None, description="The kubectl binary the MCP kubectl tool runs (default: on PATH)"
