@@ -87,20 +87,35 @@ FORBIDDEN_FLAGS = frozenset(
 ENDLESS_FLAGS = frozenset(
     ["-i", "--stdin", "-t", "--tty", "-w", "--watch", "--watch-only", "--follow"]
 )
+LEADING_FLAGS = frozenset(["-n", "--namespace", "--request-timeout"])  # each takes a value
 FILE_FLAGS = frozenset(["-f", "--filename", "-k", "--kustomize"])
 TEMPLATE_FILE = re.compile(r"(?:^|=)(?:go-template-file|jsonpath-file|template-file)\b")
 
 
 def refused_args(args: list[str], stdin: str | None) -> str | None:
     """Why the gateway will not run kubectl with these arguments, or None."""
-    words = [a for a in args if not a.startswith("-")]
-    sub = words[0] if words else ""
+    sub = ""
+    i = 0
+    while i < len(args) and not sub:  # the subcommand: after global flags kubectl knows
+        flag, has_value, _ = args[i].partition("=")
+        if not args[i].startswith("-"):
+            sub = args[i]
+        elif flag in LEADING_FLAGS:
+            i += 1 if has_value else 2
+            continue
+        elif flag in FORBIDDEN_FLAGS:
+            return f"{flag} is set by Proctor (the cluster and your credentials); leave it out"
+        else:
+            return f"put {flag} after the subcommand (before it, only -n and --request-timeout)"
+        i += 1
     if sub not in SUBCOMMANDS:
         return (
             f"kubectl {sub or '(no subcommand)'} is not available through Proctor; use one of: "
             f"{', '.join(sorted(SUBCOMMANDS))}"
         )
     for i, arg in enumerate(args):
+        if arg == "--":  # what follows is the command run in a container: not kubectl's
+            break
         flag, has_value, value = arg.partition("=")
         if flag in FORBIDDEN_FLAGS:
             return f"{flag} is set by Proctor (the cluster and your credentials); leave it out"
@@ -188,7 +203,17 @@ async def run_kubectl(
         )
         try:
             out, err = await asyncio.wait_for(proc.communicate((stdin or "").encode()), timeout)
-        except (TimeoutError, asyncio.CancelledError):
+        except TimeoutError:
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+            await proc.wait()
+            return refusal(
+                f"kubectl did not finish within {timeout:g} s, so Proctor stopped it. What it "
+                "did until then (a write the cluster accepted) stays done.",
+                hint="Run a bounded command (e.g. logs --tail, get without --watch).",
+                status="error",
+            )
+        except asyncio.CancelledError:
             with contextlib.suppress(ProcessLookupError):
                 proc.kill()
             await proc.wait()

@@ -86,7 +86,14 @@ def pg_error(fields: dict[str, str]) -> types.CallToolResult:
     message = fields.get("M", "the statement failed")
     status, approval_id = said(message)
     if not status:
-        status = "refused" if fields.get("C") in ("42501", "58000", "57014") else "error"
+        ours = message.startswith("Proctor")  # the gateway's words, not the target's error
+        status = (
+            {"42501": "refused", "58000": "unavailable", "57014": "withdrawn"}.get(
+                fields.get("C", ""), "error"
+            )
+            if ours
+            else "error"
+        )
         message = f"ERROR {fields.get('C', '')}: {message}".replace("ERROR : ", "ERROR: ")
     return refusal(
         message,
