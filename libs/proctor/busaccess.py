@@ -43,6 +43,7 @@ SIEM_CONSUMER = "siem"  # the durable name (or name prefix token) SIEM consumers
 SLACK_DURABLE = "approval-slack"  # the approval service's shared consumer of Slack posts
 SLACK_BUCKET = "proctor_approval_slack"  # its KV bucket of posted messages
 STATE_BUCKET = "proctor_approval_state"  # its KV bucket of state checkpoints
+MCP_TOOLS_BUCKET = "proctor_mcp_tools"  # the ingress's KV bucket of accepted MCP tool definitions
 CREDENTIALS_FILE = "nats-credentials.json"
 
 # Event payloads each publisher owns (the subject's second token, see events.codec).
@@ -105,17 +106,20 @@ def permissions(stream: str, audit_durable: str = "audit") -> dict[str, Permissi
         f"{consumers}.DURABLE.CREATE.{stream}.{audit_durable}",
         f"$JS.ACK.{stream}.{audit_durable}.>",
     ]
-    buckets = [
-        grant
-        for bucket in (SLACK_BUCKET, STATE_BUCKET)
-        for grant in (
-            f"{api}.STREAM.INFO.KV_{bucket}",
-            f"{api}.STREAM.CREATE.KV_{bucket}",
-            f"{api}.STREAM.MSG.GET.KV_{bucket}",
-            f"{api}.DIRECT.GET.KV_{bucket}.>",
-            f"$KV.{bucket}.>",
-        )
-    ]
+
+    def buckets(*names: str) -> list[str]:
+        """Using KV buckets: create, look up, read (direct or not) and write their keys."""
+        return [
+            grant
+            for bucket in names
+            for grant in (
+                f"{api}.STREAM.INFO.KV_{bucket}",
+                f"{api}.STREAM.CREATE.KV_{bucket}",
+                f"{api}.STREAM.MSG.GET.KV_{bucket}",
+                f"{api}.DIRECT.GET.KV_{bucket}.>",
+                f"$KV.{bucket}.>",
+            )
+        ]
 
     def inbox(user: str) -> str:
         return f"{inbox_prefix(user)}.>"
@@ -131,6 +135,7 @@ def permissions(stream: str, audit_durable: str = "audit") -> dict[str, Permissi
                 subjects.INGRESS_CANCEL,
                 *info,
                 f"{api}.STREAM.CREATE.{stream}",
+                *buckets(MCP_TOOLS_BUCKET),
             ),
             subscribe=(
                 *_events(DECISION_EVENTS),
@@ -156,7 +161,7 @@ def permissions(stream: str, audit_durable: str = "audit") -> dict[str, Permissi
                 f"{consumers}.INFO.{stream}.>",
                 f"{consumers}.MSG.NEXT.{stream}.>",
                 f"$JS.ACK.{stream}.>",
-                *buckets,
+                *buckets(SLACK_BUCKET, STATE_BUCKET),
             ),
             publish_deny=tuple(audit_only),
             subscribe=(subjects.APPROVAL_REDEEM, subjects.APPROVAL_STATUS, inbox(APPROVAL)),

@@ -18,6 +18,8 @@ ProctorError
     │   └── MaskUnavailable
     ├── Unmaskable             a value cannot be read or rebuilt for masking
     ├── UpstreamError          the target refused the gateway or could not be reached
+    │   └── UpstreamLost       the target went away or fell silent after the command was
+    │                          sent: it may have run
     ├── AuthenticationFailed   an agent did not prove its identity
     ├── ProtocolError          a client broke its wire protocol
     │   ├── MessageTooLarge    one message over the limit (proctor.pgwire)
@@ -98,6 +100,11 @@ class Unmaskable(GatewayError):
 
 class UpstreamError(GatewayError):
     """The target refused the gateway's connection or could not be reached."""
+
+
+class UpstreamLost(UpstreamError):
+    """The target died, dropped the connection or did not answer in time after the command
+    was sent to it: unlike other GatewayErrors, the command may have run."""
 
 
 class AuthenticationFailed(GatewayError):

@@ -26,6 +26,17 @@ resources:
     private_key_file: /run/secrets/web-1-key    # the gateway's key for the host
     known_hosts: /run/secrets/known_hosts        # or host_key: "ssh-ed25519 AAAA..."
     workdir: /srv/app                            # optional: commands start here
+  github:                       # an MCP server; agents see its tools as github.<tool>
+    kind: mcp
+    url: https://api.githubcopilot.com/mcp/      # streamable HTTP (http:// or https://)
+    headers_from_env:                            # header: the variable holding its value
+      Authorization: GITHUB_MCP_AUTHORIZATION
+    description: GitHub issues and pull requests
+  notes:
+    kind: mcp
+    command: [npx, -y, "@acme/notes-mcp"]        # or run it over stdio (argv, no shell)
+    env_from_env: {NOTES_TOKEN: NOTES_TOKEN}     # optional; also env:, cwd:
+    timeout: 30                                  # seconds a call may take (default 60)
 ```
 
 Resources are a union typed by `kind` (pydantic models); an error names the file's line.
@@ -37,6 +48,7 @@ import hashlib
 import hmac
 import re
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -174,10 +186,96 @@ class SshResource(_Resource):
         return self
 
 
-AnyResource = PostgresResource | KubernetesResource | SshResource
+# An MCP resource's name is the namespace of its tools (`github.create_issue`): no dots.
+_NAMESPACE = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,63}")
+# What an environment variable's name may be (POSIX, as shells accept it).
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+class McpResource(_Resource):
+    """An MCP server whose tools agents call through the gateway: reached over streamable
+    HTTP at `url` (with the gateway's own `headers`), or run by the gateway over stdio
+    (`command`, an argv list). A value in `headers_from_env`/`env_from_env` names the
+    environment variable holding it, so no secret need sit in the file."""
+
+    kind: Literal["mcp"] = "mcp"
+    url: str | None = None
+    headers: dict[str, str] = Field(default_factory=dict)
+    headers_from_env: dict[str, str] = Field(default_factory=dict)
+    command: tuple[str, ...] | None = None
+    env: dict[str, str] = Field(default_factory=dict)
+    env_from_env: dict[str, str] = Field(default_factory=dict)
+    cwd: Path | None = None
+    description: str = ""
+    timeout: float = Field(60.0, gt=0, le=3600)
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, url: str | None) -> str | None:
+        if url is not None:
+            parts = urlsplit(url)
+            if parts.scheme not in ("https", "http") or not parts.hostname:
+                raise ValueError("must be the MCP server's http:// or https:// URL")
+        return url
+
+    @field_validator("command")
+    @classmethod
+    def _argv(cls, command: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        if command is not None and (not command or not command[0]):
+            raise ValueError("must be the server's argv, a list such as [npx, -y, some-server]")
+        return command
+
+    @field_validator("headers_from_env", "env_from_env")
+    @classmethod
+    def _variables(cls, names: dict[str, str]) -> dict[str, str]:
+        for key, variable in names.items():
+            if not _ENV_NAME.fullmatch(variable):
+                raise ValueError(f"{key}: {variable!r} is not an environment variable's name")
+        return names
+
+    @model_validator(mode="after")
+    def _one_transport(self) -> McpResource:
+        if not _NAMESPACE.fullmatch(self.name):
+            raise ValueError(
+                "an MCP resource's name prefixes its tools' names (name.tool): use letters, "
+                "digits, - and _ (no dots), starting with a letter"
+            )
+        if (self.url is None) == (self.command is None):
+            raise ValueError("needs exactly one of url (streamable HTTP) or command (stdio)")
+        if self.url is not None and (self.env or self.env_from_env or self.cwd):
+            raise ValueError("env, env_from_env and cwd are for a command; a url takes headers")
+        if self.command is not None and (self.headers or self.headers_from_env):
+            raise ValueError("headers and headers_from_env are for a url; a command takes env")
+        return self
+
+    def http_headers(self, environ: Mapping[str, str]) -> dict[str, str]:
+        """The headers the gateway sends, those from the environment read from `environ`;
+        ConfigError naming the variable when one is not set."""
+        return self.headers | _from_env(self.headers_from_env, environ, self.name)
+
+    def process_env(self, environ: Mapping[str, str]) -> dict[str, str]:
+        """The environment the command gets beyond the few variables the MCP SDK passes
+        (PATH, HOME, ...; the gateway's own are not inherited)."""
+        return self.env | _from_env(self.env_from_env, environ, self.name)
+
+
+def _from_env(names: dict[str, str], environ: Mapping[str, str], resource: str) -> dict[str, str]:
+    values: dict[str, str] = {}
+    for key, variable in names.items():
+        value = environ.get(variable)
+        if value is None:
+            raise ConfigError(
+                f"resource {resource}: {key} is to come from the environment variable "
+                f"{variable}, which is not set in the gateway's environment"
+            )
+        values[key] = value
+    return values
+
+
+AnyResource = PostgresResource | KubernetesResource | SshResource | McpResource
 ResourceConfig = Annotated[AnyResource, Field(discriminator="kind")]
 _RESOURCE = TypeAdapter(ResourceConfig)
-KINDS = ("postgres", "kubernetes", "ssh")
+KINDS = ("postgres", "kubernetes", "ssh", "mcp")
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,16 +330,18 @@ def _mapping(value: Any, where: str) -> dict[str, Any]:
     return value
 
 
-def _problem(exc: ValidationError) -> tuple[str, str]:
-    """The field and the words of a resource's first validation error."""
+def _problem(exc: ValidationError) -> tuple[tuple[str, ...], str]:
+    """The key path (within the resource) and the words of a resource's first validation
+    error."""
     error = exc.errors()[0]
-    where = ".".join(str(p) for p in error["loc"] if p not in KINDS)
+    loc = error["loc"]
+    path = tuple(str(p) for p in (loc[1:] if loc and loc[0] in KINDS else loc))
     message = str(error["msg"]).removeprefix("Value error, ")
     if error["type"] == "union_tag_invalid":
-        return "kind", f"kind must be one of {', '.join(KINDS)}"
+        return ("kind",), f"kind must be one of {', '.join(KINDS)}"
     if error["type"] == "missing":
         message = "is required"
-    return where, message
+    return path, message
 
 
 def parse_gateway_config(
@@ -297,10 +397,17 @@ def parse_gateway_config(
                 {"kind": "postgres", **spec, "name": str(name)}
             )
         except ValidationError as exc:
-            field, problem = _problem(exc)
-            line = lines.get(("resources", str(name), field)) or lines.get(("resources", str(name)))
+            path, problem = _problem(exc)
+            line = next(
+                (
+                    lines[key]
+                    for n in range(len(path), -1, -1)
+                    if (key := ("resources", str(name), *path[:n])) in lines
+                ),
+                None,
+            )
             at = f"{source}:{line}" if line else source
-            said = f"{field}: {problem}" if field else problem
+            said = f"{'.'.join(path)}: {problem}" if path else problem
             raise ConfigError(f"{at}: resource {name}: {said}") from None
     return GatewayConfig(identities, resources)
 

@@ -39,6 +39,18 @@ def test_only_the_ingress_publishes_command_events() -> None:
     assert [u for u in busaccess.USERS if _may_publish(u, subject)] == ["ingress", "admin"]
 
 
+def test_only_the_ingress_records_accepted_mcp_tool_definitions() -> None:
+    bucket = busaccess.MCP_TOOLS_BUCKET
+    for subject in (
+        f"$KV.{bucket}.github.Y3JlYXRlX2lzc3Vl",
+        f"$JS.API.STREAM.CREATE.KV_{bucket}",
+        f"$JS.API.DIRECT.GET.KV_{bucket}.$KV.{bucket}.github.Y3JlYXRlX2lzc3Vl",
+    ):
+        assert [u for u in busaccess.USERS if _may_publish(u, subject)] == ["ingress", "admin"]
+    assert not _may_publish("ingress", f"$JS.API.STREAM.DELETE.KV_{bucket}")
+    assert not _may_publish("ingress", f"$KV.{busaccess.STATE_BUCKET}.checkpoint")
+
+
 def test_only_their_services_serve_classify_and_mask() -> None:
     for subject, server in ((subjects.CLASSIFY, "classifier"), (subjects.MASK, "masker")):
         serving = [u for u in busaccess.USERS if _allowed(RULES[u].subscribe, subject)]

@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 from proctor.catalogfacts import estimate_rows, lookup_functions, lookup_relations
 from proctor.classifier.v1 import classifier_pb2 as cpb
 from proctor.errors import ConfigError
-from proctor.gateway import GatewayConfig, load_gateway_config
+from proctor.gateway import GatewayConfig, PostgresResource, load_gateway_config
 from proctor.settings import load_settings
 
 ROUNDS = 6  # as the ingress: views and function bodies name more in turn
@@ -49,7 +49,7 @@ def explain(sql: str, resource: str, user: str, policy: str | None, *, as_json: 
         args += ["--policy", policy]
     target = config.resources.get(resource) if config else None
     with tempfile.TemporaryDirectory() as tmp:
-        if target is not None:
+        if isinstance(target, PostgresResource):  # only a database has a catalog to look up
             facts_path = Path(tmp) / "catalog.pb"
             facts_path.write_bytes(b"")
             args += ["--catalog", str(facts_path)]

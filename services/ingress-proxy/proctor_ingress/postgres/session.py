@@ -16,7 +16,7 @@ from collections import deque
 from proctor import pgwire
 from proctor.errors import AuthenticationFailed, SessionEnded
 from proctor.events.v1 import events_pb2 as pb
-from proctor.gateway import IdentityConfig
+from proctor.gateway import IdentityConfig, PostgresResource
 from proctor.masker.v1 import masker_pb2 as mpb  # noqa: F401
 from proctor.pgwire import MessageBuffer
 from proctor_ingress import limits
@@ -192,9 +192,10 @@ class ClientSession(ClientSide, TargetSide):
         identity = await self._prove(user)
         if identity is None:
             return None
-        resource = self.gw.config.resources.get(database or "")
+        databases = self.gw.config.of_kind("postgres")
+        resource = databases.get(database or "")
         if resource is None:
-            known = ", ".join(sorted(self.gw.config.resources)) or "none"
+            known = ", ".join(sorted(databases)) or "none"
             await self._fatal(
                 f'resource "{database}" is not configured in Proctor',
                 code="3D000",
@@ -280,6 +281,7 @@ class ClientSession(ClientSide, TargetSide):
 
     async def _open(self, params: dict[str, str]) -> None:
         resource = self.gw.config.resources[self.resource.name]
+        assert isinstance(resource, PostgresResource)  # authenticate admits databases only
         target = Target.from_url(resource.url)
         forwarded = {k: v for k, v in params.items() if k in FORWARDED_PARAMS}
         try:
