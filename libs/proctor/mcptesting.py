@@ -61,6 +61,8 @@ WHOIS = {
 
 EVERYTHING_PACKAGE = "@modelcontextprotocol/server-everything"
 EVERYTHING_VERSION = "2026.8.31"
+CLAUDE_PACKAGE = "@anthropic-ai/claude-code"
+CLAUDE_VERSION = "2.1.197"
 NPM_CACHE_ENV = "PROCTOR_NPM_CACHE"
 
 _TEXT_ARG = {"type": "object", "properties": {"text": {"type": "string"}}, "required": ["text"]}
@@ -258,39 +260,50 @@ def npm_cache() -> Path:
     return Path(base) / "proctor" / "npm"
 
 
-def everything_argv(cache: Path | None = None) -> list[str]:
-    """The argv running `@modelcontextprotocol/server-everything` (the pinned version) over
-    stdio; npm installs it into the cache the first time. RuntimeError, saying what to
-    install, when node or npm is missing or the install fails."""
-    node, npm = shutil.which("node"), shutil.which("npm")
-    if node is None or npm is None:
-        raise RuntimeError(
-            f"{EVERYTHING_PACKAGE} needs Node.js and npm on PATH (apt-get install nodejs npm)"
-        )
-    root = (cache or npm_cache()) / f"server-everything-{EVERYTHING_VERSION}"
-    entry = root / "node_modules" / EVERYTHING_PACKAGE / "dist" / "index.js"
+def npm_installed(package: str, version: str, entry: str, cache: Path | None = None) -> Path:
+    """`entry` (a path inside the package) of `package@version`, which npm installs into the
+    cache the first time. RuntimeError, saying what to install, when node or npm is missing
+    or the install fails."""
+    npm = shutil.which("npm")
+    if shutil.which("node") is None or npm is None:
+        raise RuntimeError(f"{package} needs Node.js and npm on PATH (apt-get install nodejs npm)")
+    name = package.rpartition("/")[2]
+    root = (cache or npm_cache()) / f"{name}-{version}"
+    found = root / "node_modules" / package / entry
     root.parent.mkdir(parents=True, exist_ok=True)
     # One install at a time (parallel test runs share the cache); into a fresh directory
     # renamed into place, so a half-done install is never taken for a finished one.
     with (root.parent / ".install.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if not entry.exists():
+        if not found.exists():
             staging = root.with_name(root.name + ".partial")
             shutil.rmtree(staging, ignore_errors=True)
             staging.mkdir()
             done = subprocess.run(
                 [npm, "install", "--no-audit", "--no-fund", "--prefix", str(staging),
-                 f"{EVERYTHING_PACKAGE}@{EVERYTHING_VERSION}"],
+                 f"{package}@{version}"],
                 capture_output=True, text=True, timeout=600,
             )  # fmt: skip
             if done.returncode != 0:
                 raise RuntimeError(
-                    f"npm install {EVERYTHING_PACKAGE}@{EVERYTHING_VERSION} failed:\n"
-                    f"{done.stderr[-2000:]}"
+                    f"npm install {package}@{version} failed:\n{done.stderr[-2000:]}"
                 )
             shutil.rmtree(root, ignore_errors=True)
             staging.rename(root)
-    return [node, str(entry), "stdio"]
+    return found
+
+
+def everything_argv(cache: Path | None = None) -> list[str]:
+    """The argv running `@modelcontextprotocol/server-everything` (the pinned version) over
+    stdio."""
+    entry = npm_installed(EVERYTHING_PACKAGE, EVERYTHING_VERSION, "dist/index.js", cache)
+    return [str(shutil.which("node")), str(entry), "stdio"]
+
+
+def claude_cli(cache: Path | None = None) -> Path:
+    """Claude Code's CLI (`claude`, the pinned version), to check an MCP server's health with
+    `claude mcp list`, which needs no network beyond the server."""
+    return npm_installed(CLAUDE_PACKAGE, CLAUDE_VERSION, "bin/claude.exe", cache)
 
 
 def main(argv: list[str] | None = None) -> int:

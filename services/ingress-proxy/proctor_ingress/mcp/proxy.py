@@ -16,7 +16,7 @@ import mcp_types as types
 from mcp.shared.exceptions import MCPError
 
 from proctor.classifier.v1 import classifier_pb2 as cpb
-from proctor.errors import MaskUnavailable, UpstreamError
+from proctor.errors import BusError, MaskUnavailable, UpstreamError
 from proctor.events import codec
 from proctor.events.v1 import events_pb2 as pb
 from proctor.gateway import IdentityConfig
@@ -69,7 +69,7 @@ class Proxy:
         for resource in sorted(self.gw.config.of_kind("mcp")):
             try:
                 found = await self.upstreams.tools(resource)
-            except UpstreamError as exc:
+            except (UpstreamError, BusError) as exc:
                 log.warning("upstream MCP server %s is not answering: %s", resource, exc)
                 continue
             for tool in found:
@@ -104,6 +104,12 @@ class Proxy:
         resource, _, tool_name = name.partition(".")
         try:
             found = await self.upstreams.tool(resource, tool_name)
+        except BusError as exc:  # whether its definition changed cannot be told: fail closed
+            return refusal(
+                f"Proctor could not check the definition of {name} ({exc}). Nothing was run.",
+                hint="Retry in a moment; if it persists, the gateway's NATS needs attention.",
+                status="unavailable",
+            )
         except UpstreamError as exc:
             return refusal(
                 f"Proctor could not reach the MCP server {resource}: {exc}. Nothing was run.",
@@ -124,8 +130,10 @@ class Proxy:
             ) from exc
         except jsonschema.SchemaError:
             pass  # the upstream's schema is its own business; the upstream judges
-        stats = MaskStats()
-        mask = masker_over_nats(self.gw.nc, self.gw.settings.mask_timeout, self.gw.prefilter, stats)
+        stats = MaskStats()  # of the result
+        mask = masker_over_nats(
+            self.gw.nc, self.gw.settings.mask_timeout, self.gw.prefilter, MaskStats()
+        )
         try:
             shown = await mask_arguments(arguments, mask)
         except MaskUnavailable as exc:

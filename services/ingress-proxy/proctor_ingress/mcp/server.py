@@ -25,9 +25,12 @@ from proctor.events.v1 import events_pb2 as pb
 from proctor.gateway import IdentityConfig
 from proctor_ingress.gateway import Gateway
 from proctor_ingress.mcp import approvalwait, kubectl, tools
+from proctor_ingress.mcp.definitions import ToolDefinitions
+from proctor_ingress.mcp.proxy import Proxy
 from proctor_ingress.mcp.query import Queries
 from proctor_ingress.mcp.render import page_result, refusal, text_result
 from proctor_ingress.mcp.shellexec import run_exec
+from proctor_ingress.mcp.upstream import Upstreams
 from proctor_ingress.postgres.authentication import is_loopback
 from proctor_ingress.shell.hosts import Hosts
 
@@ -160,6 +163,10 @@ class McpGateway:
         self.queries = Queries(host, port, self.patience)
         self.hosts = Hosts(gw.config.of_kind("ssh"))
         self.kubectl = kubectl.kubectl_binary(settings.mcp_kubectl)
+        self.upstreams = Upstreams(
+            gw.config.of_kind("mcp"), ToolDefinitions(gw.js, settings.stream_replicas)
+        )
+        self.proxy = Proxy(gw, self.upstreams, self.patience)
         self.server: Server[Any] = Server(
             "proctor",
             version="1",
@@ -182,19 +189,28 @@ class McpGateway:
         return BearerAuth(inner, self.gw)
 
     async def close(self) -> None:
+        await self.upstreams.close()
         await self.queries.close()
         await self.hosts.close()
 
     # ---- MCP requests -----------------------------------------------------------------------
 
     async def list_tools(self, ctx: Any, params: Any) -> types.ListToolsResult:
-        return types.ListToolsResult(tools=list(tools.OWN_TOOLS.values()))
+        identity, _ = ctx.request.scope[SCOPE_KEY]
+        upstream = await self.proxy.tools(identity)
+        return types.ListToolsResult(tools=[*tools.OWN_TOOLS.values(), *upstream])
 
     async def call_tool(
         self, ctx: Any, params: types.CallToolRequestParams
     ) -> types.CallToolResult:
         identity, token = ctx.request.scope[SCOPE_KEY]
         arguments = dict(params.arguments or {})
+        who = pb.Identity(
+            human=identity.name, agent=_client_name(ctx), groups=list(identity.groups)
+        )
+        if params.name not in self.own and self.proxy.owns(params.name):
+            async with heartbeat(ctx):
+                return await self.proxy.call(identity, who, _peer(ctx), params.name, arguments)
         handler = self.own.get(params.name)
         if handler is None:
             raise MCPError(
@@ -210,9 +226,6 @@ class McpGateway:
                 types.INVALID_PARAMS,
                 f"invalid arguments for {params.name}: {where}: {exc.message}",
             ) from exc
-        who = pb.Identity(
-            human=identity.name, agent=_client_name(ctx), groups=list(identity.groups)
-        )
         async with heartbeat(ctx) as progress:
             return await handler(
                 identity=identity,

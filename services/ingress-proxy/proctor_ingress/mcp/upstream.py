@@ -39,7 +39,9 @@ __all__ = ["UpstreamError", "UpstreamLost", "UpstreamTool", "Upstreams"]
 
 log = logging.getLogger("proctor.ingress")
 
-FRESH = 5.0  # seconds a listing is recent enough to call a tool by it
+# Seconds a listing is recent enough to call a tool by it: none, so a definition that changed
+# is seen by the very next call (one tools/list round trip to the upstream per call).
+FRESH = 0.0
 LIST_PAGES = 100  # tools/list pages at most: a paginator that never ends cannot hang a listing
 CLOSE_WAIT = 5.0  # seconds a closing connection may take before its task is cancelled
 # Seconds opening a connection may take at least (a stdio server's interpreter starting, npx
