@@ -196,6 +196,9 @@ class Settings(BaseSettings):
         description="host:port of the MCP listener (streamable HTTP at /mcp); TLS with "
         "PROCTOR_TLS_CERT/KEY off loopback, plain HTTP on loopback",
     )
+    mcp_max_connections: int = Field(
+        1000, ge=1, description="HTTP connections and requests one MCP listener serves at once"
+    )
     mcp_review_wait: float = Field(
         45.0,
         gt=0,

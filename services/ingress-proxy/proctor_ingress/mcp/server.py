@@ -367,6 +367,7 @@ async def serve(gw: Gateway, stop: asyncio.Event) -> None:
         ssl_certfile=str(settings.tls_cert) if use_tls else None,
         ssl_keyfile=str(settings.tls_key) if use_tls else None,
         timeout_graceful_shutdown=2,
+        limit_concurrency=settings.mcp_max_connections,  # beyond it: 503, nothing held
     )
     server = uvicorn.Server(config)
     # Every worker process of the ingress listens on the same port, as the other listeners do.
