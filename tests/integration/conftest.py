@@ -137,10 +137,16 @@ async def running_gateway(
         {"target": target_url, **(resources or {})},
     )
     port = free_port()
+    kinds = {spec.get("kind") for spec in (resources or {}).values() if isinstance(spec, dict)}
+    # The listeners the resources need; the MCP listener only where a test asks for it (it
+    # costs every gateway start a second or two of imports).
+    serving = (
+        ["postgres"] + ["kubernetes"] * ("kubernetes" in kinds) + ["ssh", "grpc"] * ("ssh" in kinds)
+    )
     env = {
         "PROCTOR_GATEWAY_CONFIG": str(config_path),
         "PROCTOR_PG_LISTEN": f"127.0.0.1:{port}",
-        "PROCTOR_MCP_LISTEN": f"127.0.0.1:{free_port()}",
+        "PROCTOR_INGRESS_PROTOCOLS": ",".join(serving),
         "PROCTOR_APPROVAL_TIMEOUT": "20",
         **env,
     }
@@ -158,7 +164,9 @@ async def running_gateway(
 
     requests = await js._nc.subscribe(codec.subject_filter("approval_requested"), cb=on_request)
     try:
-        await asyncio.gather(asyncio.to_thread(wait_for_port, "127.0.0.1", port), _wait_masker(js))
+        await asyncio.gather(
+            asyncio.to_thread(wait_for_port, "127.0.0.1", port, 45.0), _wait_masker(js)
+        )
         yield running
     finally:
         await requests.unsubscribe()

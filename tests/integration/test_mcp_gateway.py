@@ -152,6 +152,7 @@ async def stack(
     policy.write_text(POLICY)
     env = {
         "PROCTOR_MCP_LISTEN": f"127.0.0.1:{mcp_port}",
+        "PROCTOR_INGRESS_PROTOCOLS": "postgres,kubernetes,ssh,mcp",
         "PROCTOR_MCP_REVIEW_WAIT": str(REVIEW_WAIT),
         "PROCTOR_KUBE_LISTEN": f"127.0.0.1:{kube_port}",
         "PROCTOR_MCP_KUBECTL": str(KUBECTL[-1]) if KUBECTL else "",
