@@ -147,6 +147,7 @@ async def stack(
         "notes": {"kind": "mcp", "command": notes_argv(description),
                   "description": "the team's notes"},
         "everything": {"kind": "mcp", "command": everything_argv(), "timeout": 30},
+        "gone": {"kind": "mcp", "url": f"http://127.0.0.1:{free_port()}/mcp"},  # nobody there
     }  # fmt: skip
     policy = workdir / "policy.yaml"
     policy.write_text(POLICY)
@@ -229,7 +230,7 @@ async def test_handshake_and_modern_clients_see_the_tools(stack: McpStack) -> No
             assert not listed.is_error
             kinds = {r["name"]: r["kind"] for r in (listed.structured_content or {})["resources"]}
             assert kinds == {"target": "postgres", "web": "ssh", "cluster": "kubernetes",
-                             "notes": "mcp", "everything": "mcp"}  # fmt: skip
+                             "notes": "mcp", "everything": "mcp", "gone": "mcp"}  # fmt: skip
             assert "the web host" in text_of(listed)
 
 
@@ -528,6 +529,11 @@ async def test_upstream_tools_are_governed_and_masked(stack: McpStack) -> None:
             await client.call_tool("notes.nothing", {})
         with pytest.raises(MCPError, match=r"invalid arguments for notes\.whois"):
             await client.call_tool("notes.whois", {"name": 7})
+        # An upstream nobody answers for is left out of the listing; a call to it runs nothing.
+        assert not any(name.startswith("gone.") for name in tools)
+        unreachable = await client.call_tool("gone.anything", {})
+        assert unreachable.is_error, text_of(unreachable)
+        assert (unreachable.structured_content or {})["status"] == "unavailable"
         # An upstream that dies mid-call: an error result, and the next call is served again.
         crashed = await client.call_tool("notes.crash", {})
         assert crashed.is_error and "failed during the call" in text_of(crashed)

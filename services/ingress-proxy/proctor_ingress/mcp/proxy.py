@@ -6,6 +6,7 @@ first saw it; recorded with its arguments masked; its result masked leaf by leaf
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -31,6 +32,8 @@ from proctor_ingress.mcp.upstream import Upstreams, UpstreamTool
 from proctor_ingress.outcomes import Kind
 
 log = logging.getLogger("proctor.ingress.mcp")
+
+LIST_TIMEOUT = 10.0  # seconds an upstream has to list its tools for one tools/list
 
 
 def canonical(arguments: dict[str, Any]) -> str:
@@ -63,35 +66,48 @@ class Proxy:
         return bool(dot) and resource in self.gw.config.of_kind("mcp")
 
     async def tools(self, identity: IdentityConfig) -> list[types.Tool]:
-        """Every upstream tool this identity may call with some arguments."""
-        listed: list[types.Tool] = []
+        """Every upstream tool this identity may call with some arguments. An upstream that
+        does not answer in LIST_TIMEOUT, or a tool the classifier cannot judge now, is left
+        out of this listing (fail closed), not waited for."""
         who = pb.Identity(human=identity.name, groups=list(identity.groups))
-        for resource in sorted(self.gw.config.of_kind("mcp")):
-            try:
-                found = await self.upstreams.tools(resource)
-            except (UpstreamError, BusError) as exc:
-                log.warning("upstream MCP server %s is not answering: %s", resource, exc)
-                continue
-            for tool in found:
-                verdict, _ = await self.gw.verdicts.classify(
-                    f"{tool.name} {{}}",
-                    who,
-                    pb.Resource(name=resource, kind=pb.RESOURCE_KIND_MCP),
-                    kind=cpb.COMMAND_KIND_MCP,
-                    detail=detail_of(tool, "{}"),
+        listings = await asyncio.gather(
+            *(self._offered(who, r) for r in sorted(self.gw.config.of_kind("mcp")))
+        )
+        return [tool for listing in listings for tool in listing]
+
+    async def _offered(self, who: pb.Identity, resource: str) -> list[types.Tool]:
+        try:
+            found = await asyncio.wait_for(self.upstreams.tools(resource), LIST_TIMEOUT)
+        except (UpstreamError, BusError, TimeoutError) as exc:
+            log.warning("upstream MCP server %s is not listed: %s", resource, exc or "timed out")
+            return []
+        verdicts = await asyncio.gather(
+            *(self._listing_verdict(who, tool) for tool in found), return_exceptions=True
+        )
+        offered = []
+        for tool, verdict in zip(found, verdicts, strict=True):
+            if isinstance(verdict, BaseException) or verdict.action == pb.ACTION_BLOCK:
+                continue  # blocked whatever its arguments, or not judged now: not offered
+            offered.append(
+                tool.tool.model_copy(
+                    update={
+                        "name": tool.name,
+                        "description": f"[{resource}, through Proctor] "
+                        + (tool.tool.description or ""),
+                    }
                 )
-                if verdict.action == pb.ACTION_BLOCK:
-                    continue  # the policy blocks it whatever its arguments: not offered
-                listed.append(
-                    tool.tool.model_copy(
-                        update={
-                            "name": tool.name,
-                            "description": f"[{resource}, through Proctor] "
-                            + (tool.tool.description or ""),
-                        }
-                    )
-                )
-        return listed
+            )
+        return offered
+
+    async def _listing_verdict(self, who: pb.Identity, tool: UpstreamTool) -> Any:
+        verdict, _ = await self.gw.verdicts.classify(
+            f"{tool.name} {{}}",
+            who,
+            pb.Resource(name=tool.resource, kind=pb.RESOURCE_KIND_MCP),
+            kind=cpb.COMMAND_KIND_MCP,
+            detail=detail_of(tool, "{}"),
+        )
+        return verdict
 
     async def call(
         self,
