@@ -146,13 +146,20 @@ def kubectl_binary(configured: str | None) -> str | None:
     return configured or shutil.which("kubectl")
 
 
-def gateway_ca(settings: Settings) -> bytes:
+def gateway_ca_file(settings: Settings) -> str | None:
+    """The CA that signed the gateway's own certificate: `ca.pem` beside PROCTOR_TLS_CERT,
+    or the one `proctor up` made."""
     stack_ca = settings.run_dir / "secrets" / "tls" / "ca.pem"
     beside = settings.tls_cert.parent / "ca.pem" if settings.tls_cert else None
     for path in (beside, stack_ca):
         if path is not None and path.exists():
-            return path.read_bytes()
-    return b""
+            return str(path)
+    return None
+
+
+def gateway_ca(settings: Settings) -> bytes:
+    found = gateway_ca_file(settings)
+    return Path(found).read_bytes() if found else b""
 
 
 async def run_kubectl(

@@ -120,9 +120,10 @@ class OpenCursor:
 class Queries:
     """Connections to the gateway's Postgres listener, and the cursors of unread pages."""
 
-    def __init__(self, host: str, port: int, patience: float) -> None:
+    def __init__(self, host: str, port: int, patience: float, ca_file: str | None = None) -> None:
         self.host = host
         self.port = port
+        self.ca_file = ca_file  # the gateway's CA, for a Postgres listener off loopback
         self.patience = patience
         self.idle: OrderedDict[tuple[str, str, str], SqlConnection] = OrderedDict()
         self.cursors: dict[str, OpenCursor] = {}
@@ -140,7 +141,9 @@ class Queries:
             # that stay silent for about a minute); then the agent is told it is pending.
             "options": f"-c {REVIEW_WAIT}={self.patience:g}",
         }
-        return await SqlConnection.open(self.host, self.port, identity, token, resource, params)
+        return await SqlConnection.open(
+            self.host, self.port, identity, token, resource, params, ca_file=self.ca_file
+        )
 
     async def _release(self, key: tuple[str, str, str], conn: SqlConnection) -> None:
         if conn.broken:

@@ -160,7 +160,7 @@ class McpGateway:
         settings = gw.settings
         self.patience = min(settings.mcp_review_wait, settings.approval_timeout)
         host, port = _reachable(settings.mcp_postgres or settings.pg_listen)
-        self.queries = Queries(host, port, self.patience)
+        self.queries = Queries(host, port, self.patience, kubectl.gateway_ca_file(settings))
         self.hosts = Hosts(gw.config.of_kind("ssh"))
         self.kubectl = kubectl.kubectl_binary(settings.mcp_kubectl)
         self.upstreams = Upstreams(

@@ -15,6 +15,7 @@ from asyncpg.protocol.protocol import BUILTIN_TYPE_OID_MAP
 
 from proctor import pgwire
 from proctor.pgwire import MessageBuffer
+from proctor_ingress.postgres.authentication import is_loopback
 from proctor_ingress.postgres.upstream import Target, Upstream, UpstreamError, open_upstream
 
 READ_SIZE = 64 * 1024
@@ -83,8 +84,15 @@ class SqlConnection:
         resource: str,
         params: dict[str, str],
         timeout: float = 10.0,
+        ca_file: str | None = None,
     ) -> SqlConnection:
-        target = Target(host, port, identity, token, resource, sslmode="prefer")
+        # On loopback nothing can sit in between; elsewhere the listener's certificate must
+        # be the gateway's (the token may be sent as a password).
+        if is_loopback(f"{host}:{port}"):
+            sslmode, ca = "prefer", None
+        else:
+            sslmode, ca = "verify-full", ca_file
+        target = Target(host, port, identity, token, resource, sslmode=sslmode, sslrootcert=ca)
         upstream, buf = await open_upstream(target, params, timeout)
         return cls(upstream, buf)
 
