@@ -150,7 +150,9 @@ class Queries:
             await conn.close()
             return
         old = self.idle.pop(key, None)
+        conn.idle_since = time.monotonic()
         self.idle[key] = conn
+        self._start_janitor()
         if old is not None:
             await old.close()
         while len(self.idle) > IDLE_CONNECTIONS:
@@ -206,12 +208,18 @@ class Queries:
             self._janitor = asyncio.create_task(self._expire())
 
     async def _expire(self) -> None:
-        while self.cursors:
+        """Close cursors and kept connections idle for CURSOR_IDLE (the gateway's Postgres
+        session of a kept connection then ends, and says so in its events)."""
+        while self.cursors or self.idle:
             await asyncio.sleep(min(CURSOR_IDLE / 10, 30.0))
             now = time.monotonic()
             for cursor, found in list(self.cursors.items()):
                 if now - found.used > CURSOR_IDLE:
                     await self._drop(cursor)
+            for key, conn in list(self.idle.items()):
+                if now - conn.idle_since > CURSOR_IDLE and self.idle.get(key) is conn:
+                    del self.idle[key]
+                    await conn.close()
 
     async def close(self) -> None:
         if self._janitor is not None:

@@ -73,6 +73,7 @@ class SqlConnection:
         self.upstream = upstream
         self.buf = buf
         self.broken = False
+        self.idle_since = 0.0  # when it was last given back, unused since
 
     @classmethod
     async def open(
