@@ -175,6 +175,28 @@ async def running_gateway(
         classifier.stop()
 
 
+@contextlib.asynccontextmanager
+async def approval_service(settings: Settings, workdir: Path, port: int) -> AsyncIterator[None]:
+    """The approval service as a process, reading the identities of `workdir`'s gateway.yaml
+    (the one `running_gateway` wrote), its HTTP API (and so the approvals CLI) on `port`."""
+    from tests.integration.test_approval_service import wait_listening
+
+    runner = ServiceRunner(
+        "proctor_approval",
+        settings,
+        workdir / "approval.log",
+        {
+            "PROCTOR_GATEWAY_CONFIG": str(workdir / "gateway.yaml"),
+            "PROCTOR_APPROVAL_HTTP_LISTEN": f"127.0.0.1:{port}",
+        },
+    ).start()
+    try:
+        await wait_listening(runner, port)
+        yield
+    finally:
+        runner.stop()
+
+
 @pytest.fixture
 async def gateway(
     settings: Settings, js: Any, postgres: Any, tmp_path: Path, gateway_env: dict[str, str]

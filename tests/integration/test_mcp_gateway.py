@@ -38,11 +38,11 @@ from tests.integration.conftest import (
     AGENT_TOKEN,
     APPROVER_TOKEN,
     RunningGateway,
+    approval_service,
     eventually,
     run_client,
     running_gateway,
 )
-from tests.integration.test_approval_service import wait_listening
 
 pytestmark = pytest.mark.integration
 
@@ -163,28 +163,16 @@ async def stack(
         "PROCTOR_POLICY_FILE": str(policy),
     }
     audit = ServiceRunner("proctor_audit", settings, workdir / "audit.log").start()
-    approval: ServiceRunner | None = None
     try:
-        async with running_gateway(
-            settings, js, target_url, workdir, env, resources=resources
-        ) as gateway:
-            approval = ServiceRunner(
-                "proctor_approval",
-                settings,
-                workdir / "approval.log",
-                {
-                    "PROCTOR_GATEWAY_CONFIG": str(workdir / "gateway.yaml"),
-                    "PROCTOR_APPROVAL_HTTP_LISTEN": f"127.0.0.1:{approval_port}",
-                },
-            ).start()
-            await wait_listening(approval, approval_port)
+        async with (
+            running_gateway(settings, js, target_url, workdir, env, resources=resources) as gateway,
+            approval_service(settings, workdir, approval_port),
+        ):
             await asyncio.to_thread(wait_for_port, "127.0.0.1", mcp_port)
             yield McpStack(gateway, f"http://127.0.0.1:{mcp_port}/mcp", approval_port, workdir,
                            events, description)  # fmt: skip
     finally:
         await sub.unsubscribe()
-        if approval is not None:
-            approval.stop()
         audit.stop()
         host.stop()
         double.__exit__(None, None, None)
