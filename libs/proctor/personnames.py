@@ -2,26 +2,39 @@
 capitalised words in a text that read as a person's name.
 
 The lists are Faker's (MIT, maintained, no download at run time): its person providers carry
-the common given names and surnames of each locale, about 7,800 and 9,300 across the locales
-below. A pair is a candidate when its first word is a known given name; it is a name when the
-second is a known surname too, or when a word around it says a person is meant (Mr, Dr,
-customer, contact, ...). The masker decides; the proxy's prefilter uses `could_hold_name`,
-which is never narrower.
+the common given names and surnames of each locale; the locales below are every one whose names
+are written in the Latin alphabet. A pair is a candidate when its first word is a known given
+name; it is a name when the second is a known surname too, when the second is not a common word
+of any of seven European languages (so an uncommon surname counts: "Grace Hopper" is a person,
+"Grace Period" is not), or when a word around it says a person is meant (Mr, Dr, customer,
+contact, ...). Common words are pyspellchecker's frequency lists (MIT, maintained, built from
+subtitles, shipped in the wheel). The masker decides; the proxy's prefilter uses
+`could_hold_name`, which is never narrower.
 """
 
 from __future__ import annotations
 
+import gzip
 import importlib
+import importlib.resources
+import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 
 LOCALES = (
-    "en_US", "en_GB", "en_IE", "en_IN", "en_CA", "en_AU", "de_DE", "de_AT", "de_CH", "fr_FR",
-    "fr_CA", "es_ES", "es_MX", "it_IT", "nl_NL", "pt_BR", "pt_PT", "pl_PL", "sv_SE", "da_DK",
-    "no_NO", "fi_FI", "cs_CZ",
+    "en", "en_US", "en_GB", "en_IE", "en_IN", "en_CA", "en_AU", "en_NZ", "en_KE", "en_NG",
+    "en_PK", "en_TH", "ga_IE", "de_DE", "de_AT", "de_CH", "de_LI", "de_LU", "fr_FR", "fr_BE",
+    "fr_CA", "fr_CH", "fr_DZ", "fr_QC", "es", "es_ES", "es_MX", "es_AR", "es_CA", "es_CL", "es_CO",
+    "it_IT", "nl_NL", "nl_BE", "pt_BR", "pt_PT", "pl_PL", "cs_CZ", "sk_SK", "sl_SI", "hr_HR",
+    "hu_HU", "ro_RO", "sv_SE", "da_DK", "no_NO", "fi_FI", "is_IS", "et_EE", "lt_LT", "lv_LV",
+    "tr_TR", "az_AZ", "uz_UZ", "id_ID", "vi_VN", "sw", "yo_NG", "ig_NG", "ha_NG", "tw_GH", "zu_ZA",
 )  # fmt: skip
+# The languages whose common words are not surnames (pyspellchecker's lists).
+WORD_LANGUAGES = ("en", "de", "fr", "es", "it", "nl", "pt")
+# A word used at least this often per million words of a language is a common word.
+COMMON_PER_MILLION = 1.0
 
 # Capitalised words that are names in the lists but, before another capitalised word, far more
 # often start something else (a month, a weekday, a modal, a product line).
@@ -36,6 +49,9 @@ NOT_GIVEN = frozenset({
     "Lincoln", "Washington", "Madison", "Jackson", "Victoria", "Adelaide", "Charlotte",
     "Chelsea", "Camden", "Hudson", "Brooklyn", "Orlando", "Santiago", "Dakota", "Nevada",
     "Amazon", "Apple", "Oracle", "Tesla", "Ford", "Dell", "Mercedes", "Porsche", "Jaguar",
+    # words that begin place names (Santa Monica, Villa Borghese, North Dakota)
+    "Santa", "Santo", "San", "Saint", "Mont", "Monte", "Villa", "Isla", "Sierra", "Mar", "Ville",
+    "El", "North", "South", "East", "West", "Little", "Fort", "Port", "Mount", "Lake", "Cape",
 })  # fmt: skip
 
 # Words near a pair that say a person is meant.
@@ -66,14 +82,37 @@ def name_lists() -> tuple[frozenset[str], frozenset[str]]:
         except ImportError:  # a locale a Faker release dropped
             continue
         for attr in ("first_names", "first_names_male", "first_names_female"):
-            names = getattr(provider, attr, None) or ()
-            given.update(n for n in names if _plain(n))
-        surnames.update(n for n in (getattr(provider, "last_names", None) or ()) if _plain(n))
+            given.update(n for n in _listed(provider, attr) if _plain(n))
+        surnames.update(n for n in _listed(provider, "last_names") if _plain(n))
     return frozenset(given - NOT_GIVEN), frozenset(surnames)
 
 
+def _listed(provider: object, attr: str) -> Iterable[str]:
+    names = getattr(provider, attr, None)  # a tuple, a dict of weights, or absent
+    return names if isinstance(names, (tuple, list, dict)) else ()
+
+
 def _plain(name: str) -> bool:
-    return bool(name) and name[0].isupper() and " " not in name
+    """One capitalised word in the Latin alphabet (with a hyphen or apostrophe at most)."""
+    return bool(name) and name[0].isupper() and all(_latin(c) or c in "'-" for c in name)
+
+
+def _latin(c: str) -> bool:
+    return c.isalpha() and ("A" <= c <= "z" or "\u00c0" <= c < "\u0250")
+
+
+@lru_cache(maxsize=1)
+def common_words() -> frozenset[str]:
+    """Lowercase words used at least COMMON_PER_MILLION times per million in any of
+    WORD_LANGUAGES."""
+    words: set[str] = set()
+    resources = importlib.resources.files("spellchecker") / "resources"
+    for language in WORD_LANGUAGES:
+        with (resources / f"{language}.json.gz").open("rb") as raw:
+            counts: dict[str, int] = json.loads(gzip.decompress(raw.read()))
+        floor = sum(counts.values()) * COMMON_PER_MILLION / 1e6
+        words.update(w for w, n in counts.items() if n >= floor)
+    return frozenset(words)
 
 
 def _capitalised(word: str) -> bool:
@@ -82,17 +121,23 @@ def _capitalised(word: str) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class NamePair:
-    """A given name followed by a capitalised word: [start, end) of both."""
+    """A given name followed by a capitalised word: [start, end) of both; `surname_known` when
+    the word is a known surname or follows a particle, `surname_uncommon` when it is not a common
+    word."""
 
     start: int
     end: int
     surname_known: bool
+    surname_uncommon: bool
 
 
 def name_pairs(text: str) -> Iterator[NamePair]:
     """Each known given name followed (after a space, maybe a middle initial and surname
     particles) by a capitalised word."""
     given, surnames = name_lists()
+    if given.isdisjoint(_WORD.findall(text)):
+        return
+    common = common_words()
     words = [(m.start(), m.end(), m.group()) for m in _WORD.finditer(text)]
     for i, (start, end, word) in enumerate(words):
         if word not in given:
@@ -110,9 +155,14 @@ def name_pairs(text: str) -> Iterator[NamePair]:
                 particle = True  # van, de, von ...: what follows is a surname
                 j += 1
                 continue
-            if _capitalised(candidate) and candidate not in NOT_GIVEN:
+            if (
+                _capitalised(candidate)
+                and candidate not in NOT_GIVEN
+                and candidate.lower() not in _NOT_A_PERSON
+            ):
                 known = particle or candidate in surnames or candidate.split("-")[-1] in surnames
-                yield NamePair(start, words[j][1], known)
+                uncommon = not known and candidate.lower() not in common
+                yield NamePair(start, words[j][1], known, uncommon)
             break
 
 
@@ -125,16 +175,16 @@ _TITLED = re.compile(
 
 
 def person_spans(text: str) -> list[tuple[int, int]]:
-    """The people's names in free text: a known given name and a known surname, a known given
-    name and a capitalised word with a context word in the text, or a title and one or two
-    capitalised words."""
+    """The people's names in free text: a known given name and a known surname or an uncommon
+    capitalised word, a known given name and any capitalised word with a context word in the
+    text, or a title and one or two capitalised words."""
     out = [m.span("name") for m in _TITLED.finditer(text)]
     pairs = list(name_pairs(text))
     if not pairs:
         return out
     context = None
     for pair in pairs:
-        if not pair.surname_known:
+        if not (pair.surname_known or pair.surname_uncommon):
             if context is None:
                 context = CONTEXT.search(text) is not None
             if not context:
@@ -153,9 +203,8 @@ def could_hold_name(text: str) -> bool:
         return False
     if _TITLED.search(text) is not None:
         return True
-    given = name_lists()[0]
     words = _WORD.findall(text)
-    return any(w in given for w in words[:-1])
+    return not name_lists()[0].isdisjoint(words[:-1])
 
 
 # ---- column hints -----------------------------------------------------------------------------
@@ -200,17 +249,25 @@ _NOT_A_PERSON = frozenset({
 
 
 def looks_like_person(value: str) -> bool:
-    """For a "maybe" column: two to five words, the first two capitalised letters-only words,
-    the rest capitalised, particles or numbers (`Ada Lovelace 10`), and none a word of
-    companies, products or places."""
+    """For a "maybe" column: two to five words, a capitalised letters-only word, maybe surname
+    particles (`Adam de Jong`), a capitalised letters-only word, the rest capitalised,
+    particles or numbers (`Ada Lovelace 10`), and none a word of companies, products or
+    places."""
     words = value.split()
     if not 2 <= len(words) <= 5:
         return False
-    head = [w.strip(",.") for w in words[:2]]
-    if not all(w and w[0].isupper() and w.replace("-", "").replace("'", "").isalpha()
-               for w in head):  # fmt: skip
-        return False
     if any(w.strip(",.()").lower() in _NOT_A_PERSON for w in words):
         return False
-    rest = words[2:]
-    return all(w[0].isupper() or w.isdigit() or w.lower() in _PARTICLES for w in rest)
+    if not _name_word(words[0]):
+        return False
+    i = 1
+    while i < len(words) - 1 and words[i] in _PARTICLES:
+        i += 1
+    if not _name_word(words[i]):
+        return False
+    return all(w[0].isupper() or w.isdigit() or w in _PARTICLES for w in words[i + 1 :])
+
+
+def _name_word(word: str) -> bool:
+    word = word.strip(",.")
+    return bool(word) and word[0].isupper() and word.replace("-", "").replace("'", "").isalpha()

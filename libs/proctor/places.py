@@ -68,6 +68,29 @@ _NAME_BEFORE = re.compile(r"([^\W\d_][\w'’.]*)[ \-]\Z")
 _TRAILING_NUMBER = re.compile(r",?[ \t]+\d{1,5}[A-Za-z]?(?:[-/]\d{1,4})?\b")
 
 
+# Every street line has a street type among its words (lowered, letters only), or one glued to
+# its name right before its number, or a one-letter type (`R.`): cheap tests that spare most
+# text the search below.
+_LETTERS = re.compile(r"[^\W\d_]+")
+_TYPE_TOKENS = frozenset(
+    token
+    for word in _EN_TYPES | _LEAD_TYPES | _FR_TYPES
+    for token in _LETTERS.findall(word.lower())
+    if len(token) > 1  # a letter alone is in every hash: such types are searched as written
+)
+_SHORT_TYPES = sorted(
+    w for w in _EN_TYPES | _LEAD_TYPES | _FR_TYPES
+    if all(len(t) == 1 for t in _LETTERS.findall(w))
+)  # fmt: skip
+# Searched in the lowered text (ignoring case costs several times more).
+_GLUED_BEFORE_NUMBER = re.compile(
+    "(?:"
+    + "|".join(re.escape(g) for g in _GLUED)
+    + r"),?[ \t]+\d"
+    + "".join("|" + re.escape(w.lower()) for w in _SHORT_TYPES)
+)
+
+
 def _capitalised(word: str) -> bool:
     return word[0].isupper()
 
@@ -89,6 +112,9 @@ def _words(text: str, pos: int, most: int) -> list[tuple[int, int, str]]:
 
 def street_spans(text: str) -> list[tuple[int, int]]:
     """The street lines in `text`, as [start, end) spans."""
+    low = text.lower()
+    if _TYPE_TOKENS.isdisjoint(_LETTERS.findall(low)) and _GLUED_BEFORE_NUMBER.search(low) is None:
+        return []
     spans = []
     for m in _HOUSE.finditer(text):  # number first: US/UK types last, French types first
         words = _words(text, m.end(), 6)

@@ -39,11 +39,10 @@ def _ascii_verdicts(detector: Detector, text: str) -> list[bool]:
     verdict = {}
     for group in ascii_groups(detector._groups):
         entered = group.entered(text, low)
-        for r, low_gate, gate in group.members:
-            if low_gate is not None:
-                passed = low_gate.search(low) is not None
-            else:
-                passed = gate is None or gate.search(text) is not None
+        for r, low_gate in group.members:
+            # a member without an ASCII form is alone in its group (its gate is the group's)
+            # or has no gate
+            passed = low_gate.search(low) is not None if low_gate is not None else entered
             # the group's test never keeps out a value its member's gate passes
             assert entered or not passed, (r.name, text)
             verdict[id(r)] = passed  # by route: several routes share a name (POSTAL_CODE)

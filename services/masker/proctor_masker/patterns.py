@@ -111,8 +111,8 @@ def _issued_length(d: str) -> bool:
         return n == 15
     if p4 in (2131, 1800):  # JCB's 15-digit ranges
         return n == 15
-    if p4 == 6011 or 644 <= p3 <= 649 or p2 == 65 or 3528 <= p4 <= 3589 or p2 == 62:
-        return 16 <= n <= 19  # Discover, JCB, UnionPay
+    if p4 == 6011 or 644 <= p3 <= 649 or p2 == 65 or p2 == 35 or p2 == 62:
+        return 16 <= n <= 19  # Discover, JCB (3528-3589, and the rest of 35 it may issue), UnionPay
     if 300 <= p3 <= 305 or p2 in (36, 38, 39):  # Diners Club
         return 14 <= n <= 19
     if p2 == 50 or 56 <= p2 <= 69:  # Maestro

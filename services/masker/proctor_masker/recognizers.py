@@ -24,7 +24,6 @@ from presidio_analyzer import (
 )
 from presidio_analyzer.nlp_engine import NlpArtifacts, NlpEngineProvider
 from presidio_analyzer.predefined_recognizers import (
-    CreditCardRecognizer,
     EmailRecognizer,
     IbanRecognizer,
     IpRecognizer,
@@ -38,7 +37,7 @@ from presidio_analyzer.predefined_recognizers import (
 from tldextract.remote import lenient_netloc
 
 from proctor.maskrules import Prefilter, forget_prefilter
-from proctor.personnames import name_lists, person_spans
+from proctor.personnames import common_words, name_lists, person_spans
 from proctor.places import STREET_GATE, street_spans
 from proctor_masker.patterns import (
     LABEL_SEP,
@@ -90,7 +89,7 @@ class PersonNameRecognizer(EntityRecognizer):
         super().__init__(supported_entities=["PERSON"], name="proctor:person")
 
     def load(self) -> None:
-        name_lists()  # read the lists once, at start
+        name_lists(), common_words()  # read the lists once, at start
 
     def analyze(
         self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
@@ -198,7 +197,8 @@ def presidio_recognizers() -> list[EntityRecognizer]:
         # these regions (US covers Canada's). DE and AU are left out: they accept 6-digit numbers
         # (ORD-130622).
         GatedPhoneRecognizer(supported_regions=("US", "GB", "FR", "IN")),
-        CreditCardRecognizer(),
+        # Cards: proctor:credit_card (patterns.py) knows every brand's issuer ranges; presidio's
+        # card recognizer would add only Luhn-valid numbers no brand issues.
         IbanRecognizer(),
         UsSsnRecognizer(),
         IpRecognizer(),
@@ -331,19 +331,18 @@ class Detector:
         hits: list[Hit] = []
         if self._ascii_groups is not None and text.isascii():
             low = text.lower()  # gates in their ASCII forms: case-insensitive costs ~3x
-            for ascii_group in self._ascii_groups:
-                if ascii_group.entered(text, low):
-                    for r, low_gate, gate in ascii_group.members:
-                        if low_gate is not None:
-                            if low_gate.search(low) is not None:
-                                hits += r.run(text)
-                        elif gate is None or gate.search(text) is not None:
-                            hits += r.run(text)
+            for group in self._ascii_groups:
+                gate = group.gate
+                if gate is not None and gate.search(low if group.lowered else text) is None:
+                    continue
+                for r, low_gate in group.members:
+                    if low_gate is None or low_gate.search(low) is not None:
+                        hits += r.run(text)
         else:
-            for group, routes in self._groups:
-                if group is None or group.search(text) is not None:
+            for union, routes in self._groups:
+                if union is None or union.search(text) is not None:
                     for r in routes:
-                        if r.gate is None or r.gate.search(text) is not None:
+                        if r.gate is None or r.gate is union or r.gate.search(text) is not None:
                             hits += r.run(text)
         if self._phone is not None and PHONE_GATE.search(text) is not None:
             # A phone number scores 0.4 and is no secret: any finding of a higher score or a

@@ -21,7 +21,6 @@ from phonenumbers import phonenumbermatcher as _pnm
 from presidio_analyzer import EntityRecognizer, PatternRecognizer
 from presidio_analyzer.nlp_engine import NlpArtifacts
 from presidio_analyzer.predefined_recognizers import (
-    CreditCardRecognizer,
     EmailRecognizer,
     IbanRecognizer,
     IpRecognizer,
@@ -35,10 +34,8 @@ from presidio_analyzer.predefined_recognizers import (
 
 # Python's `\d` and `\s` are Unicode-wide, like those of the `regex` module presidio uses, so a
 # gate never misses a value written in other digits.
-_CARD = r"\d(?:[\- ]?\d){12}"  # thirteen digits, single separators
 PRESIDIO_GATES: dict[type[EntityRecognizer], str] = {
     EmailRecognizer: r"@",
-    CreditCardRecognizer: _CARD,
     IbanRecognizer: r"[A-Z]{2}\d{2}",
     UsSsnRecognizer: r"\d(?:[\- .]?\d){8}",
     # IPv4 (four octets), IPv6 (two colons, at most four hex digits apart, or `::`).
@@ -358,14 +355,19 @@ def gate_groups(routes: list[Route]) -> list[tuple[re.Pattern[str] | None, list[
     """The routes in a few groups, each behind the alternation of its members' gates, so a
     value costs a handful of searches instead of one per recognizer: the email gate alone
     (emails are common), the gates that need digits, and those that need a keyword.
-    Routes without a gate form a group that is always entered."""
+    A gate without an ASCII form (`ascii_form`: a case-sensitive one such as a capitalised
+    word) cannot join its group's alternation, and some pass most text: each stands alone, its
+    gate searched once. Routes without a gate form a group that is always entered."""
     email: list[Route] = []
     digits: list[Route] = []
     words: list[Route] = []
     always: list[Route] = []
+    alone: list[Route] = []
     for r in routes:
         if r.gate is None:
             always.append(r)
+        elif ascii_form(r.gate) is None:
+            alone.append(r)
         elif r.gate.pattern == "@":
             email.append(r)
         elif "\\d" in r.gate.pattern:
@@ -381,6 +383,7 @@ def gate_groups(routes: list[Route]) -> list[tuple[re.Pattern[str] | None, list[
                 for m in members
             )
             groups.append((re.compile(union), members))
+    groups += [(r.gate, [r]) for r in alone]
     if always:
         groups.append((None, always))
     return groups
@@ -405,42 +408,42 @@ def ascii_form(pattern: re.Pattern[str]) -> re.Pattern[str] | None:
     return re.compile(pattern.pattern.lower(), pattern.flags & ~re.IGNORECASE)
 
 
-# A member of a group for ASCII text: the route; its gate's `ascii_form`, searched in the
-# lowered text; or, for a gate without one, the gate itself, searched in the text.
-AsciiMember = tuple[Route, re.Pattern[str] | None, re.Pattern[str] | None]
+# A member of a group for ASCII text: the route, and its gate's `ascii_form`, searched in the
+# lowered text (None: the group's own test is the member's).
+AsciiMember = tuple[Route, re.Pattern[str] | None]
 
 
 @dataclass(frozen=True, slots=True)
 class AsciiGroup:
-    """A group of `gate_groups` for ASCII text. A value enters it when the alternation of its
-    members' ASCII forms finds a match in the lowered text, or one of the gates without an
-    ASCII form (`direct`) finds one in the text, or a member has no gate (`always`); then each
-    member's own gate decides."""
+    """A group of `gate_groups` for ASCII text. A value enters it when `gate` finds a match:
+    the alternation of the members' ASCII forms, searched in the lowered text (`lowered`), or
+    a lone member's own gate, searched in the text; always when `gate` is None. Then each
+    member's ASCII form, if any, decides."""
 
-    lowered: re.Pattern[str] | None
-    direct: tuple[re.Pattern[str], ...]
-    always: bool
+    gate: re.Pattern[str] | None
+    lowered: bool
     members: list[AsciiMember]
 
     def entered(self, text: str, low: str) -> bool:
-        if self.always or (self.lowered is not None and self.lowered.search(low) is not None):
-            return True
-        return any(g.search(text) is not None for g in self.direct)
+        return self.gate is None or self.gate.search(low if self.lowered else text) is not None
 
 
 def ascii_groups(groups: list[tuple[re.Pattern[str] | None, list[Route]]]) -> list[AsciiGroup]:
     """The groups in their ASCII forms."""
     out: list[AsciiGroup] = []
-    for _, routes in groups:
-        members: list[AsciiMember] = []
-        for r in routes:
-            low = None if r.gate is None else ascii_form(r.gate)
-            members.append((r, low, None) if low is not None else (r, None, r.gate))
-        lowered = [low for _, low, _ in members if low is not None]
-        union = re.compile("|".join(f"(?:{g.pattern})" for g in lowered)) if lowered else None
-        direct = tuple(gate for _, _, gate in members if gate is not None)
-        always = any(r.gate is None for r, _, _ in members)
-        out.append(AsciiGroup(union, direct, always, members))
+    for gate, routes in groups:
+        if gate is None:
+            out.append(AsciiGroup(None, False, [(r, None) for r in routes]))
+        elif len(routes) == 1 and gate is routes[0].gate:
+            out.append(AsciiGroup(gate, False, [(routes[0], None)]))  # alone: searched once
+        else:
+            members: list[AsciiMember] = []
+            for r in routes:
+                form = None if r.gate is None else ascii_form(r.gate)
+                assert form is not None, r.name  # gate_groups leaves such a gate alone
+                members.append((r, form))
+            union = re.compile("|".join(f"(?:{form.pattern})" for _, form in members if form))
+            out.append(AsciiGroup(union, True, members))
     return out
 
 
