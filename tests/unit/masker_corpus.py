@@ -554,14 +554,27 @@ _HELD_OUT_NEGATIVES = (
 def build_held_out() -> list[Sample]:
     """The hand-written part: each name in each sentence, each street alone and in a line,
     and the negatives."""
+    return _hand_written(
+        HELD_OUT_NAMES, _HELD_OUT_NAME_SENTENCES, _HELD_OUT_STREETS,
+        "Please ship it to {} by Friday", _HELD_OUT_NEGATIVES,
+    )  # fmt: skip
+
+
+def _hand_written(
+    names: tuple[str, ...],
+    name_sentences: tuple[str, ...],
+    streets: tuple[str, ...],
+    street_sentence: str,
+    negatives: tuple[str, ...],
+) -> list[Sample]:
     samples = []
-    for i, name in enumerate(HELD_OUT_NAMES):
-        sentence = _HELD_OUT_NAME_SENTENCES[i % len(_HELD_OUT_NAME_SENTENCES)]
+    for i, name in enumerate(names):
+        sentence = name_sentences[i % len(name_sentences)]
         samples.append(Sample(sentence.format(name), frozenset({"PERSON"})))
-    for i, street in enumerate(_HELD_OUT_STREETS):
-        text = street if i % 2 else f"Please ship it to {street} by Friday"
+    for i, street in enumerate(streets):
+        text = street if i % 2 else street_sentence.format(street)
         samples.append(Sample(text, frozenset({"STREET_ADDRESS"})))
-    samples += [Sample(text, frozenset()) for text in _HELD_OUT_NEGATIVES]
+    samples += [Sample(text, frozenset()) for text in negatives]
     return samples
 
 
@@ -615,12 +628,7 @@ _HELD_OUT_B_NEGATIVES = (
 
 def build_held_out_b() -> list[Sample]:
     """The second hand-written part, built like the first."""
-    samples = []
-    for i, name in enumerate(HELD_OUT_B_NAMES):
-        sentence = _HELD_OUT_B_NAME_SENTENCES[i % len(_HELD_OUT_B_NAME_SENTENCES)]
-        samples.append(Sample(sentence.format(name), frozenset({"PERSON"})))
-    for i, street in enumerate(_HELD_OUT_B_STREETS):
-        text = street if i % 2 else f"Deliver to {street} before noon"
-        samples.append(Sample(text, frozenset({"STREET_ADDRESS"})))
-    samples += [Sample(text, frozenset()) for text in _HELD_OUT_B_NEGATIVES]
-    return samples
+    return _hand_written(
+        HELD_OUT_B_NAMES, _HELD_OUT_B_NAME_SENTENCES, _HELD_OUT_B_STREETS,
+        "Deliver to {} before noon", _HELD_OUT_B_NEGATIVES,
+    )  # fmt: skip
