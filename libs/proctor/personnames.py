@@ -22,6 +22,9 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
+
+from proctor import wordcache
 
 LOCALES = (
     "en", "en_US", "en_GB", "en_IE", "en_IN", "en_CA", "en_AU", "en_NZ", "en_KE", "en_NG",
@@ -73,18 +76,29 @@ _GAP = re.compile(r"[ \t]+(?:[A-Z]\.[ \t]+)?")  # one space run, maybe a middle 
 
 @lru_cache(maxsize=1)
 def name_lists() -> tuple[frozenset[str], frozenset[str]]:
-    """(given names, surnames), capitalised as written."""
-    given: set[str] = set()
-    surnames: set[str] = set()
+    """(given names, surnames), capitalised as written; built once per machine (wordcache)."""
+    given = wordcache.remembered(_cache_key("given"), lambda: _faker_names(_GIVEN_ATTRS))
+    surnames = wordcache.remembered(_cache_key("surnames"), lambda: _faker_names(("last_names",)))
+    return given - NOT_GIVEN, surnames
+
+
+_GIVEN_ATTRS = ("first_names", "first_names_male", "first_names_female")
+
+
+def _cache_key(name: str) -> str:
+    return wordcache.key(name, Path(__file__), ("faker", "pyspellchecker"))
+
+
+def _faker_names(attrs: tuple[str, ...]) -> set[str]:
+    names: set[str] = set()
     for locale in LOCALES:
         try:
             provider = importlib.import_module(f"faker.providers.person.{locale}").Provider
         except ImportError:  # a locale a Faker release dropped
             continue
-        for attr in ("first_names", "first_names_male", "first_names_female"):
-            given.update(n for n in _listed(provider, attr) if _plain(n))
-        surnames.update(n for n in _listed(provider, "last_names") if _plain(n))
-    return frozenset(given - NOT_GIVEN), frozenset(surnames)
+        for attr in attrs:
+            names.update(n for n in _listed(provider, attr) if _plain(n))
+    return names
 
 
 def _listed(provider: object, attr: str) -> Iterable[str]:
@@ -104,7 +118,11 @@ def _latin(c: str) -> bool:
 @lru_cache(maxsize=1)
 def common_words() -> frozenset[str]:
     """Lowercase words used at least COMMON_PER_MILLION times per million in any of
-    WORD_LANGUAGES."""
+    WORD_LANGUAGES; built once per machine (wordcache)."""
+    return wordcache.remembered(_cache_key("common"), _frequent_words)
+
+
+def _frequent_words() -> set[str]:
     words: set[str] = set()
     resources = importlib.resources.files("spellchecker") / "resources"
     for language in WORD_LANGUAGES:
@@ -112,7 +130,7 @@ def common_words() -> frozenset[str]:
             counts: dict[str, int] = json.loads(gzip.decompress(raw.read()))
         floor = sum(counts.values()) * COMMON_PER_MILLION / 1e6
         words.update(w for w, n in counts.items() if n >= floor)
-    return frozenset(words)
+    return words
 
 
 def _capitalised(word: str) -> bool:
