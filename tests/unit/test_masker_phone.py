@@ -124,3 +124,27 @@ def test_phone_runner_matches_presidio_on_generated_text(parts: list[str]) -> No
     for _ in range(2):  # cold, then from remembered verdicts
         got = resolve_overlaps(Finding(h.entity, h.start, h.end, h.score) for h in run(text))
         assert got == want, text
+
+
+_HEX_LOWER, _HEX_UPPER = "0123456789abcdef", "0123456789ABCDEF"
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    data=st.data(),
+    before=st.text(alphabet=_HEX_LOWER, max_size=12),
+    after=st.text(alphabet=_HEX_LOWER, max_size=12),
+    upper=st.booleans(),
+)
+def test_no_number_in_a_hex_word(data: st.DataObject, before: str, after: str, upper: bool) -> None:
+    """The runner skips hexadecimal words (hashes): libphonenumber finds no number in them, even
+    with a valid number's digits at the start, the end or inside."""
+    number = data.draw(st.sampled_from([e for e in _examples() if e.isdigit()]))
+    text = before + number + after
+    if text.isdigit():  # digits alone are no hex word (and may well be a number)
+        text += "f"
+    if upper:
+        text = text.upper()
+    for region in REGIONS + MORE_REGIONS:
+        assert not PhoneRecognizer(supported_regions=(region,)).analyze(text, ["PHONE_NUMBER"])
+    assert phone_runner(GatedPhoneRecognizer(supported_regions=REGIONS))(text) == []
