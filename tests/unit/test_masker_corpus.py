@@ -308,3 +308,35 @@ def test_prefilter_ascii_path_on_the_corpus(corpus: list[Sample]) -> None:
     texts = [s.text for s in corpus] + realistic_mix(500, 0.2, seed=9) + _phone_texts()
     for text in texts + [t.upper() for t in texts]:
         assert maskrules._search(text) == (maskrules.PATTERN.search(text) is not None), text
+
+
+_GLUE = st.sampled_from(
+    ["", "-", "_", "/", " ", ".", "(", ")", "+", "#", " - ", "x", "ext ", "ORD-", "INV_", "abc",
+     "Ref:", "é", "²"]
+)  # fmt: skip
+
+
+_DIGIT_RUNS = st.text("0123456789-", min_size=3, max_size=12)
+
+
+@functools.cache
+def _numbers() -> list[str]:
+    fake = Faker(["en_US", "en_GB", "fr_FR", "en_IN"])
+    fake.seed_instance(23)
+    return [fake.phone_number() for _ in range(60)] + [fake.msisdn() for _ in range(20)]
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    parts=st.lists(
+        st.one_of(_GLUE, st.sampled_from(_numbers()), _DIGIT_RUNS),
+        min_size=1, max_size=6,
+    )
+)  # fmt: skip
+def test_numbers_beside_letters_as_the_engine_finds_them(parts: list[str]) -> None:
+    """The phone recognizer is skipped where every digit run it could use is glued to letters
+    (`unglued`): numbers next to letters, separators and each other are found as presidio's
+    engine finds them, with `accepted` applied to both."""
+    detector = default_detector()
+    text = "".join(parts)
+    assert list(detector._find(text)) == _engine_findings(detector, text), text

@@ -58,6 +58,7 @@ from proctor_masker.routing import (
     gate_groups,
     phone_runner,
     route,
+    unglued,
 )
 
 log = logging.getLogger("proctor.masker")
@@ -346,9 +347,11 @@ class Detector:
                             hits += r.run(text)
         if self._phone is not None and PHONE_GATE.search(text) is not None:
             # A phone number scores 0.4 and is no secret: any finding of a higher score or a
-            # secret wins over a phone number it overlaps, so only digits outside them count.
+            # secret wins over a phone number it overlaps, so only digits outside them count;
+            # nor can one begin in digits glued to letters (identifiers: `unglued`).
+            free = unglued(text)
             strong = [h for h in hits if h.score > PHONE_SCORE or h.entity in SECRET_ENTITIES]
-            if not strong or PHONE_GATE.search(blank(text, strong)) is not None:
+            if PHONE_GATE.search(blank(free, strong) if strong else free) is not None:
                 hits += self._phone(text)
         return hits
 

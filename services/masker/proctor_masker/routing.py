@@ -458,6 +458,22 @@ def ascii_groups(groups: list[tuple[re.Pattern[str] | None, list[Route]]]) -> li
     return out
 
 
+# Digits and hyphens right after a letter, or after a letter and one of `-_/` (ORD-2024-321515,
+# INV_555-0111, abc5551234567): no phone number `accepted` keeps can begin there. A number the
+# matcher finds there begins at the run's first digit (it scans from the left, a candidate
+# takes in the whole run, and its inner matches begin after spaces, dots, slashes, brackets or
+# long dashes, which the run lacks), and a number beginning there is glued to the letter.
+# A number after the run has seven digits of its own outside it; one whose extension is the run
+# (`555-0100x1234567`) has them before it.
+_GLUED_DIGITS = re.compile(r"(?<=[A-Za-z])[-_/]?\d[\d-]*")
+
+
+def unglued(text: str) -> str:
+    """`text` with the digit runs no accepted phone number can begin in (`_GLUED_DIGITS`)
+    overwritten by letters: PHONE_GATE finds nothing there when no number can be accepted."""
+    return _GLUED_DIGITS.sub(lambda m: "x" * (m.end() - m.start()), text)
+
+
 def blank(text: str, hits: Iterable[Hit]) -> str:
     """`text` with the spans of `hits` overwritten by letters (so no digit run crosses them)."""
     chars = list(text)
