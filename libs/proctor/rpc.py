@@ -18,6 +18,7 @@ from proctor.faults import bus_callbacks
 from proctor.settings import Settings
 
 log = logging.getLogger("proctor.rpc")
+STOP_TIMEOUT = 3.0  # seconds a stop waits for a broker that never connected
 
 
 def make_broker(settings: Settings, name: str) -> NatsBroker:
@@ -52,11 +53,12 @@ async def start_broker(broker: NatsBroker, stop: asyncio.Event, nats_url: str) -
     stopping.cancel()
     if not starting.done():
         log.warning("stopped before NATS at %s answered", nats_url)
+        # The NATS client, cancelled mid-connect, may go on reconnecting rather than end: a
+        # stop waits for it, and for the broker's own stop, a few seconds at most.
         starting.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await starting
+        await asyncio.wait({starting}, timeout=STOP_TIMEOUT)
         with contextlib.suppress(Exception):
-            await broker.stop()
+            await asyncio.wait_for(broker.stop(), STOP_TIMEOUT)
         return False
     try:
         starting.result()
