@@ -632,3 +632,56 @@ def build_held_out_b() -> list[Sample]:
         HELD_OUT_B_NAMES, _HELD_OUT_B_NAME_SENTENCES, _HELD_OUT_B_STREETS,
         "Deliver to {} before noon", _HELD_OUT_B_NEGATIVES,
     )  # fmt: skip
+
+
+# ---- third held-out part: written by hand after the second part had been measured, and fixed
+# before the recognizers changed again; never used to tune.
+HELD_OUT_C_NAMES = (
+    "Wangari Maathai", "Chimamanda Adichie", "Malala Yousafzai", "Kofi Annan", "Nelson Mandela",
+    "Desmond Tutu", "Haruki Murakami", "Akira Kurosawa", "Hayao Miyazaki", "Zaha Hadid",
+    "Oscar Niemeyer", "Lina Bo Bardi", "Alvar Aalto", "Greta Thunberg", "Ingmar Bergman",
+    "Liv Ullmann", "Roald Amundsen", "Fridtjof Nansen", "Jean Sibelius", "Bertha von Suttner",
+    "Stefan Zweig", "Hannah Arendt", "Rosa Luxemburg", "Käthe Kollwitz", "Pina Bausch",
+    "Zhang Yimou", "Satyajit Ray", "Amartya Sen", "Arundhati Roy", "Salman Rushdie",
+    "Naguib Mahfouz", "Orhan Pamuk", "Elif Shafak", "Ryszard Kapuściński", "Olga Tokarczuk",
+    "Milan Kundera", "Bohumil Hrabal", "Imre Kertész", "Mircea Eliade", "Jorge Amado",
+)  # fmt: skip
+_HELD_OUT_C_NAME_SENTENCES = (
+    "Payment from {} bounced twice",
+    "{} opened ticket #4471",
+    "Please verify the identity of {}",
+    "Escalation: {} is still waiting",
+    "Shipping label printed for {}",
+    "{} left a 1-star review",
+    "Call back {} before 5pm",
+    "Duplicate account: {}",
+)
+_HELD_OUT_C_STREETS = (
+    "4 Privet Drive", "1313 Mockingbird Lane", "77 Massachusetts Avenue",
+    "100 Universal City Plaza", "3 Abbey Road", "20 Fenchurch Street", "Karl-Marx-Allee 72",
+    "Schönhauser Allee 36", "Maximilianstraße 17", "Oudezijds Voorburgwal 300",
+    "99 rue de Rivoli", "12 place Vendôme", "Paseo de la Castellana 89", "Rambla de Catalunya 15",
+    "Via Condotti 8", "Corso Buenos Aires 33", "Rua Garrett 120", "1 Main St",
+    "600 W Chicago Ave", "5 rue Crémieux",
+)  # fmt: skip
+_HELD_OUT_C_NEGATIVES = (
+    "Jenkins X", "Argo CD sync failed", "Apache Kafka Streams", "Amazon EKS", "Microsoft Teams",
+    "Salesforce Einstein", "Oracle Cloud Infrastructure", "Adobe Acrobat Reader",
+    "Spotify Wrapped", "Victoria's Secret", "Ben & Jerry's", "Dr Pepper", "Saint Petersburg",
+    "Rio de Janeiro", "Costa Rica", "Buenos Aires", "Las Vegas", "Palo Alto", "Mountain View",
+    "Menlo Park", "Grand Rapids", "Salt Lake City", "Kansas City", "Little Rock",
+    "Pod Sandbox changed", "Back-off restarting failed container", "Liveness probe failed",
+    "Readiness Gate", "Horizontal Pod Autoscaler", "Persistent Volume Claim pending",
+    "Node Not Ready", "Image Pull Back Off", "Helm Chart v3.14", "Terraform Cloud workspace",
+    "GitHub Actions runner", "Ginger Ale", "Candy Crush", "Sandy Beach", "Misty Morning",
+    "Olive Oil", "Amber Ale", "Ruby Slippers", "Jasmine Rice", "Rusty Nail", "Hunter Boots",
+    "Mason Jar", "Carter Bank", "Sterling Heights", "Chase Sapphire card", "Lloyds Banking Group",
+)  # fmt: skip
+
+
+def build_held_out_c() -> list[Sample]:
+    """The third hand-written part, built like the others."""
+    return _hand_written(
+        HELD_OUT_C_NAMES, _HELD_OUT_C_NAME_SENTENCES, _HELD_OUT_C_STREETS,
+        "Return address: {}, please", _HELD_OUT_C_NEGATIVES,
+    )  # fmt: skip
