@@ -50,9 +50,6 @@ _DATE_STAND_IN = {
 }
 
 
-_looks_like_person = lru_cache(maxsize=65536)(looks_like_person)
-
-
 @lru_cache(maxsize=1)
 def default_detector() -> Detector:
     """The process's detector, built on first use."""
@@ -128,6 +125,40 @@ def _results(detector: Detector, settings: MaskSettings) -> Callable[[str], _Res
     return result
 
 
+# What a value of a column named for what it holds (column_hint) becomes: the masked value and
+# the entity it counts as ("" for a blank value), or None for the entity when it is masked as
+# text after all (a `name` column's value that does not look like a person's name).
+_Hinted = tuple[str, str | None]
+
+
+def _hinted(detector: Detector, settings: MaskSettings) -> Callable[[str, str], _Hinted]:
+    """`hinted(hint, value)` under `settings`, remembered across batches like `_results`."""
+    key = (id(settings), "hinted")
+    kept = detector.results.get(key)
+    if kept is not None and kept[0] is settings:
+        return kept[1]
+
+    def compute(hint: str, value: str) -> _Hinted:
+        if hint == MAYBE_PERSON:
+            if not looks_like_person(value):
+                return (value, None)
+            hint = PERSON
+        if not value.strip():
+            return (value, "")
+        return (replacement(hint, value, settings), hint)
+
+    cached = lru_cache(maxsize=detector.cache_size)(compute)
+    limit = detector.CACHED_CHARS
+
+    def hinted(hint: str, value: str) -> _Hinted:
+        return cached(hint, value) if len(value) <= limit else compute(hint, value)
+
+    if len(detector.results) >= 8:
+        detector.results.clear()
+    detector.results[key] = (settings, hinted)
+    return hinted
+
+
 class _BatchMasker:
     """The per-batch state: the distinct strings seen in this batch and the counts."""
 
@@ -136,6 +167,7 @@ class _BatchMasker:
         self.detector = detector
         self.prefilter = detector.prefilter
         self.result = _results(detector, settings)
+        self.hint_result = _hinted(detector, settings)
         self.cache: dict[str, _Result] = {}
         self.counts: Counter[tuple[str, str]] = Counter()
         self.analysed = 0
@@ -198,9 +230,7 @@ class _BatchMasker:
             decoded: str = json.loads(m.group(0))
             hint = column_hint(key[0]) if key[0] else None
             key[0] = None
-            if hint == MAYBE_PERSON:
-                masked = self.maybe_person(column, decoded)
-            elif hint is not None and hint != DATE_OF_BIRTH:
+            if hint is not None and hint != DATE_OF_BIRTH:
                 masked = self.whole(column, hint, decoded)
             else:
                 masked = self.text(column, decoded)
@@ -218,37 +248,40 @@ class _BatchMasker:
         masked = pgarray.map_strings(items, lambda s: self.text(column, s))
         return value if masked == items else pgarray.write(prefix, masked)
 
-    def whole(self, column: str, entity: str, value: str) -> str:
-        """A value its column's name says is a person's name or an address: all of it."""
-        if not value.strip():
-            return value
-        self.counts[column, entity] += 1
-        return replacement(entity, value, self.settings)
-
-    def maybe_person(self, column: str, value: str) -> str:
-        """A `name` column's value: whole when it looks like a person's name, else as text."""
-        if _looks_like_person(value):
-            return self.whole(column, PERSON, value)
-        return self.text(column, value)
+    def whole(self, column: str, hint: str, value: str) -> str:
+        """A value its column's name (or JSON key) says is a person's name, an address or a
+        secret: all of it. For MAYBE_PERSON (a `name` column), all of it when it looks like a
+        person's name, else masked as text."""
+        masked, entity = self.hint_result(hint, value)
+        if entity is None:
+            return self.text(column, value)
+        if entity:
+            self.counts[column, entity] += 1
+        return masked
 
     def hinted_column(
         self, column: str, hint: str, values: Sequence[str | None]
     ) -> tuple[list[str | None], int]:
-        """A text column whose name says what it holds (column_hint), in one loop."""
-        one = (
-            partial(self.maybe_person, column)
-            if hint == MAYBE_PERSON
-            else partial(self.whole, column, hint)
-        )
+        """A text column whose name says what it holds (column_hint), in one loop with the
+        per-value work kept to a look-up, as in `text_column`."""
+        hint_result = self.hint_result
+        tally: Counter[str] = Counter()
         out: list[str | None] = []
+        append = out.append
         changed = 0
         for value in values:
             if value is None:
-                out.append(None)
+                append(None)
                 continue
-            masked = one(value)
+            masked, entity = hint_result(hint, value)
+            if entity is None:
+                masked = self.text(column, value)
+            elif entity:
+                tally[entity] += 1
             changed += masked != value
-            out.append(masked)
+            append(masked)
+        for entity, n in tally.items():
+            self.counts[column, entity] += n
         return out, changed
 
     def date_of_birth(self, column: Column, value: str) -> str:
@@ -264,8 +297,6 @@ class _BatchMasker:
         ):
             return partial(self.date_of_birth, column)
         hint = column_hint(column.name) if column.kind is ColumnKind.TEXT else None
-        if hint == MAYBE_PERSON:
-            return partial(self.maybe_person, column.name)
         if hint is not None:
             return partial(self.whole, column.name, hint)
         if column.kind is ColumnKind.TEXT:

@@ -315,7 +315,7 @@ class Detector:
         self._ascii_groups: list[AsciiGroup] | None = ascii_groups(self._groups)  # None: unused
         self.cache_size = cache_size
         # What core.mask makes of a value, per MaskSettings object (see core._results).
-        self.results: dict[int, tuple[Any, Callable[[str], Any]]] = {}
+        self.results: dict[object, tuple[Any, Callable[..., Any]]] = {}
         self._cached = lru_cache(maxsize=cache_size)(self._find)
         self.prefilter = Prefilter(everything=self.uses_ner)
         self._screened = lru_cache(maxsize=cache_size)(self._screen)
