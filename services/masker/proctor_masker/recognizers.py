@@ -425,9 +425,9 @@ def build_detector(min_score: float = 0.4, ner: bool | None = None) -> Detector:
     if use_ner:
         entities += NER_ENTITIES
     else:
-        log.warning(
-            "no spaCy model %s installed: person names and locations are NOT detected "
-            "(install it to detect %s)",
+        log.info(
+            "no spaCy model %s installed: people's names are found by name lists and column "
+            "names, places only as street lines and postcodes (install it for NER's %s)",
             SPACY_MODEL,
             ", ".join(NER_ENTITIES),
         )
