@@ -94,38 +94,3 @@ def test_outbox_records_read_back_and_a_torn_tail_is_left_out() -> None:
     corrupt[len(records[0]) + 10] ^= 0xFF
     assert len(read_records(bytes(corrupt))) == 1
     assert [i for _, _, i, _ in read_records(data, found[1][0])] == ["id2", "id3", "id4"]
-
-
-_STUBBORN_SERVICE = """
-import asyncio
-from proctor.runtime import run_service
-
-async def stubborn() -> None:
-    while True:  # a client that swallows its cancellation and goes on
-        try:
-            await asyncio.sleep(3600)
-        except asyncio.CancelledError:
-            pass
-
-async def entry(settings) -> None:
-    asyncio.get_running_loop().create_task(stubborn())
-    await asyncio.sleep(0.1)
-    print("stopping", flush=True)
-
-raise SystemExit(run_service("proctor-test", entry))
-"""
-
-
-def test_a_stopped_service_exits_though_a_task_will_not_end() -> None:
-    import subprocess
-    import sys
-
-    from proctor.runtime import SETTLE_SECONDS
-
-    done = subprocess.run(
-        [sys.executable, "-c", _STUBBORN_SERVICE], capture_output=True, text=True,
-        timeout=SETTLE_SECONDS + 20,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    assert done.stdout == "stopping\n"
-    assert "did not end" in done.stderr
