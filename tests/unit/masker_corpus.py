@@ -685,3 +685,59 @@ def build_held_out_c() -> list[Sample]:
         HELD_OUT_C_NAMES, _HELD_OUT_C_NAME_SENTENCES, _HELD_OUT_C_STREETS,
         "Return address: {}, please", _HELD_OUT_C_NEGATIVES,
     )  # fmt: skip
+
+
+# ---- fourth held-out part: written by hand after the third part had been measured, and fixed
+# before the recognizers changed again; never used to tune. Where the others hold well-known
+# people, this one holds ordinary names of the kind support tickets carry, from many countries.
+HELD_OUT_D_NAMES = (
+    "Priya Raghunathan", "Tomasz Wiśniewski", "Oluwaseun Adebayo", "Hiroshi Tanaka",
+    "Mei-Ling Chen", "Rafael Domínguez", "Aoife Gallagher", "Sven Lindqvist", "Fatima Benali",
+    "Kwame Mensah", "Thanh Nguyen", "Dmitri Volkov", "Giulia Ferraro", "Bart Vermeulen",
+    "Ananya Iyer", "Seo-yeon Lee", "Carlos Souza", "Leilani Kahale", "Emeka Okafor",
+    "Yusuf Demir", "Katarzyna Nowak", "Björn Eriksson", "Chloé Lefebvre", "Matteo Ricci",
+    "Zainab Hussain", "Arjun Mehta", "Lucía Fernández", "Hamza Qureshi", "Ingrid Solberg",
+    "Jonas Petersen", "Wei Zhang", "Keiko Yamamoto", "Thabo Nkosi", "Amara Okonkwo",
+    "Declan Murphy", "Siobhan Kelly", "Marek Dvořák", "Nadia Haddad", "Bruno Carvalho",
+    "Pooja Venkatesan",
+)  # fmt: skip
+_HELD_OUT_D_NAME_SENTENCES = (
+    "Refund of 40 EUR issued to {} on 3 March",
+    "{} reported that the CSV export is empty",
+    "Ticket reassigned from {} to the on-call engineer",
+    "Called {} about the failed payment",
+    "Note: {} prefers email over phone",
+    "Password reset requested by {}",
+    "{}'s subscription renews tomorrow",
+    "Merged duplicate profiles of {}",
+)
+_HELD_OUT_D_STREETS = (
+    "1 Apple Park Way", "1600 Amphitheatre Parkway", "11 Wall Street", "405 Lexington Ave",
+    "233 S Wacker Dr", "8 Canada Square", "25 Old Kent Road", "14 Tavistock Place",
+    "Hauptstraße 5", "Leopoldstraße 120", "Am Kupfergraben 6", "Lindengracht 77",
+    "12 boulevard Saint-Michel", "6 place de la Concorde", "Avenida Paulista 1578",
+    "Calle de Serrano 41", "Via Toledo 256", "Rua do Ouro 88", "19 Elm Grove",
+    "57 Queen's Road",
+)  # fmt: skip
+_HELD_OUT_D_NEGATIVES = (
+    "Kafka Connect worker rebalanced", "Prometheus Alertmanager", "Datadog APM", "New Relic One",
+    "Cloudflare Workers", "Heroku Postgres", "Stripe Radar", "Twilio Flex", "Zendesk Sunshine",
+    "HubSpot Sales Hub", "Jira Service Management", "Bitbucket Pipelines", "Travis CI",
+    "Nomad Autoscaler", "Consul Connect", "Vault Agent Injector", "Istio Ingress Gateway",
+    "Envoy Proxy", "Cilium Hubble", "Karpenter NodePool", "Velero Backup", "Tekton Pipelines",
+    "Flux Kustomization", "Harbor Registry", "Rancher Fleet", "Longhorn Volume degraded",
+    "Ceph OSD down", "Keycloak Realm", "Goldman Sachs", "Deutsche Bank", "Credit Suisse",
+    "Banco Santander", "Tata Consultancy Services", "Mitsubishi Heavy Industries",
+    "Kuala Lumpur", "Addis Ababa", "Ho Chi Minh City", "Rio Grande", "Sao Paulo", "Tel Aviv",
+    "Abu Dhabi", "Hong Kong", "New Delhi", "Daisy chain the hubs", "Victor Mono font",
+    "Crystal Palace", "Hunter Valley", "Georgia Pacific", "Scheduled Job Failed",
+    "Health Check Passed",
+)  # fmt: skip
+
+
+def build_held_out_d() -> list[Sample]:
+    """The fourth hand-written part, built like the others."""
+    return _hand_written(
+        HELD_OUT_D_NAMES, _HELD_OUT_D_NAME_SENTENCES, _HELD_OUT_D_STREETS,
+        "Send the replacement to {} today", _HELD_OUT_D_NEGATIVES,
+    )  # fmt: skip
