@@ -3,13 +3,18 @@ capitalised words in a text that read as a person's name.
 
 The lists are Faker's (MIT, maintained, no download at run time): its person providers carry
 the common given names and surnames of each locale; the locales below are every one whose names
-are written in the Latin alphabet. A pair is a candidate when its first word is a known given
-name; it is a name when the second is a known surname too, when the second is not a common word
-of any of seven European languages (so an uncommon surname counts: "Grace Hopper" is a person,
-"Grace Period" is not), or when a word around it says a person is meant (Mr, Dr, customer,
-contact, ...). Common words are pyspellchecker's frequency lists (MIT, maintained, built from
-subtitles, shipped in the wheel). The masker decides; the proxy's prefilter uses
-`could_hold_name`, which is never narrower.
+are written in the Latin alphabet, Faker's romanised Japanese and Chinese lists, and the
+Cyrillic, Greek, Armenian and Georgian lists romanised by anyascii (ISC, maintained). A pair is
+a name when a known given name comes first and the second word is a known surname, is not a
+common word of any of seven European languages (so an uncommon surname counts: "Grace Hopper"
+is a person, "Grace Period" is not), or has a word around it that says a person is meant (Mr,
+Dr, customer, contact, ...); when an uncommon word, no place's, comes before a known surname
+that is not a common word either (a given name the lists lack); or when a word that introduces
+a person (customer, dear, regards, ...) comes right before two known or uncommon capitalised
+words. Common words are pyspellchecker's frequency lists (MIT, maintained, built from
+subtitles, shipped in the wheel); place words are those of the places Faker's address
+providers list. The masker decides; the proxy's prefilter uses `could_hold_name`, which is
+never narrower.
 """
 
 from __future__ import annotations
@@ -17,12 +22,15 @@ from __future__ import annotations
 import gzip
 import importlib
 import importlib.resources
+import itertools
 import json
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+
+from anyascii import anyascii
 
 from proctor import wordcache
 
@@ -34,6 +42,12 @@ LOCALES = (
     "hu_HU", "ro_RO", "sv_SE", "da_DK", "no_NO", "fi_FI", "is_IS", "et_EE", "lt_LT", "lv_LV",
     "tr_TR", "az_AZ", "uz_UZ", "id_ID", "vi_VN", "sw", "yo_NG", "ig_NG", "ha_NG", "tw_GH", "zu_ZA",
 )  # fmt: skip
+# Locales whose names Faker also lists romanised (Hiroshi, Tanaka; Wei, Zhang).
+ROMANISED = ("ja_JP", "zh_CN", "zh_TW")
+# Locales whose alphabets anyascii romanises letter for letter (Cyrillic, Greek, Armenian,
+# Georgian): Volkov, Papadopoulos. Scripts that leave vowels unwritten (Arabic, Hebrew) or
+# implied (Devanagari, Tamil) do not romanise to the spellings people use, so they are left out.
+TRANSLITERATED = ("ru_RU", "uk_UA", "bg_BG", "mk_MK", "el_GR", "hy_AM", "ka_GE")
 # The languages whose common words are not surnames (pyspellchecker's lists).
 WORD_LANGUAGES = ("en", "de", "fr", "es", "it", "nl", "pt")
 # A word used at least this often per million words of a language is a common word.
@@ -56,6 +70,15 @@ NOT_GIVEN = frozenset({
     "Santa", "Santo", "San", "Saint", "Mont", "Monte", "Villa", "Isla", "Sierra", "Mar", "Ville",
     "El", "North", "South", "East", "West", "Little", "Fort", "Port", "Mount", "Lake", "Cape",
 })  # fmt: skip
+# Of those, the ones that after a given name still start something else; the rest are surnames
+# there (Mary Jackson, Andrew Lincoln, Anna Ford).
+NOT_SURNAME = frozenset({
+    "May", "June", "April", "August", "January", "March", "Will", "Mark", "Bill", "Page",
+    "Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Max",
+    "Pro", "Prime", "Else", "Sky", "Star", "Royal", "Major", "General",
+    "Santa", "Santo", "San", "Saint", "Mont", "Monte", "Villa", "Isla", "Sierra", "Mar", "Ville",
+    "El", "North", "South", "East", "West", "Little", "Fort", "Port", "Mount", "Lake", "Cape",
+})  # fmt: skip
 
 # Words near a pair that say a person is meant.
 CONTEXT = re.compile(
@@ -67,7 +90,7 @@ CONTEXT = re.compile(
 )
 
 # A capitalised word (any alphabet's letters), with one hyphen or apostrophe part.
-_WORD = re.compile(r"[^\W\d_]+(?:['’\-][^\W\d_]+)?")
+_WORD = re.compile(r"[^\W\d_]+(?:['’](?![sS]\b)[^\W\d_]+|-[^\W\d_]+)?")  # not a possessive 's
 # Particles inside surnames: van der Berg, de la Cruz, O'Neil is one word.
 _PARTICLES = frozenset({"van", "von", "der", "den", "de", "da", "di", "del", "della", "la",
                         "le", "du", "dos", "das", "ter", "ten", "zu", "bin", "al"})  # fmt: skip
@@ -86,19 +109,29 @@ _GIVEN_ATTRS = ("first_names", "first_names_male", "first_names_female")
 
 
 def _cache_key(name: str) -> str:
-    return wordcache.key(name, Path(__file__), ("faker", "pyspellchecker"))
+    return wordcache.key(name, Path(__file__), ("faker", "pyspellchecker", "anyascii"))
 
 
 def _faker_names(attrs: tuple[str, ...]) -> set[str]:
     names: set[str] = set()
-    for locale in LOCALES:
+    for locale in LOCALES + ROMANISED + TRANSLITERATED:
         try:
             provider = importlib.import_module(f"faker.providers.person.{locale}").Provider
         except ImportError:  # a locale a Faker release dropped
             continue
         for attr in attrs:
-            names.update(n for n in _listed(provider, attr) if _plain(n))
+            if locale in ROMANISED:
+                attr = attr.replace("_names", "_romanized_names")
+            listed = _listed(provider, attr)
+            if locale in TRANSLITERATED:
+                listed = (_romanise(n) for n in listed)
+            names.update(n for n in listed if _plain(n))
     return names
+
+
+def _romanise(name: str) -> str:
+    latin = anyascii(name)
+    return latin[:1].upper() + latin[1:]  # Georgian has no capitals
 
 
 def _listed(provider: object, attr: str) -> Iterable[str]:
@@ -133,6 +166,31 @@ def _frequent_words() -> set[str]:
     return words
 
 
+@lru_cache(maxsize=1)
+def place_words() -> frozenset[str]:
+    """The words of the countries, states, regions and cities Faker's address providers list
+    in the Latin alphabet (Sri Lanka, Costa Rica, Ferrara); built once per machine."""
+    return wordcache.remembered(_cache_key("places"), _faker_places)
+
+
+_PLACE_SPLIT = re.compile(r"[\s\-/,.()]+")
+_PLACE_ATTRS = ("countries", "states", "provinces", "regions", "cities", "city_names")
+
+
+def _faker_places() -> set[str]:
+    words: set[str] = set()
+    for locale in LOCALES:
+        try:
+            provider = importlib.import_module(f"faker.providers.address.{locale}").Provider
+        except ImportError:  # a locale without an address provider
+            continue
+        for attr in _PLACE_ATTRS:
+            for place in _listed(provider, attr):  # a name, or a tuple of name and code
+                for text in place if isinstance(place, tuple) else (place,):
+                    words.update(w for w in _PLACE_SPLIT.split(text) if len(w) > 2 and _plain(w))
+    return words
+
+
 def _capitalised(word: str) -> bool:
     return word[0].isupper() and (len(word) == 1 or not word[1:].isupper())
 
@@ -149,16 +207,29 @@ class NamePair:
     surname_uncommon: bool
 
 
-def name_pairs(text: str) -> Iterator[NamePair]:
+_Word = tuple[int, int, str]  # start, end, the word
+# A given name after one of these is a saint's in a place's name (San Giuliano Terme, St Mary
+# Axe, São Paulo).
+_SAINT_BEFORE = re.compile(
+    r"\b(?:San|Santa|Santo|Saint|Sainte|St|Ste|São|Sankt|Sint|Szent)\.?[ \t]+$"
+)
+
+
+def _words(text: str) -> list[_Word]:
+    return [(m.start(), m.end(), m.group()) for m in _WORD.finditer(text)]
+
+
+def name_pairs(text: str, words: list[_Word] | None = None) -> Iterator[NamePair]:
     """Each known given name followed (after a space, maybe a middle initial and surname
     particles) by a capitalised word."""
     given, surnames = name_lists()
-    if given.isdisjoint(_WORD.findall(text)):
-        return
+    if words is None:
+        if given.isdisjoint(_WORD.findall(text)):
+            return
+        words = _words(text)
     common = common_words()
-    words = [(m.start(), m.end(), m.group()) for m in _WORD.finditer(text)]
     for i, (start, end, word) in enumerate(words):
-        if word not in given:
+        if word not in given or _SAINT_BEFORE.search(text, max(0, start - 8), start):
             continue
         j = i + 1
         last_end = end
@@ -175,8 +246,10 @@ def name_pairs(text: str) -> Iterator[NamePair]:
                 continue
             if (
                 _capitalised(candidate)
-                and candidate not in NOT_GIVEN
+                and candidate not in NOT_SURNAME
+                and (candidate not in NOT_GIVEN or candidate in surnames)
                 and candidate.lower() not in _NOT_A_PERSON
+                and not _company_follows(text, words[j][1])
             ):
                 known = particle or candidate in surnames or candidate.split("-")[-1] in surnames
                 uncommon = not known and candidate.lower() not in common
@@ -184,31 +257,136 @@ def name_pairs(text: str) -> Iterator[NamePair]:
             break
 
 
-# A title, then one or two capitalised words: a person whatever the names are.
-_NAME_WORD = r"[A-ZÀ-Þ][^\W\d_]+(?:['’\-][^\W\d_]+)?"
-_TITLED = re.compile(
-    r"\b(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Sir|Dame|Herr|Frau|Mme|Mlle)\.?[ \t]+"
-    rf"(?P<name>{_NAME_WORD}(?:[ \t]+{_NAME_WORD})?)"
+def surname_pairs(text: str, words: list[_Word] | None = None) -> Iterator[tuple[int, int]]:
+    """Each uncommon capitalised word, no place's, followed (after a space, maybe a middle
+    initial) by a known surname that is not a common word either: a given name the lists
+    lack (Haruki Murakami)."""
+    _, surnames = name_lists()
+    if words is None:
+        words = _words(text)
+    common = common_words()
+    places = place_words()
+    for (start, end, first), (s2, end2, second) in itertools.pairwise(words):
+        if (
+            second in surnames
+            and _capitalised(first)
+            and len(first) > 1
+            and _GAP.fullmatch(text[end:s2])
+            and first not in NOT_GIVEN
+            and first.lower() not in common
+            and first.lower() not in _NOT_A_PERSON
+            and second.lower() not in common
+            and first not in places
+            and not _company_follows(text, end2)
+        ):
+            yield start, end2
+
+
+# A company's legal form after a pair makes it a company named for people (Wagner Hornich GmbH,
+# Lefebvre Garcia et Fils).
+_COMPANY_FORM = re.compile(
+    r"[ \t,]*(?:&|(?:et|e|und|y)[ \t]+(?:Fils|Figli|Söhne|Hijos|Filhos)\b|"
+    r"(?:Inc|INC|Ltd|LTD|LLC|LLP|PLC|plc|Corp|Co|GmbH|AG|KG|KGaA|OHG|SE|SA|SAS|SARL|"
+    r"S\.A|S\.L|BV|B\.V|NV|N\.V|AB|Oy|OY|SpA|S\.p\.A|Srl|S\.r\.l|Pty|GbR|UG|e\.V|e\.G|eG|"
+    r"Stiftung|Group|Holding|Holdings|Partners|Associates)\b(?![-'’]))"
 )
+
+
+def _company_follows(text: str, end: int) -> bool:
+    return _COMPANY_FORM.match(text, end) is not None
+
+
+# A title, then one or two capitalised words: a person whatever the names are.
+_TITLES = (
+    "Mr",
+    "Mrs",
+    "Ms",
+    "Miss",
+    "Mx",
+    "Dr",
+    "Prof",
+    "Sir",
+    "Dame",
+    "Herr",
+    "Frau",
+    "Mme",
+    "Mlle",
+)
+_NAME_WORD = r"[A-ZÀ-Þ][^\W\d_]+(?:['’](?![sS]\b)[^\W\d_]+|-[^\W\d_]+)?"
+_TITLED = re.compile(
+    rf"\b(?:{'|'.join(_TITLES)})\.?[ \t]+(?P<name>{_NAME_WORD}(?:[ \t]+{_NAME_WORD})?)"
+)
+
+# A word that introduces a person (in lower, capitalised or upper case), right before two
+# capitalised words: "Customer Oluwaseun Adebayo", "Dear Chiamaka Eze".
+_INTRODUCERS = tuple(
+    spelling
+    for word in ("customer", "client", "contact", "patient", "employee", "cardholder",
+                 "recipient", "beneficiary", "user", "owner", "guest", "passenger", "member",
+                 "applicant", "sender", "signatory", "dear", "hi", "hello", "attn", "cc", "thanks",
+                 "regards", "sincerely", "née", "geb")
+    for spelling in (word, word.capitalize(), word.upper())
+)  # fmt: skip
+_INTRODUCED = re.compile(
+    rf"\b(?:{'|'.join(_INTRODUCERS)})[.:,]?[ \t]+"
+    rf"(?P<name>(?P<first>{_NAME_WORD})[ \t]+(?P<second>{_NAME_WORD}))"
+)
+# The words without which neither pattern can match (a cheap set test before the search).
+_CUE_WORDS = frozenset(_TITLES + _INTRODUCERS)
+
+
+def introduced_pairs(text: str) -> Iterator[tuple[int, int]]:
+    """Two capitalised words right after a word that introduces a person, each a known name or
+    an uncommon word, and the first no place's."""
+    given, surnames = name_lists()
+    common = common_words()
+    for m in _INTRODUCED.finditer(text):
+        first, second = m.group("first"), m.group("second")
+        if (
+            (first in given or first.lower() not in common)
+            and (second in surnames or second.lower() not in common)
+            and first not in NOT_GIVEN
+            and first not in place_words()
+            and second.lower() not in _NOT_A_PERSON
+            and not _company_follows(text, m.end())
+        ):
+            yield m.span("name")
 
 
 def person_spans(text: str) -> list[tuple[int, int]]:
     """The people's names in free text: a known given name and a known surname or an uncommon
-    capitalised word, a known given name and any capitalised word with a context word in the
-    text, or a title and one or two capitalised words."""
-    out = [m.span("name") for m in _TITLED.finditer(text)]
-    pairs = list(name_pairs(text))
-    if not pairs:
-        return out
+    capitalised word; a known given name and any capitalised word with a context word in the
+    text; an uncommon capitalised word and a known uncommon surname; two capitalised words,
+    known names or uncommon, after a word that introduces a person; a title and one or two
+    capitalised words. Each span once, in order."""
+    plain = _WORD.findall(text)
+    out = []
+    if not _CUE_WORDS.isdisjoint(plain):
+        out += (m.span("name") for m in _TITLED.finditer(text))
+        out += introduced_pairs(text)
+    given, surnames = name_lists()
+    has_given = not given.isdisjoint(plain)
+    has_surname = not surnames.isdisjoint(plain[1:])
+    if has_given or has_surname:
+        words = _words(text)
+        if has_surname:
+            out += surname_pairs(text, words)
+        if has_given:
+            out += _accepted_pairs(text, words)
+    return sorted(set(out)) if len(out) > 1 else out
+
+
+def _accepted_pairs(text: str, words: list[_Word]) -> Iterator[tuple[int, int]]:
+    """The given-name pairs that are names: with a known or uncommon surname, or with a context
+    word anywhere in the text."""
     context = None
-    for pair in pairs:
+    for pair in name_pairs(text, words):
         if not (pair.surname_known or pair.surname_uncommon):
             if context is None:
                 context = CONTEXT.search(text) is not None
             if not context:
                 continue
-        out.append((pair.start, pair.end))
-    return out
+        yield pair.start, pair.end
 
 
 _ASCII_CAPITALISED = re.compile(r"[A-Z][a-z]")
@@ -216,13 +394,17 @@ _ASCII_CAPITALISED = re.compile(r"[A-Z][a-z]")
 
 def could_hold_name(text: str) -> bool:
     """Never False where `person_spans` finds something: a known given name is followed by
-    another word, or a title by a capitalised word."""
+    another word, a known surname follows one, or a title or a word that introduces a person
+    comes before capitalised words."""
     if text.isascii() and _ASCII_CAPITALISED.search(text) is None:
         return False
-    if _TITLED.search(text) is not None:
-        return True
     words = _WORD.findall(text)
-    return not name_lists()[0].isdisjoint(words[:-1])
+    given, surnames = name_lists()
+    return (
+        not _CUE_WORDS.isdisjoint(words)
+        or not given.isdisjoint(words[:-1])
+        or not surnames.isdisjoint(words[1:])
+    )
 
 
 # ---- column hints -----------------------------------------------------------------------------
@@ -257,6 +439,7 @@ def person_column(name: str) -> str | None:
 _NOT_A_PERSON = frozenset({
     "inc", "ltd", "llc", "llp", "plc", "corp", "corporation", "co", "company", "gmbh", "ag",
     "sa", "sas", "sarl", "bv", "nv", "ab", "oy", "spa", "srl", "group", "holdings", "team",
+    "kg", "kgaa", "ohg", "gbr", "mbh", "pty", "coop",
     "department", "dept", "office", "service", "services", "systems", "solutions", "labs",
     "pro", "max", "plus", "mini", "ultra", "lite", "edition", "premium", "basic", "standard",
     "enterprise", "free", "plan", "tier", "bundle", "pack", "kit", "set", "series", "model",

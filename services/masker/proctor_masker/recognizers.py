@@ -37,7 +37,7 @@ from presidio_analyzer.predefined_recognizers import (
 from tldextract.remote import lenient_netloc
 
 from proctor.maskrules import Prefilter, forget_prefilter
-from proctor.personnames import common_words, name_lists, person_spans
+from proctor.personnames import common_words, name_lists, person_spans, place_words
 from proctor.places import STREET_GATE, street_spans
 from proctor_masker.patterns import (
     LABEL_SEP,
@@ -78,9 +78,8 @@ class Finding:
 
 
 class PersonNameRecognizer(EntityRecognizer):
-    """People's names in free text without a model (personnames.py): a known given name and a
-    known surname, or a known given name and a capitalised word with a word around that says a
-    person is meant (Mr, customer, contact, ...)."""
+    """People's names in free text without a model (personnames.py): name lists, common words,
+    place words and the words around a pair (Mr, customer, dear, ...)."""
 
     SCORE = 0.6
 
@@ -90,7 +89,7 @@ class PersonNameRecognizer(EntityRecognizer):
         super().__init__(supported_entities=["PERSON"], name="proctor:person")
 
     def load(self) -> None:
-        name_lists(), common_words()  # read the lists once, at start
+        name_lists(), common_words(), place_words()  # read the lists once, at start
 
     def analyze(
         self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
