@@ -741,3 +741,59 @@ def build_held_out_d() -> list[Sample]:
         HELD_OUT_D_NAMES, _HELD_OUT_D_NAME_SENTENCES, _HELD_OUT_D_STREETS,
         "Send the replacement to {} today", _HELD_OUT_D_NEGATIVES,
     )  # fmt: skip
+
+
+# ---- fifth held-out part: written by hand after the fourth part had been measured, and fixed
+# before the recognizers changed again; never used to tune. Ordinary names again, other
+# countries and sentences, and hard negatives from operations and business text.
+HELD_OUT_E_NAMES = (
+    "Chinedu Okeke", "Ayşe Yılmaz", "Mateusz Zieliński", "Sakura Inoue", "Jin-woo Choi",
+    "Abdullah Al-Farsi", "Lars Halvorsen", "Eleni Papadaki", "Nikolai Sorokin", "Joana Tavares",
+    "Kai Müller", "Femi Adeyemi", "Rohan Kapoor", "Deepika Nair", "Farhan Siddiqui",
+    "Linh Tran", "Mariana Rocha", "Pedro Alves", "Hannah Becker", "Lukas Hoffmann",
+    "Emma Janssen", "Noah de Vries", "Camille Roux", "Théo Girard", "Sofía Romero",
+    "Alejandro Castillo", "Chiara Esposito", "Lorenzo Greco", "Agnieszka Kaczmarek",
+    "Petra Novotná", "Mihai Popescu", "Zsófia Tóth", "Aisha Bello", "Kofi Boateng",
+    "Tendai Moyo", "Mohammed Rahman", "Yuki Sato", "Lina Wang", "Sione Tupou",
+    "Maja Kovačević",
+)  # fmt: skip
+_HELD_OUT_E_NAME_SENTENCES = (
+    "Chargeback raised by {} for order 88123",
+    "{} cannot see invoices since the upgrade",
+    "Account locked after 5 failed logins by {}",
+    "Sent a replacement card to {}",
+    "Invoice #2041 was emailed to {} twice",
+    "{} wants the data export in JSON",
+    "Escalated: {} reports slow dashboards",
+    "Onboarding call with {} moved to Thursday",
+)
+_HELD_OUT_E_STREETS = (
+    "350 Mission Street", "1 Market St", "500 Terry Francois Blvd", "44 Cherry Tree Lane",
+    "9 Marine Parade", "120 Kings Road", "3 Station Approach", "18 Harbour Drive",
+    "Bahnhofstraße 12", "Schillerstraße 8a", "Kaiserstraße 45", "Kalverstraat 92",
+    "23 rue de la République", "7 avenue Victor Hugo", "Avenida de América 17",
+    "Via Nazionale 184", "Viale Monza 140", "Rua da Prata 52", "Calle de Toledo 66",
+    "16 rue Saint-Denis",
+)  # fmt: skip
+_HELD_OUT_E_NEGATIVES = (
+    "Argo Workflows controller restarted", "Grafana Tempo", "Jaeger Collector",
+    "OpenSearch Dashboards", "Elastic Agent", "Fluent Bit", "Logstash Pipeline",
+    "Kibana Spaces", "Redis Sentinel", "Patroni Leader", "PgBouncer Pool", "Temporal Worker",
+    "Celery Beat", "Sidekiq Enterprise", "Puma Worker", "Gunicorn Arbiter", "Traefik Proxy",
+    "Caddy Server", "Nginx Plus", "Pulumi Stack", "Crossplane Provider", "Backstage Catalog",
+    "Spinnaker Pipeline", "Octopus Deploy", "Snyk Container", "Trivy Scan",
+    "Falco Rule triggered", "Kyverno Policy", "Gatekeeper Constraint", "Lehman Brothers",
+    "Barclays Capital", "Siemens Healthineers", "Schneider Electric", "Rolls Royce",
+    "Aston Martin", "Petronas Towers", "Marina Bay Sands", "Copacabana Beach",
+    "Table Mountain", "Golden Gate Bridge", "Grand Central Terminal", "Port Elizabeth",
+    "Santa Barbara", "Puerto Rico", "Sierra Leone", "Phnom Penh", "Dar es Salaam",
+    "Disk Pressure detected", "Memory Limit Exceeded", "Certificate Expiring Soon",
+)  # fmt: skip
+
+
+def build_held_out_e() -> list[Sample]:
+    """The fifth hand-written part, built like the others."""
+    return _hand_written(
+        HELD_OUT_E_NAMES, _HELD_OUT_E_NAME_SENTENCES, _HELD_OUT_E_STREETS,
+        "Courier pickup at {} after 2pm", _HELD_OUT_E_NEGATIVES,
+    )  # fmt: skip

@@ -37,6 +37,7 @@ from tests.unit.masker_corpus import (
     build_held_out_b,
     build_held_out_c,
     build_held_out_d,
+    build_held_out_e,
     realistic_mix,
 )
 
@@ -109,8 +110,8 @@ def test_recall_and_precision(corpus: list[Sample], found: list[frozenset[str]])
 
 @pytest.mark.parametrize(
     "part",
-    [build_held_out, build_held_out_b, build_held_out_c, build_held_out_d],
-    ids=["a", "b", "c", "d"],
+    [build_held_out, build_held_out_b, build_held_out_c, build_held_out_d, build_held_out_e],
+    ids=["a", "b", "c", "d", "e"],
 )
 def test_held_out_part_reported_apart(detector: Detector, part: Callable[[], list[Sample]]) -> None:
     """Hand-written values the recognizers were not tuned on: printed on their own (`-s`),
