@@ -506,9 +506,11 @@ def realistic_table(n: int, seed: int = SEED) -> list[tuple[str | None, ...]]:
     return rows
 
 
-# ---- held out: written by hand, never used to tune the recognizers ---------------------------
+# ---- first hand-written part ------------------------------------------------------------------
 # Names and addresses of real people and places (public figures and landmarks), not drawn from
-# Faker's lists, and hard negatives an agent meets; reported apart from the corpus above.
+# Faker's lists, and hard negatives an agent meets; reported apart from the corpus above. Its
+# misses were seen while the name rules changed, so it is tuned on in effect; the later parts
+# were each written before a change and not tuned on.
 HELD_OUT_NAMES = (
     "Edsger Dijkstra", "Radia Perlman", "Margaret Hamilton", "Tim Berners-Lee", "Linus Torvalds",
     "Guido van Rossum", "Barbara Liskov", "Katherine Johnson", "Dorothy Vaughan", "Alan Kay",
