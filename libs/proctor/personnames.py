@@ -360,7 +360,7 @@ def person_spans(text: str) -> list[tuple[int, int]]:
     known names or uncommon, after a word that introduces a person; a title and one or two
     capitalised words. Each span once, in order."""
     plain = _WORD.findall(text)
-    out = []
+    out: list[tuple[int, int]] = []
     if not _CUE_WORDS.isdisjoint(plain):
         out += (m.span("name") for m in _TITLED.finditer(text))
         out += introduced_pairs(text)
