@@ -22,7 +22,7 @@ from proctor.busaccess import inbox_prefix
 from proctor.errors import BusError
 from proctor.events import codec
 from proctor.events.v1 import events_pb2 as pb
-from proctor.faults import Backoff, Outage, bus_callbacks
+from proctor.faults import Backoff, Outage, bus_callbacks, describe
 from proctor.settings import Settings
 from proctor.telemetry import inject_headers
 
@@ -86,6 +86,21 @@ async def connect_patiently(settings: Settings, name: str, wait: float = 60.0) -
             continue
         outage.recovered()
         return nc
+
+
+CLOSE_TIMEOUT = 3.0  # seconds a stop waits for the NATS client to close
+
+
+async def close(nc: NATS, timeout: float = CLOSE_TIMEOUT) -> None:
+    """Close a connection at a stop. With its broker gone, nats-py's close fails on the data
+    it still holds (pull requests, publishes made while reconnecting): that data cannot be
+    sent anyway, so it is dropped with a warning rather than turning an orderly stop into a
+    failure; and the close waits `timeout` seconds at most."""
+    try:
+        await asyncio.wait_for(nc.close(), timeout)
+    except (OSError, TimeoutError, NatsError, RuntimeError) as exc:
+        # RuntimeError: uvloop's answer to a write on a transport already closed.
+        log.warning("NATS connection closed without sending what it held (%s)", describe(exc))
 
 
 async def ensure_stream(

@@ -8,13 +8,15 @@ import contextlib
 import logging
 from typing import Any
 
+from faststream.exceptions import IncorrectState
 from faststream.nats import NatsBroker
 from faststream.security import SASLPlaintext
 from nats.errors import Error as NatsError
 
+from proctor import bus
 from proctor.busaccess import inbox_prefix
 from proctor.errors import BusError
-from proctor.faults import bus_callbacks
+from proctor.faults import bus_callbacks, describe
 from proctor.settings import Settings
 
 log = logging.getLogger("proctor.rpc")
@@ -65,3 +67,19 @@ async def start_broker(broker: NatsBroker, stop: asyncio.Event, nats_url: str) -
     except (TimeoutError, NatsError, OSError) as exc:
         raise BusError(f"cannot connect to NATS at {nats_url}: {exc}") from exc
     return True
+
+
+async def stop_broker(broker: NatsBroker) -> None:
+    """Stop a started broker. Its drain fails while the client is reconnecting (the broker is
+    gone): then the connection is closed as `bus.close` closes one, dropping what it could not
+    send, so an orderly stop stays one."""
+    try:
+        connection = broker.connection
+    except IncorrectState:  # never connected
+        connection = None
+    try:
+        await asyncio.wait_for(broker.stop(), STOP_TIMEOUT)
+    except (NatsError, OSError, TimeoutError, RuntimeError) as exc:
+        log.warning("NATS connection not drained at the stop (%s)", describe(exc))
+        if connection is not None:
+            await bus.close(connection)

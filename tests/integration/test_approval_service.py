@@ -8,6 +8,7 @@ import contextlib
 import json
 import os
 import sys
+import time
 import urllib.error
 import urllib.request
 from collections.abc import AsyncIterator
@@ -21,7 +22,7 @@ import pytest
 import yaml
 
 from proctor import bus
-from proctor.embedded import free_port
+from proctor.embedded import EmbeddedNats, free_port
 from proctor.events import codec, new_event
 from proctor.events.v1 import events_pb2 as pb
 from proctor.gateway import hash_token
@@ -306,3 +307,20 @@ async def test_an_undecided_request_expires(
             assert status == 409 and "expired" in body["error"]
     finally:
         await sub.unsubscribe()
+
+
+async def test_a_stop_after_the_broker_died_is_prompt_and_clean(
+    settings: Settings, nats_server: EmbeddedNats, tmp_path: Path, identities: Path
+) -> None:
+    """NATS goes away under a running approval service, then the service is told to stop: it
+    exits at once and cleanly (the client's unsent data is dropped, not an error)."""
+    async with approval_service(settings, tmp_path, identities) as running:
+        nats_server.stop()
+        await asyncio.sleep(2)  # the client is reconnecting, its pull requests unsent
+        started = time.monotonic()
+        code = running.runner.stop(timeout=20)
+        took = time.monotonic() - started
+        output = running.runner.output()
+    assert code == 0, output
+    assert "approval service stopped" in output, output
+    assert took < 10, f"took {took:.1f} s\n{output}"

@@ -6,6 +6,7 @@ import asyncio
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ import pytest
 from nats.js.errors import APIError
 
 from proctor import bus
+from proctor.embedded import EmbeddedNats
 from proctor.events import codec
 from proctor.settings import Settings
 from proctor.testing import ServiceRunner, lifecycle, service_env, wait_until
@@ -309,3 +311,22 @@ async def test_new_database_catches_up_from_the_stream(
         replacement.stop()
     assert "delivering again from seq 1" in replacement.output()
     assert cli(fresh, "audit", "verify").returncode == 0
+
+
+async def test_a_stop_after_the_broker_died_is_prompt_and_clean(
+    settings: Settings, js: Any, nats_server: EmbeddedNats, tmp_path: Path
+) -> None:
+    events = lifecycle()
+    service = audit(settings, tmp_path)
+    try:
+        await bus.EventPublisher(js, settings).publish_many(events)
+        await wait_stored(settings.database_url or "", len(events))
+        nats_server.stop()
+        await asyncio.sleep(2)  # the client is reconnecting, its pull requests unsent
+        started = time.monotonic()
+        code = service.stop(timeout=20)
+        took = time.monotonic() - started
+    finally:
+        nats_server.start()  # for the fixtures' own teardown
+    assert code == 0 and took < 10, f"{code} after {took:.1f} s\n{service.output()}"
+    assert "audit service stopped" in service.output()

@@ -5,6 +5,8 @@ events keep reaching the stream."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 from typing import Any
 
 import asyncpg
@@ -87,3 +89,20 @@ async def _sessions(js: Any) -> list[str]:
 async def _ends_closed(js: Any, session: str) -> bool:
     types = await stored_types(js, session)
     return bool(types) and types[-1] == "session_closed"
+
+
+async def test_services_stop_promptly_and_cleanly_after_the_broker_died(
+    gateway: RunningGateway, nats_server: EmbeddedNats
+) -> None:
+    """NATS goes away, then each service is told to stop: each exits at once with status 0
+    (what its client could not send is dropped with a warning, not raised)."""
+    nats_server.stop()
+    await asyncio.sleep(2)  # the clients are reconnecting
+    for runner in (gateway.proxy, gateway.classifier, gateway.masker):
+        started = time.monotonic()
+        code = runner.stop(timeout=20)
+        took = time.monotonic() - started
+        assert code == 0 and took < 10, (
+            f"{runner.module}: {code} after {took:.1f} s\n{runner.output()}"
+        )
+    nats_server.start()  # for the fixtures' own teardown

@@ -69,5 +69,5 @@ async def tail(
     except BrokenPipeError:
         sys.stderr.close()
     finally:
-        await nc.close()
+        await bus.close(nc)
     return 0

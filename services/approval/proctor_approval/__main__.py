@@ -92,7 +92,7 @@ async def serve(settings: Settings) -> None:
     finally:
         if runner is not None:
             await runner.cleanup()
-        await nc.close()
+        await bus.close(nc)
     log.info("approval service stopped")
 
 

@@ -46,7 +46,7 @@ async def serve(settings: Settings) -> None:
         await AuditConsumer(js, store, settings).run(stop)
     finally:
         # Not drain(): it waits forever on a pull subscription. Everything stored is acked.
-        await nc.close()
+        await bus.close(nc)
         await pool.close()
     log.info("audit service stopped")
 

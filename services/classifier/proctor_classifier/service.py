@@ -15,7 +15,7 @@ from google.protobuf.message import DecodeError
 from proctor import subjects
 from proctor.classifier.v1 import classifier_pb2 as cpb
 from proctor.policy import Policy, PolicyError, load_policy, parse_policy, policy_version
-from proctor.rpc import make_broker, raw_body, start_broker
+from proctor.rpc import make_broker, raw_body, start_broker, stop_broker
 from proctor.settings import Settings
 from proctor_classifier.core import classify, refusal
 
@@ -131,6 +131,6 @@ class ClassifierService:
             await stop.wait()
         finally:
             watcher.cancel()
-            await self.broker.stop()
+            await stop_broker(self.broker)
             log.info("classifier stopped; served %d requests (%d failed)",
                      self.served, self.failed)  # fmt: skip

@@ -129,7 +129,7 @@ async def run(settings: Settings) -> None:
     finally:
         if outbox.is_open:
             await outbox.close()
-        await nc.close()
+        await bus.close(nc)
 
 
 def main() -> int:

@@ -11,7 +11,7 @@ from google.protobuf.message import DecodeError
 from proctor import subjects
 from proctor.events.v1 import events_pb2 as pb
 from proctor.masker.v1 import masker_pb2 as mpb
-from proctor.rpc import make_broker, raw_body, start_broker
+from proctor.rpc import make_broker, raw_body, start_broker, stop_broker
 from proctor.settings import Settings
 from proctor_masker import wire
 from proctor_masker.core import default_detector, mask
@@ -87,5 +87,5 @@ class MaskerService:
         try:
             await stop.wait()
         finally:
-            await self.broker.stop()
+            await stop_broker(self.broker)
             log.info("masker stopped; served %d batches", self.served)
