@@ -1,15 +1,18 @@
 """This checkout's masker against another commit's, on the same workloads, in the same run.
 
-    bench/masker_versus.py REV [--rounds N]
+    bench/masker_versus.py REV [--rounds N] [--pairs P]
 
 Two worker processes, one importing this checkout's masker and one REV's (extracted with
 `git archive` into a temporary directory), each warmed up, take turns: each round times one cold
 pass (every cache emptied) of each workload in both, in alternating order. Separate runs of
 `masker_throughput.py` differ by ±20% on a shared machine; taking turns makes both see the same
-machine. Workloads are `masker_throughput.py`'s, built from this checkout's corpus for both: the
-orders table and the hard mix through `mask()` (500 rows a call), and 100-row requests through
-the NATS handler (`handle_bytes`). Prints each one's median and the median of the per-round
-ratios (this checkout / REV; below 1 is faster).
+machine. The rounds are shared by several fresh pairs of workers (`--pairs`), since one process
+can run the same code up to ~1.5x slower than the next (where its memory lands). Workloads are
+`masker_throughput.py`'s, built from this checkout's corpus for both: the orders table and the
+hard mix through `mask()` (500 rows a call), and 100-row requests through the NATS handler
+(`handle_bytes`); each also as `-again`, the same values a second time (after an untimed cold
+pass, so answered from the caches; ten passes timed together). Prints each one's median and
+the median of the per-round ratios (this checkout / REV; below 1 is faster).
 """
 
 from __future__ import annotations
@@ -25,7 +28,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-WORKLOADS = ("table", "hard", "adapter")
+WORKLOADS = ("table", "hard", "adapter", "table-again", "hard-again", "adapter-again")
+AGAIN = 10  # passes timed together for an -again workload (one is a few milliseconds)
 
 
 def worker() -> None:
@@ -65,10 +69,14 @@ def worker() -> None:
         run()
     print("ready", flush=True)
     for line in sys.stdin:
+        name, _, again = line.strip().partition("-")
         detector.forget()
         wire.forget()
+        if again:  # the same values again: after an untimed cold pass, ten passes timed
+            work[name]()
         start = time.perf_counter()
-        work[line.strip()]()
+        for _ in range(AGAIN if again else 1):
+            work[name]()
         print(time.perf_counter() - start, flush=True)
 
 
@@ -112,28 +120,34 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("rev", help="the commit to compare with")
     ap.add_argument("--rounds", type=int, default=12)
+    ap.add_argument("--pairs", type=int, default=4, help="fresh pairs of workers the rounds share")
     args = ap.parse_args()
+    names = ("this", args.rev)
+    times: dict[tuple[str, str], list[float]] = {(w, k): [] for w in names for k in WORKLOADS}
     with tempfile.TemporaryDirectory() as tmp:
         other = extract(args.rev, Path(tmp))
-        workers = {
-            "this": start(None),
-            args.rev: start(f"{other / 'libs'}{os.pathsep}{other / 'services' / 'masker'}"),
-        }
-        times: dict[tuple[str, str], list[float]] = {(w, k): [] for w in workers for k in WORKLOADS}
-        for i in range(args.rounds):
-            order = list(workers) if i % 2 == 0 else list(reversed(workers))
-            for workload in WORKLOADS:
-                for name in order:
-                    times[name, workload].append(time_once(workers[name], workload))
-        for proc in workers.values():
-            assert proc.stdin is not None
-            proc.stdin.close()
-            proc.wait()
-    print(f"cold passes, {args.rounds} rounds taking turns; medians")
+        for pair in range(args.pairs):
+            # Fresh processes per pair: one process's speed differs from the next one's by up
+            # to ~1.5x on the same code (where its memory lands), so no pair decides alone.
+            workers = {
+                "this": start(None),
+                args.rev: start(f"{other / 'libs'}{os.pathsep}{other / 'services' / 'masker'}"),
+            }
+            for i in range(pair, args.rounds, args.pairs):
+                order = list(workers) if i % 2 == 0 else list(reversed(workers))
+                for workload in WORKLOADS:
+                    for name in order:
+                        times[name, workload].append(time_once(workers[name], workload))
+            for proc in workers.values():
+                assert proc.stdin is not None
+                proc.stdin.close()
+                proc.wait()
+    print(f"{args.rounds} rounds taking turns in {args.pairs} pairs of workers; medians "
+          "(-again: the same values a second time)")  # fmt: skip
     for workload in WORKLOADS:
         this, that = times["this", workload], times[args.rev, workload]
         ratio = statistics.median(a / b for a, b in zip(this, that, strict=True))
-        print(f"  {workload:<8} this {statistics.median(this) * 1e3:7.1f} ms   "
+        print(f"  {workload:<14} this {statistics.median(this) * 1e3:7.1f} ms   "
               f"{args.rev} {statistics.median(that) * 1e3:7.1f} ms   "
               f"this/{args.rev} {ratio:.3f}")  # fmt: skip
     return 0

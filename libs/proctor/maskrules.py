@@ -115,6 +115,7 @@ def secret_name(name: str, *, keys: bool = True) -> bool:
     return any(w in SECRET_WORDS for w in words) or bool(joined & SECRET_WORDS)
 
 
+@lru_cache(maxsize=4096)  # column names and JSON keys repeat, batch after batch
 def column_hint(name: str) -> str | None:
     """The entity a text column holds by its name (DATE_OF_BIRTH is `DOB_COLUMN`'s), or
     MAYBE_PERSON, or None. The proxy sends every value of a hinted column to the masker."""

@@ -277,6 +277,29 @@ def test_findings_are_remembered_per_value(detector: Detector) -> None:
     assert [f.entity for f in detector.find(long_value)] == ["EMAIL_ADDRESS"]
 
 
+def test_long_values_are_remembered_by_digest(
+    detector: Detector, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[str] = []
+    find = detector._find
+
+    def counted(text: str) -> tuple[Finding, ...]:
+        calls.append(text)
+        return find(text)
+
+    monkeypatch.setattr(detector, "_find", counted)
+    value = "y" * Detector.CACHED_CHARS + " card 4111 1111 1111 1111"
+    other = "z" * Detector.CACHED_CHARS + " card 4111 1111 1111 1111"
+    first = detector.find(value)
+    assert [f.entity for f in first] == ["CREDIT_CARD"]
+    assert detector.find("".join(value)) == first  # an equal string, not the same object
+    assert len(calls) == 1
+    assert detector.find(other) == first and len(calls) == 2  # other text: read again
+    detector.forget()
+    detector.find(value)
+    assert len(calls) == 3
+
+
 _NOISE = st.text(alphabet=string.printable, max_size=12)
 
 

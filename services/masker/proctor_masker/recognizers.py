@@ -7,8 +7,10 @@ model (`en_core_web_sm`) is installed, and `build_detector` logs when they are n
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -276,10 +278,13 @@ class Detector:
     (routing.py); the phone recognizer, the slowest by far, comes last and is skipped when every
     long run of digits lies inside a finding that outranks a phone number (a card, an IBAN).
     Findings are remembered per value (an LRU of `cache_size` values of up to
-    `CACHED_CHARS` characters), so a value seen again costs a dictionary look-up.
+    `CACHED_CHARS` characters), so a value seen again costs a dictionary look-up; a longer value's
+    findings are remembered by its digest (BLAKE2b, 128 bits), `LONG_CACHED` of them, so a long
+    value seen again costs hashing it rather than reading it again, without keeping it.
     """
 
     CACHED_CHARS = 512
+    LONG_CACHED = 4096
 
     def __init__(
         self,
@@ -316,6 +321,7 @@ class Detector:
         # What core.mask makes of a value, per MaskSettings object (see core._results).
         self.results: dict[object, tuple[Any, Callable[..., Any]]] = {}
         self._cached = lru_cache(maxsize=cache_size)(self._find)
+        self._long: OrderedDict[bytes, tuple[Finding, ...]] = OrderedDict()
         self.prefilter = Prefilter(everything=self.uses_ner)
         self._screened = lru_cache(maxsize=cache_size)(self._screen)
 
@@ -368,8 +374,19 @@ class Detector:
 
     def find(self, text: str) -> Sequence[Finding]:
         if len(text) > self.CACHED_CHARS:
-            return self._find(text)
+            return self._find_long(text)
         return self._cached(text)
+
+    def _find_long(self, text: str) -> tuple[Finding, ...]:
+        digest = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+        found = self._long.get(digest)
+        if found is not None:
+            self._long.move_to_end(digest)
+            return found
+        found = self._long[digest] = self._find(text)
+        if len(self._long) > self.LONG_CACHED:
+            self._long.popitem(last=False)
+        return found
 
     def _screen(self, text: str) -> Sequence[Finding] | None:
         return self.find(text) if self.prefilter.could_contain(text) else None
@@ -385,6 +402,7 @@ class Detector:
         """Forget every verdict remembered across values (findings, prefilter verdicts, phone
         number candidates, email hosts), as in a process that has seen none of them."""
         self._cached.cache_clear()
+        self._long.clear()
         self._screened.cache_clear()
         self.results.clear()
         if self._phone is not None:
