@@ -53,3 +53,11 @@ def test_the_key_follows_the_source_and_versions(tmp_path: Path) -> None:
     assert first != wordcache.key("given", source, ("faker", "pyspellchecker"))
     source.write_text("A = 2\n")
     assert first != wordcache.key("given", source, ("faker",))
+
+
+def test_a_new_key_removes_the_files_of_earlier_ones(cache_home: Path) -> None:
+    wordcache.remembered("given-aaaa.txt", lambda: ["Ada"])
+    wordcache.remembered("given-extra-bbbb.txt", lambda: ["Linus"])  # another list's name
+    wordcache.remembered("given-cccc.txt", lambda: ["Grace"])
+    names = sorted(p.name for p in wordcache.directory().iterdir())
+    assert names == ["given-cccc.txt", "given-extra-bbbb.txt"]
