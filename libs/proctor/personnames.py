@@ -336,14 +336,16 @@ _CUE_WORDS = frozenset(_TITLES + _INTRODUCERS)
 
 
 def introduced_pairs(text: str) -> Iterator[tuple[int, int]]:
-    """Two capitalised words right after a word that introduces a person, each a known name or
-    an uncommon word, and the first no place's."""
+    """Two capitalised words (not acronyms) right after a word that introduces a person, each a
+    known name or an uncommon word, and the first no place's."""
     given, surnames = name_lists()
     common = common_words()
     for m in _INTRODUCED.finditer(text):
         first, second = m.group("first"), m.group("second")
         if (
-            (first in given or first.lower() not in common)
+            _capitalised(first)
+            and _capitalised(second)  # not an acronym (Kubernetes SIG, Grafana OSS)
+            and (first in given or first.lower() not in common)
             and (second in surnames or second.lower() not in common)
             and first not in NOT_GIVEN
             and first not in place_words()
